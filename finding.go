@@ -1,0 +1,71 @@
+package trackplan
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Code names one kind of drift. Codes are stable: reports, baselines and
+// dashboards key on them.
+type Code string
+
+// Per-message codes, counted at ingest.
+const (
+	UnplannedEvent    Code = "UNPLANNED_EVENT"
+	UnplannedProperty Code = "UNPLANNED_PROPERTY"
+	RequiredMissing   Code = "REQUIRED_MISSING"
+	TypeMismatch      Code = "TYPE_MISMATCH"
+	NullNotAllowed    Code = "NULL_NOT_ALLOWED"
+	EnumViolation     Code = "ENUM_VIOLATION"
+	PatternViolation  Code = "PATTERN_VIOLATION"
+	RangeViolation    Code = "RANGE_VIOLATION"
+	InvalidMessage    Code = "INVALID_MESSAGE"
+	CardinalityLimit  Code = "CARDINALITY_LIMIT"
+)
+
+// Aggregate codes, found by reconciling the plan with what was stored.
+const (
+	PlannedNotSeen           Code = "PLANNED_NOT_SEEN"
+	DeprecatedStillSeen      Code = "DEPRECATED_STILL_SEEN"
+	TypeInconsistent         Code = "TYPE_INCONSISTENT"
+	RequiredSometimesMissing Code = "REQUIRED_SOMETIMES_MISSING"
+	Naming                   Code = "NAMING"
+	BestPractice             Code = "BEST_PRACTICE"
+)
+
+// Severity orders findings for reports and --fail-on.
+type Severity string
+
+// Severities, from most to least severe.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Violation is one per-message problem found when checking a message against
+// the plan.
+type Violation struct {
+	Code     Code
+	Path     string // property path, empty for event-level codes
+	Expected string
+	Observed string
+}
+
+// Finding is one line of a drift report.
+type Finding struct {
+	Code        Code            `json:"code"`
+	Severity    Severity        `json:"severity"`
+	Source      string          `json:"source,omitempty"`
+	Event       string          `json:"event,omitempty"`
+	Path        string          `json:"path,omitempty"`
+	Expected    string          `json:"expected,omitempty"`
+	Observed    string          `json:"observed,omitempty"`
+	Count       int64           `json:"count"`
+	Rate        float64         `json:"rate"`
+	FirstSeen   time.Time       `json:"first_seen,omitzero"`
+	LastSeen    time.Time       `json:"last_seen,omitzero"`
+	Owner       string          `json:"owner,omitempty"`
+	Fingerprint string          `json:"fingerprint"`
+	Sample      json.RawMessage `json:"sample,omitempty"`
+}

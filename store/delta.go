@@ -1,0 +1,407 @@
+package store
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trackplan/trackplan"
+)
+
+// Delta is the aggregate of one batch of new (deduplicated) messages: what a
+// store adds to its tables in the batch's transaction. Building it in memory
+// first turns thousands of messages into a few hundred upserts.
+type Delta struct {
+	Sources     map[string]*SourceDelta
+	Events      map[EventKey]*EventDelta
+	Violations  map[ViolationKey]*ViolationDelta
+	Rejections  map[RejectionKey]*RejectionDelta
+	Users       map[string]*Seen
+	Accounts    map[string]*Seen
+	UserTraits  map[TraitKey]TraitValue
+	AcctTraits  map[TraitKey]TraitValue
+	Memberships map[MembershipKey]*Seen
+	Aliases     map[string]string // anonymousId or previousId → userId
+	DailyActs   map[DailyKey]int64
+	TotalActs   map[ActivityKey]*ActivityDelta
+}
+
+// SourceDelta counts a source's messages in a batch.
+type SourceDelta struct {
+	Messages, Rejected, Duplicates int64
+}
+
+// Seen is a first/last-seen pair with a count.
+type Seen struct {
+	First, Last time.Time
+	Count       int64
+}
+
+func (s *Seen) add(t time.Time) {
+	if s.Count == 0 || t.Before(s.First) {
+		s.First = t
+	}
+	if s.Count == 0 || t.After(s.Last) {
+		s.Last = t
+	}
+	s.Count++
+}
+
+// EventDelta is what a batch adds to one observed event.
+type EventDelta struct {
+	Seen
+	Daily     map[string]int64 // day (YYYY-MM-DD, UTC) → count
+	Props     map[string]*PropDelta
+	Reservoir []json.RawMessage // newest last, at most Limits.ReservoirSize
+}
+
+// PropDelta is what a batch adds to one property path of an event.
+type PropDelta struct {
+	Seen                      // Count = messages in which the path was present
+	Types    map[string]int64 // observed JSON type → messages
+	Examples []string
+}
+
+// ViolationKey identifies a counted violation.
+type ViolationKey struct {
+	Event    EventKey
+	Code     trackplan.Code
+	Path     string
+	Expected string
+	Observed string
+}
+
+// ViolationDelta is what a batch adds to one violation.
+type ViolationDelta struct {
+	Seen
+	Sample json.RawMessage
+}
+
+// RejectionKey identifies a rejection counter.
+type RejectionKey struct{ Source, Reason string }
+
+// RejectionDelta is what a batch adds to one rejection counter.
+type RejectionDelta struct {
+	Seen
+	Sample string
+}
+
+// TraitKey identifies one trait of one user or account.
+type TraitKey struct{ ID, Name string }
+
+// TraitValue is a trait's value (JSON; "null" clears it) at an event time.
+// Stores keep the value with the latest time: an older message never
+// overwrites a newer value.
+type TraitValue struct {
+	Value json.RawMessage
+	At    time.Time
+}
+
+// MembershipKey identifies a user's membership of an account.
+type MembershipKey struct{ UserID, GroupID string }
+
+// DailyKey identifies a (day, user, event) activity rollup.
+type DailyKey struct {
+	Day    string // YYYY-MM-DD, UTC
+	UserID string
+	Event  string
+}
+
+// ActivityKey identifies an all-time (user, event) rollup.
+type ActivityKey struct{ UserID, Event string }
+
+// ActivityDelta is what a batch adds to an all-time rollup.
+type ActivityDelta = Seen
+
+// Day formats t as the UTC day used by the rollups.
+func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// Guard applies the cardinality limits. Stores keep one per process, loaded
+// with what they already hold; it is not safe for concurrent use and is used
+// under the store's ingest lock.
+type Guard struct {
+	limits Limits
+	events map[string]map[EventKey]map[string]struct{} // source → event → paths
+}
+
+// NewGuard returns a guard with nothing known yet.
+func NewGuard(l Limits) *Guard {
+	return &Guard{limits: l, events: map[string]map[EventKey]map[string]struct{}{}}
+}
+
+// Know records an event (and a path, when path is not empty) the store
+// already holds.
+func (g *Guard) Know(k EventKey, path string) {
+	evs := g.events[k.Source]
+	if evs == nil {
+		evs = map[EventKey]map[string]struct{}{}
+		g.events[k.Source] = evs
+	}
+	paths := evs[k]
+	if paths == nil {
+		paths = map[string]struct{}{}
+		evs[k] = paths
+	}
+	if path != "" {
+		paths[path] = struct{}{}
+	}
+}
+
+func (g *Guard) allowEvent(k EventKey) bool {
+	evs := g.events[k.Source]
+	if _, ok := evs[k]; ok {
+		return true
+	}
+	if len(evs) >= g.limits.MaxEventsPerSource {
+		return false
+	}
+	g.Know(k, "")
+	return true
+}
+
+func (g *Guard) allowPath(k EventKey, path string) bool {
+	paths := g.events[k.Source][k]
+	if _, ok := paths[path]; ok {
+		return true
+	}
+	if len(paths) >= g.limits.MaxPathsPerEvent {
+		return false
+	}
+	paths[path] = struct{}{}
+	return true
+}
+
+// Aggregate builds the delta of a batch whose messages are all new. The
+// guard decides which events and paths may be stored; what it refuses is
+// counted as a CARDINALITY_LIMIT violation instead.
+func Aggregate(b *Batch, dup map[string]int64, g *Guard, l Limits) *Delta {
+	d := &Delta{
+		Sources:     map[string]*SourceDelta{},
+		Events:      map[EventKey]*EventDelta{},
+		Violations:  map[ViolationKey]*ViolationDelta{},
+		Rejections:  map[RejectionKey]*RejectionDelta{},
+		Users:       map[string]*Seen{},
+		Accounts:    map[string]*Seen{},
+		UserTraits:  map[TraitKey]TraitValue{},
+		AcctTraits:  map[TraitKey]TraitValue{},
+		Memberships: map[MembershipKey]*Seen{},
+		Aliases:     map[string]string{},
+		DailyActs:   map[DailyKey]int64{},
+		TotalActs:   map[ActivityKey]*ActivityDelta{},
+	}
+	for src, n := range dup {
+		d.source(src).Duplicates += n
+	}
+	for _, r := range b.Rejections {
+		d.source(r.Source).Rejected++
+		k := RejectionKey{r.Source, r.Reason}
+		rd := d.Rejections[k]
+		if rd == nil {
+			rd = &RejectionDelta{Sample: truncate(string(r.Sample), 512)}
+			d.Rejections[k] = rd
+		}
+		rd.add(r.ReceivedAt)
+	}
+	for _, c := range b.Messages {
+		d.addMessage(c, g, l)
+	}
+	return d
+}
+
+func (d *Delta) source(name string) *SourceDelta {
+	s := d.Sources[name]
+	if s == nil {
+		s = &SourceDelta{}
+		d.Sources[name] = s
+	}
+	return s
+}
+
+func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
+	m := c.Message
+	d.source(m.Source).Messages++
+	key := EventKey{Source: m.Source, Type: m.Type, Name: m.EventName()}
+	at := m.Timestamp
+
+	for _, v := range c.Violations {
+		d.addViolation(key, v, at, m.Raw)
+	}
+
+	if g.allowEvent(key) {
+		d.observe(key, m, at, g, l)
+	} else {
+		d.addViolation(EventKey{Source: m.Source}, trackplan.Violation{
+			Code: trackplan.CardinalityLimit, Observed: "events per source",
+			Expected: "at most " + itoa(l.MaxEventsPerSource)}, at, m.Raw)
+	}
+
+	if m.UserID != "" {
+		seen(d.Users, m.UserID, at)
+		if m.AnonymousID != "" {
+			d.Aliases[m.AnonymousID] = m.UserID
+		}
+	}
+	switch m.Type {
+	case trackplan.Identify:
+		if m.UserID != "" {
+			mergeTraits(d.UserTraits, m.UserID, m.Traits, at)
+		}
+	case trackplan.Group:
+		if m.GroupID != "" {
+			mergeTraits(d.AcctTraits, m.GroupID, m.Traits, at)
+		}
+	case trackplan.Alias:
+		if m.PreviousID != "" && m.UserID != "" {
+			d.Aliases[m.PreviousID] = m.UserID
+		}
+	case trackplan.Track, trackplan.Page, trackplan.Screen:
+		if m.UserID != "" {
+			d.DailyActs[DailyKey{Day(at), m.UserID, key.Name}]++
+			seen(d.TotalActs, ActivityKey{m.UserID, key.Name}, at)
+		}
+	}
+	if m.GroupID != "" {
+		seen(d.Accounts, m.GroupID, at)
+		if m.UserID != "" {
+			seen(d.Memberships, MembershipKey{m.UserID, m.GroupID}, at)
+		}
+	}
+}
+
+func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Guard, l Limits) {
+	ev := d.Events[key]
+	if ev == nil {
+		ev = &EventDelta{Daily: map[string]int64{}, Props: map[string]*PropDelta{}}
+		d.Events[key] = ev
+	}
+	ev.add(at)
+	ev.Daily[Day(at)]++
+	if l.ReservoirSize > 0 && len(m.Raw) > 0 {
+		if len(ev.Reservoir) >= l.ReservoirSize {
+			ev.Reservoir = append(ev.Reservoir[:0], ev.Reservoir[1:]...)
+		}
+		ev.Reservoir = append(ev.Reservoir, m.Raw)
+	}
+
+	// A path counts once per message however many array elements hold it;
+	// its types count once per message and type.
+	type seenPath struct{ types map[string]bool }
+	paths := map[string]*seenPath{}
+	limited := false
+	trackplan.Flatten(m.Payload(), func(f trackplan.Field) {
+		sp := paths[f.Path]
+		if sp == nil {
+			if !g.allowPath(key, f.Path) {
+				limited = true
+				return
+			}
+			sp = &seenPath{types: map[string]bool{}}
+			paths[f.Path] = sp
+			pd := ev.Props[f.Path]
+			if pd == nil {
+				pd = &PropDelta{Types: map[string]int64{}}
+				ev.Props[f.Path] = pd
+			}
+			pd.add(at)
+		}
+		if !sp.types[f.Type] {
+			sp.types[f.Type] = true
+			ev.Props[f.Path].Types[f.Type]++
+		}
+		pd := ev.Props[f.Path]
+		if len(pd.Examples) < l.ExamplesPerPath {
+			if ex, ok := Example(f.Value); ok && !contains(pd.Examples, ex) {
+				pd.Examples = append(pd.Examples, ex)
+			}
+		}
+	})
+	if limited {
+		d.addViolation(key, trackplan.Violation{Code: trackplan.CardinalityLimit,
+			Observed: "property paths per event", Expected: "at most " + itoa(l.MaxPathsPerEvent)}, at, m.Raw)
+	}
+}
+
+func (d *Delta) addViolation(key EventKey, v trackplan.Violation, at time.Time, raw json.RawMessage) {
+	k := ViolationKey{Event: key, Code: v.Code, Path: v.Path, Expected: v.Expected, Observed: v.Observed}
+	vd := d.Violations[k]
+	if vd == nil {
+		vd = &ViolationDelta{Sample: raw}
+		d.Violations[k] = vd
+	}
+	vd.add(at)
+}
+
+func seen[K comparable](m map[K]*Seen, k K, at time.Time) {
+	s := m[k]
+	if s == nil {
+		s = &Seen{}
+		m[k] = s
+	}
+	s.add(at)
+}
+
+func mergeTraits(into map[TraitKey]TraitValue, id string, traits map[string]any, at time.Time) {
+	for name, v := range traits {
+		k := TraitKey{id, name}
+		if old, ok := into[k]; ok && old.At.After(at) {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			continue // decoded JSON always re-encodes; nothing to lose
+		}
+		into[k] = TraitValue{Value: raw, At: at}
+	}
+}
+
+var (
+	emailLike = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	phoneLike = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{6,}[0-9]$`)
+)
+
+// Example renders a scalar value as a short example string, masking values
+// that look like email addresses or phone numbers. Objects and arrays have no
+// example.
+func Example(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		switch {
+		case emailLike.MatchString(x):
+			return "***@" + x[strings.LastIndexByte(x, '@')+1:], true
+		case phoneLike.MatchString(x):
+			return "+*** (phone)", true
+		}
+		return truncate(x, 64), true
+	case bool, float64, nil:
+		b, _ := json.Marshal(x)
+		return string(b), true
+	}
+	return "", false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,151 @@
+// Package store defines the Store contract, the one wide interface of
+// trackplan, and the aggregation that turns a batch of accepted messages into
+// the bounded aggregates every implementation writes (schema observations,
+// violations, traits, memberships, activity rollups, the reservoir).
+//
+// Implementations live in store/sqlite and store/postgres; store/storetest is
+// the conformance suite both must pass.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/trackplan/trackplan"
+)
+
+// Store is what trackplan keeps between runs. Every method is safe for
+// concurrent use.
+type Store interface {
+	// Ingest stores one batch atomically: it drops messages already stored
+	// (same source and messageId), aggregates the rest and commits. When it
+	// returns nil, everything in the batch is durable.
+	Ingest(ctx context.Context, b *Batch) (IngestResult, error)
+
+	// Observed returns what has been seen, for `trackplan observed`.
+	Observed(ctx context.Context) (*Observed, error)
+
+	// Violations returns the per-message violations counted at ingest whose
+	// last occurrence is at or after since.
+	Violations(ctx context.Context, since time.Time) ([]ViolationCount, error)
+
+	// Reservoir returns up to limit recent raw messages observed under the
+	// given event key, newest first.
+	Reservoir(ctx context.Context, key EventKey, limit int) ([]json.RawMessage, error)
+
+	// Prune removes dedupe keys received before dedupeBefore and activity
+	// rollups for days before activityBefore.
+	Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Limits are the cardinality guards and sizes every store applies.
+type Limits struct {
+	MaxEventsPerSource int // distinct (type, name) per source; default 2,000
+	MaxPathsPerEvent   int // distinct property paths per event; default 500
+	ReservoirSize      int // recent raw messages kept per event; default 50
+	ExamplesPerPath    int // example values kept per property path; default 3
+}
+
+// DefaultLimits returns the limits of product.md.
+func DefaultLimits() Limits {
+	return Limits{MaxEventsPerSource: 2000, MaxPathsPerEvent: 500, ReservoirSize: 50, ExamplesPerPath: 3}
+}
+
+// Batch is what one ingest call stores: the accepted messages, each with the
+// violations found by checking it against the plan, and the messages the
+// collector rejected.
+type Batch struct {
+	Messages   []Checked
+	Rejections []Rejection
+}
+
+// Checked is an accepted message and its plan violations.
+type Checked struct {
+	Message    *trackplan.Message
+	Violations []trackplan.Violation
+}
+
+// Rejection is a message the collector refused, with the reason.
+type Rejection struct {
+	Source     string
+	Reason     string
+	Sample     []byte // the offending message, truncated
+	ReceivedAt time.Time
+}
+
+// IngestResult counts what Ingest did.
+type IngestResult struct {
+	Stored     int // new messages aggregated
+	Duplicates int // messages dropped as already stored
+	Rejected   int
+}
+
+// EventKey identifies an observed event: identify, group and alias calls use
+// their type as Name; page and screen calls are "Page Viewed"/"Screen Viewed".
+type EventKey struct {
+	Source string
+	Type   trackplan.CallType
+	Name   string
+}
+
+// Observed is the summary behind `trackplan observed`.
+type Observed struct {
+	Totals     Totals          `json:"totals"`
+	Events     []ObservedEvent `json:"events"`
+	Rejections []RejectionSum  `json:"rejections"`
+}
+
+// Totals counts messages and entities over the store's life.
+type Totals struct {
+	Messages   int64 `json:"messages"`
+	Rejected   int64 `json:"rejected"`
+	Duplicates int64 `json:"duplicates"`
+	Users      int64 `json:"users"`
+	Accounts   int64 `json:"accounts"`
+}
+
+// ObservedEvent is what was seen of one event.
+type ObservedEvent struct {
+	Source     string             `json:"source"`
+	Type       trackplan.CallType `json:"type"`
+	Name       string             `json:"name"`
+	Count      int64              `json:"count"`
+	FirstSeen  time.Time          `json:"first_seen"`
+	LastSeen   time.Time          `json:"last_seen"`
+	Properties []ObservedProperty `json:"properties"`
+}
+
+// ObservedProperty is what was seen of one property path of an event.
+type ObservedProperty struct {
+	Path      string           `json:"path"`
+	Types     map[string]int64 `json:"types"`
+	Present   int64            `json:"present"`
+	FirstSeen time.Time        `json:"first_seen"`
+	LastSeen  time.Time        `json:"last_seen"`
+	Examples  []string         `json:"examples,omitempty"`
+}
+
+// RejectionSum counts rejected messages by reason.
+type RejectionSum struct {
+	Source string `json:"source"`
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+	Sample string `json:"sample"`
+}
+
+// ViolationCount is a per-message violation as counted at ingest.
+type ViolationCount struct {
+	Event     EventKey
+	Code      trackplan.Code
+	Path      string
+	Expected  string
+	Observed  string
+	Count     int64
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Sample    json.RawMessage
+}
