@@ -1,0 +1,276 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+// dedupeChunk is how many keys one INSERT … RETURNING claims; 3 parameters a
+// row keeps it far below SQLite's variable limit.
+const dedupeChunk = 400
+
+// Ingest stores a batch in one transaction: claim the dedupe keys, aggregate
+// what is new, write the aggregates, commit.
+func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return store.IngestResult{}, fmt.Errorf("begin ingest: %w", err)
+	}
+	defer tx.Rollback()
+
+	fresh, dups, err := claim(ctx, tx, b.Messages)
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections}, dups, db.guard, db.limits)
+	newIDs := map[store.EventKey]int64{}
+	if err := db.writeDelta(ctx, tx, d, newIDs); err != nil {
+		return store.IngestResult{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return store.IngestResult{}, fmt.Errorf("commit ingest: %w", err)
+	}
+	for k, id := range newIDs {
+		db.eventIDs[k] = id
+	}
+	var ndup int
+	for _, n := range dups {
+		ndup += int(n)
+	}
+	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
+}
+
+// MessageKey is the dedupe key of a message: its messageId, or a hash of its
+// raw JSON when the client sent none, so an identical resend still counts once.
+func MessageKey(m *trackplan.Message) string {
+	if m.MessageID != "" {
+		return m.MessageID
+	}
+	sum := sha256.Sum256(m.Raw)
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+// claim inserts the batch's dedupe keys and returns the messages whose keys
+// were new, and per source how many were duplicates.
+func claim(ctx context.Context, tx *sql.Tx, msgs []store.Checked) ([]store.Checked, map[string]int64, error) {
+	type key struct{ source, id string }
+	dups := map[string]int64{}
+	first := make(map[key]int, len(msgs))
+	unique := make([]int, 0, len(msgs))
+	for i, c := range msgs {
+		k := key{c.Message.Source, MessageKey(c.Message)}
+		if _, ok := first[k]; ok {
+			dups[k.source]++
+			continue
+		}
+		first[k] = i
+		unique = append(unique, i)
+	}
+	inserted := make(map[key]bool, len(unique))
+	var sb strings.Builder
+	args := make([]any, 0, dedupeChunk*3)
+	for start := 0; start < len(unique); start += dedupeChunk {
+		end := min(start+dedupeChunk, len(unique))
+		sb.Reset()
+		args = args[:0]
+		sb.WriteString(`INSERT INTO dedupe (source, message_id, received_at) VALUES `)
+		for j, i := range unique[start:end] {
+			if j > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?)")
+			m := msgs[i].Message
+			args = append(args, m.Source, MessageKey(m), micro(m.ReceivedAt))
+		}
+		sb.WriteString(` ON CONFLICT DO NOTHING RETURNING source, message_id`)
+		rows, err := tx.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("claim message ids: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.source, &k.id); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("claim message ids: %w", err)
+			}
+			inserted[k] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, nil, fmt.Errorf("claim message ids: %w", err)
+		}
+	}
+	fresh := make([]store.Checked, 0, len(inserted))
+	for _, i := range unique {
+		m := msgs[i].Message
+		if inserted[key{m.Source, MessageKey(m)}] {
+			fresh = append(fresh, msgs[i])
+		} else {
+			dups[m.Source]++
+		}
+	}
+	return fresh, dups, nil
+}
+
+func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs map[store.EventKey]int64) error {
+	ex := execer{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
+	defer ex.close()
+
+	for src, s := range d.Sources {
+		ex.exec(`INSERT INTO source_counts (source, messages, rejected, duplicates) VALUES (?, ?, ?, ?)
+			ON CONFLICT (source) DO UPDATE SET messages = messages + excluded.messages,
+			rejected = rejected + excluded.rejected, duplicates = duplicates + excluded.duplicates`,
+			src, s.Messages, s.Rejected, s.Duplicates)
+	}
+	for k, r := range d.Rejections {
+		ex.exec(`INSERT INTO rejections (source, reason, count, first_seen, last_seen, sample) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (source, reason) DO UPDATE SET count = count + excluded.count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
+			k.Source, k.Reason, r.Count, micro(r.First), micro(r.Last), r.Sample)
+	}
+	for k, ev := range d.Events {
+		id, err := db.eventID(ctx, tx, k, &ev.Seen, newIDs)
+		if err != nil {
+			return err
+		}
+		for day, n := range ev.Daily {
+			ex.exec(`INSERT INTO event_daily (event_id, day, count) VALUES (?, ?, ?)
+				ON CONFLICT (event_id, day) DO UPDATE SET count = count + excluded.count`, id, day, n)
+		}
+		for path, p := range ev.Props {
+			examples, _ := json.Marshal(p.Examples)
+			ex.exec(`INSERT INTO properties (event_id, path, present, first_seen, last_seen, examples) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (event_id, path) DO UPDATE SET present = present + excluded.present,
+				first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
+				examples = CASE WHEN json_array_length(properties.examples) >= json_array_length(excluded.examples)
+					THEN properties.examples ELSE excluded.examples END`,
+				id, path, p.Count, micro(p.First), micro(p.Last), string(examples))
+			for typ, n := range p.Types {
+				ex.exec(`INSERT INTO property_types (event_id, path, type, count) VALUES (?, ?, ?, ?)
+					ON CONFLICT (event_id, path, type) DO UPDATE SET count = count + excluded.count`, id, path, typ, n)
+			}
+		}
+		if len(ev.Reservoir) > 0 {
+			for _, raw := range ev.Reservoir {
+				ex.exec(`INSERT INTO reservoir (event_id, body) VALUES (?, ?)`, id, []byte(raw))
+			}
+			ex.exec(`DELETE FROM reservoir WHERE event_id = ? AND id <= (
+				SELECT id FROM reservoir WHERE event_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`, id, id, db.limits.ReservoirSize)
+		}
+	}
+	for k, v := range d.Violations {
+		ex.exec(`INSERT INTO violations (source, type, event, code, path, expected, observed, count, first_seen, last_seen, sample)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (source, type, event, code, path, expected, observed) DO UPDATE SET count = count + excluded.count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
+			sample = CASE WHEN excluded.last_seen >= violations.last_seen THEN excluded.sample ELSE violations.sample END`,
+			k.Event.Source, string(k.Event.Type), k.Event.Name, string(k.Code), k.Path, k.Expected, k.Observed,
+			v.Count, micro(v.First), micro(v.Last), []byte(v.Sample))
+	}
+	upsertSeen(&ex, "users", "user_id", d.Users)
+	upsertSeen(&ex, "accounts", "group_id", d.Accounts)
+	upsertTraits(&ex, "user_traits", "user_id", d.UserTraits)
+	upsertTraits(&ex, "account_traits", "group_id", d.AcctTraits)
+	for k, s := range d.Memberships {
+		ex.exec(`INSERT INTO memberships (user_id, group_id, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, group_id) DO UPDATE SET count = count + excluded.count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
+			k.UserID, k.GroupID, s.Count, micro(s.First), micro(s.Last))
+	}
+	for alias, user := range d.Aliases {
+		ex.exec(`INSERT INTO aliases (alias, user_id) VALUES (?, ?)
+			ON CONFLICT (alias) DO UPDATE SET user_id = excluded.user_id`, alias, user)
+	}
+	for k, n := range d.DailyActs {
+		ex.exec(`INSERT INTO activity_daily (day, user_id, event, count) VALUES (?, ?, ?, ?)
+			ON CONFLICT (day, user_id, event) DO UPDATE SET count = count + excluded.count`, k.Day, k.UserID, k.Event, n)
+	}
+	for k, s := range d.TotalActs {
+		ex.exec(`INSERT INTO activity_total (user_id, event, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, event) DO UPDATE SET count = count + excluded.count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
+			k.UserID, k.Event, s.Count, micro(s.First), micro(s.Last))
+	}
+	return ex.err
+}
+
+func upsertSeen(ex *execer, table, idCol string, m map[string]*store.Seen) {
+	q := fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, count, first_seen, last_seen) VALUES (?, ?, ?, ?)
+		ON CONFLICT (%[2]s) DO UPDATE SET count = count + excluded.count,
+		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, table, idCol)
+	for id, s := range m {
+		ex.exec(q, id, s.Count, micro(s.First), micro(s.Last))
+	}
+}
+
+func upsertTraits(ex *execer, table, idCol string, m map[store.TraitKey]store.TraitValue) {
+	q := fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, name, value, at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (%[2]s, name) DO UPDATE SET value = excluded.value, at = excluded.at
+		WHERE excluded.at >= %[1]s.at`, table, idCol)
+	for k, v := range m {
+		ex.exec(q, k.ID, k.Name, string(v.Value), micro(v.At))
+	}
+}
+
+func (db *DB) eventID(ctx context.Context, tx *sql.Tx, k store.EventKey, s *store.Seen, newIDs map[store.EventKey]int64) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO events (source, type, name, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source, type, name) DO UPDATE SET count = count + excluded.count,
+		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
+		RETURNING id`, k.Source, string(k.Type), k.Name, s.Count, micro(s.First), micro(s.Last)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("upsert event %q: %w", k.Name, err)
+	}
+	if _, ok := db.eventIDs[k]; !ok {
+		newIDs[k] = id
+	}
+	return id, nil
+}
+
+// execer runs statements inside one transaction, preparing each query text
+// once, and keeps the first error so the caller checks once at the end.
+type execer struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+	err   error
+}
+
+func (e *execer) exec(query string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	st, ok := e.stmts[query]
+	if !ok {
+		st, e.err = e.tx.PrepareContext(e.ctx, query)
+		if e.err != nil {
+			e.err = fmt.Errorf("prepare %s: %w", firstWords(query), e.err)
+			return
+		}
+		e.stmts[query] = st
+	}
+	if _, err := st.ExecContext(e.ctx, args...); err != nil {
+		e.err = fmt.Errorf("%s: %w", firstWords(query), err)
+	}
+}
+
+func (e *execer) close() {
+	for _, st := range e.stmts {
+		st.Close()
+	}
+}
+
+func firstWords(q string) string {
+	f := strings.Fields(q)
+	return strings.ToLower(strings.Join(f[:min(3, len(f))], " "))
+}

@@ -1,0 +1,293 @@
+// Package storetest is the conformance suite every store.Store
+// implementation runs: the same behaviour, checked the same way, on SQLite
+// and on PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+// Opener returns a new, empty store with the given limits; the suite closes it.
+type Opener func(t *testing.T, l store.Limits) store.Store
+
+// Run runs the whole suite against the stores open returns.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Opener)
+	}{
+		{"CountsAndDedupe", testCountsAndDedupe},
+		{"TraitsLastValueWins", testTraits},
+		{"Rejections", testRejections},
+		{"EventCardinality", testEventCardinality},
+		{"PathCardinality", testPathCardinality},
+		{"Reservoir", testReservoir},
+		{"Violations", testViolations},
+		{"Prune", testPrune},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+	}
+}
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func track(id, user, group, event string, at time.Time, props map[string]any) store.Checked {
+	raw, _ := json.Marshal(map[string]any{"type": "track", "messageId": id, "userId": user, "event": event, "properties": props})
+	return store.Checked{Message: &trackplan.Message{Source: "web", Type: trackplan.Track, MessageID: id, UserID: user,
+		GroupID: group, Event: event, Timestamp: at, ReceivedAt: at, Properties: props, Raw: raw}}
+}
+
+func call(typ trackplan.CallType, id, user, group string, at time.Time, traits map[string]any) store.Checked {
+	raw, _ := json.Marshal(map[string]any{"type": typ, "messageId": id})
+	return store.Checked{Message: &trackplan.Message{Source: "web", Type: typ, MessageID: id, UserID: user,
+		GroupID: group, Timestamp: at, ReceivedAt: at, Traits: traits, Raw: raw}}
+}
+
+func ingest(t *testing.T, s store.Store, msgs ...store.Checked) store.IngestResult {
+	t.Helper()
+	r, err := s.Ingest(context.Background(), &store.Batch{Messages: msgs})
+	if err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	return r
+}
+
+func observed(t *testing.T, s store.Store) *store.Observed {
+	t.Helper()
+	o, err := s.Observed(context.Background())
+	if err != nil {
+		t.Fatalf("Observed: %v", err)
+	}
+	return o
+}
+
+func findEvent(o *store.Observed, name string) *store.ObservedEvent {
+	for i := range o.Events {
+		if o.Events[i].Name == name {
+			return &o.Events[i]
+		}
+	}
+	return nil
+}
+
+func testCountsAndDedupe(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	props := map[string]any{"format": "csv", "rows": 12.0, "products": []any{map[string]any{"sku": "a"}, map[string]any{"sku": "b"}}}
+	r := ingest(t, s,
+		track("m1", "u1", "acme", "Report Exported", t0, props),
+		track("m2", "u1", "acme", "Report Exported", t0.Add(time.Hour), map[string]any{"format": 3.5}),
+		track("m2", "u1", "acme", "Report Exported", t0.Add(time.Hour), map[string]any{"format": 3.5}), // in-batch duplicate
+		call(trackplan.Identify, "m3", "u2", "", t0, map[string]any{"email": "a@b.co"}),
+	)
+	if diff := cmp.Diff(store.IngestResult{Stored: 3, Duplicates: 1}, r); diff != "" {
+		t.Errorf("first ingest (-want +got):\n%s", diff)
+	}
+	r = ingest(t, s, track("m1", "u1", "acme", "Report Exported", t0, props), track("m4", "u3", "", "Signed In", t0, nil))
+	if diff := cmp.Diff(store.IngestResult{Stored: 1, Duplicates: 1}, r); diff != "" {
+		t.Errorf("second ingest (-want +got):\n%s", diff)
+	}
+	o := observed(t, s)
+	want := store.Totals{Messages: 4, Duplicates: 2, Users: 3, Accounts: 1}
+	if diff := cmp.Diff(want, o.Totals); diff != "" {
+		t.Errorf("totals (-want +got):\n%s", diff)
+	}
+	ev := findEvent(o, "Report Exported")
+	if ev == nil {
+		t.Fatalf("Report Exported not observed: %+v", o.Events)
+	}
+	if ev.Count != 2 || !ev.FirstSeen.Equal(t0) || !ev.LastSeen.Equal(t0.Add(time.Hour)) {
+		t.Errorf("event = count %d, first %v, last %v", ev.Count, ev.FirstSeen, ev.LastSeen)
+	}
+	got := map[string]map[string]int64{}
+	present := map[string]int64{}
+	for _, p := range ev.Properties {
+		got[p.Path] = p.Types
+		present[p.Path] = p.Present
+	}
+	wantTypes := map[string]map[string]int64{
+		"format":         {"string": 1, "number": 1},
+		"rows":           {"integer": 1},
+		"products":       {"array": 1},
+		"products[]":     {"object": 1},
+		"products[].sku": {"string": 1},
+	}
+	if diff := cmp.Diff(wantTypes, got); diff != "" {
+		t.Errorf("property types (-want +got):\n%s", diff)
+	}
+	if present["format"] != 2 || present["products[].sku"] != 1 {
+		t.Errorf("presence = %v; want format 2 and products[].sku counted once per message", present)
+	}
+	if id := findEvent(o, "identify"); id == nil || id.Type != trackplan.Identify {
+		t.Errorf("identify call not observed under its type: %+v", id)
+	}
+}
+
+func testTraits(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ingest(t, s, call(trackplan.Identify, "a", "u1", "", t0.Add(2*time.Hour), map[string]any{"plan": "pro", "role": "admin"}))
+	// Older message: must not overwrite plan; adds title, which is new.
+	ingest(t, s, call(trackplan.Identify, "b", "u1", "", t0, map[string]any{"plan": "free", "title": "CTO"}))
+	// Newer message clears role with null and omits plan (kept).
+	ingest(t, s, call(trackplan.Identify, "c", "u1", "", t0.Add(3*time.Hour), map[string]any{"role": nil}))
+	ts, ok := s.(TraitReader)
+	if !ok {
+		t.Skip("store does not expose trait reads")
+	}
+	got, err := ts.UserTraits(context.Background(), "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"plan": "pro", "title": "CTO"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("traits (-want +got):\n%s", diff)
+	}
+}
+
+// TraitReader is implemented by stores that can read back merged traits.
+type TraitReader interface {
+	UserTraits(ctx context.Context, userID string) (map[string]any, error)
+}
+
+func testRejections(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	b := &store.Batch{
+		Messages: []store.Checked{track("ok", "u1", "", "Signed In", t0, nil)},
+		Rejections: []store.Rejection{
+			{Source: "web", Reason: "missing_event", Sample: []byte(`{"type":"track"}`), ReceivedAt: t0},
+			{Source: "web", Reason: "missing_event", Sample: []byte(`{"type":"track","x":1}`), ReceivedAt: t0},
+			{Source: "web", Reason: "no_user_anon_id", Sample: []byte(`{}`), ReceivedAt: t0},
+		},
+	}
+	if _, err := s.Ingest(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	o := observed(t, s)
+	if o.Totals.Rejected != 3 || o.Totals.Messages != 1 {
+		t.Errorf("totals = %+v", o.Totals)
+	}
+	want := []store.RejectionSum{
+		{Source: "web", Reason: "missing_event", Count: 2, Sample: `{"type":"track"}`},
+		{Source: "web", Reason: "no_user_anon_id", Count: 1, Sample: `{}`},
+	}
+	if diff := cmp.Diff(want, o.Rejections); diff != "" {
+		t.Errorf("rejections (-want +got):\n%s", diff)
+	}
+}
+
+func testEventCardinality(t *testing.T, open Opener) {
+	l := store.DefaultLimits()
+	l.MaxEventsPerSource = 3
+	s := open(t, l)
+	var msgs []store.Checked
+	for i := range 5 {
+		msgs = append(msgs, track(fmt.Sprint("m", i), "u1", "", fmt.Sprint("Event ", i), t0, nil))
+	}
+	ingest(t, s, msgs...)
+	ingest(t, s, track("again", "u1", "", "Event 4", t0, nil))
+	o := observed(t, s)
+	if len(o.Events) != 3 {
+		t.Errorf("%d events stored; want 3 (the guard)", len(o.Events))
+	}
+	vs, err := s.Violations(context.Background(), t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var limited int64
+	for _, v := range vs {
+		if v.Code == trackplan.CardinalityLimit {
+			limited += v.Count
+		}
+	}
+	if limited != 3 {
+		t.Errorf("CARDINALITY_LIMIT counted %d times; want 3", limited)
+	}
+	if o.Totals.Messages != 6 {
+		t.Errorf("messages = %d; limited events still count as messages", o.Totals.Messages)
+	}
+}
+
+func testPathCardinality(t *testing.T, open Opener) {
+	l := store.DefaultLimits()
+	l.MaxPathsPerEvent = 10
+	s := open(t, l)
+	props := map[string]any{}
+	for i := range 50 {
+		props[fmt.Sprintf("p%02d", i)] = 1.0
+	}
+	ingest(t, s, track("m", "u", "", "Wide", t0, props))
+	o := observed(t, s)
+	if ev := findEvent(o, "Wide"); ev == nil || len(ev.Properties) != 10 {
+		t.Fatalf("Wide = %+v; want 10 stored paths", ev)
+	}
+}
+
+func testReservoir(t *testing.T, open Opener) {
+	l := store.DefaultLimits()
+	l.ReservoirSize = 5
+	s := open(t, l)
+	for batch := range 3 {
+		var msgs []store.Checked
+		for i := range 4 {
+			msgs = append(msgs, track(fmt.Sprint(batch, "-", i), "u", "", "Signed In", t0, nil))
+		}
+		ingest(t, s, msgs...)
+	}
+	got, err := s.Reservoir(context.Background(), store.EventKey{Source: "web", Type: trackplan.Track, Name: "Signed In"}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("reservoir holds %d; want 5", len(got))
+	}
+	var newest struct{ MessageID string }
+	if err := json.Unmarshal(got[0], &newest); err != nil || newest.MessageID != "2-3" {
+		t.Errorf("newest = %s (%v); want 2-3", got[0], err)
+	}
+}
+
+func testViolations(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	c := track("v1", "u", "", "Report Exported", t0, map[string]any{"format": 1.0})
+	c.Violations = []trackplan.Violation{{Code: trackplan.TypeMismatch, Path: "format", Expected: "string", Observed: "integer"}}
+	c2 := track("v2", "u", "", "Report Exported", t0.Add(time.Minute), map[string]any{"format": 2.0})
+	c2.Violations = c.Violations
+	ingest(t, s, c)
+	ingest(t, s, c2, c) // c again: a duplicate's violations are not counted twice
+	vs, err := s.Violations(context.Background(), t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 1 {
+		t.Fatalf("violations = %+v; want one", vs)
+	}
+	v := vs[0]
+	if v.Count != 2 || v.Code != trackplan.TypeMismatch || v.Path != "format" || !v.LastSeen.Equal(t0.Add(time.Minute)) {
+		t.Errorf("violation = %+v", v)
+	}
+	if vs, _ := s.Violations(context.Background(), t0.Add(time.Hour)); len(vs) != 0 {
+		t.Errorf("violations after their last sighting still listed: %+v", vs)
+	}
+}
+
+func testPrune(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	old := track("old", "u", "", "Signed In", t0, nil)
+	ingest(t, s, old)
+	if err := s.Prune(context.Background(), t0.Add(time.Hour), t0.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Past the dedupe window, a resend is stored again.
+	if r := ingest(t, s, old); r.Stored != 1 {
+		t.Errorf("after prune, resend stored %d; want 1", r.Stored)
+	}
+}
