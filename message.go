@@ -169,3 +169,12 @@ func flattenValue(path string, v any, depth int, fn func(Field)) {
 		}
 	}
 }
+
+// Rejection is a message the collector refused, with a short machine-readable
+// reason (no_user_anon_id, missing_event, …). It is counted, never stored.
+type Rejection struct {
+	Source     string
+	Reason     string
+	Sample     []byte // the offending message as received, possibly truncated
+	ReceivedAt time.Time
+}

@@ -60,21 +60,13 @@ func DefaultLimits() Limits {
 // collector rejected.
 type Batch struct {
 	Messages   []Checked
-	Rejections []Rejection
+	Rejections []trackplan.Rejection
 }
 
 // Checked is an accepted message and its plan violations.
 type Checked struct {
 	Message    *trackplan.Message
 	Violations []trackplan.Violation
-}
-
-// Rejection is a message the collector refused, with the reason.
-type Rejection struct {
-	Source     string
-	Reason     string
-	Sample     []byte // the offending message, truncated
-	ReceivedAt time.Time
 }
 
 // IngestResult counts what Ingest did.

@@ -162,7 +162,7 @@ func testRejections(t *testing.T, open Opener) {
 	s := open(t, store.DefaultLimits())
 	b := &store.Batch{
 		Messages: []store.Checked{track("ok", "u1", "", "Signed In", t0, nil)},
-		Rejections: []store.Rejection{
+		Rejections: []trackplan.Rejection{
 			{Source: "web", Reason: "missing_event", Sample: []byte(`{"type":"track"}`), ReceivedAt: t0},
 			{Source: "web", Reason: "missing_event", Sample: []byte(`{"type":"track","x":1}`), ReceivedAt: t0},
 			{Source: "web", Reason: "no_user_anon_id", Sample: []byte(`{}`), ReceivedAt: t0},

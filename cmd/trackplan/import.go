@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/ingest"
+	"github.com/trackplan/trackplan/segment"
+)
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "load newline-delimited Segment messages (optionally gzipped) into the store",
+		ArgsUsage: "FILE…",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "source", Value: "import", Usage: "source name the messages are stored under"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "never show a progress bar"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return usage("import needs at least one FILE")
+			}
+			st, err := openStore(c.Context, c.String("db"))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			p := ingest.Open(st, ingest.Options{Logger: logger(c)})
+			var lines, rejected int
+			start := time.Now()
+			for _, path := range c.Args().Slice() {
+				n, rej, err := importFile(c, p, path)
+				lines += n
+				rejected += rej
+				if err != nil {
+					p.Close()
+					return err
+				}
+			}
+			p.Close()
+			t := p.Totals()
+			fmt.Fprintf(c.App.Writer, "imported %d lines in %s: %d messages stored, %d duplicates, %d rejected\n",
+				lines, time.Since(start).Round(time.Millisecond), t.Stored, t.Duplicates, rejected)
+			if rejected > 0 {
+				fmt.Fprintln(c.App.Writer, "see `trackplan observed` for the rejection reasons and samples")
+			}
+			return nil
+		},
+	}
+}
+
+func importFile(c *cli.Context, p *ingest.Pipeline, path string) (lines, rejected int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, usage("import: %v", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if fi, err := f.Stat(); err == nil && !c.Bool("no-progress") && isTerminal(c.App.ErrWriter) {
+		bar := progressbar.DefaultBytes(fi.Size(), path)
+		defer bar.Finish()
+		r = io.TeeReader(f, bar)
+	}
+	reader := &segment.NDJSON{Source: c.String("source")}
+	lines, err = reader.Read(r, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
+		rejected += len(rejs)
+		if err := p.Submit(c.Context, msgs, rejs); err != nil {
+			return upstream(fmt.Errorf("store messages: %w", err))
+		}
+		return nil
+	})
+	if err != nil {
+		return lines, rejected, fmt.Errorf("import %s: %w", path, err)
+	}
+	return lines, rejected, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

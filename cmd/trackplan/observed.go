@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trackplan/trackplan/store"
+)
+
+func formatFlag(values ...string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "format", Value: values[0], Usage: strings.Join(values, ", ")}
+}
+
+func checkFormat(c *cli.Context, allowed ...string) (string, error) {
+	f := c.String("format")
+	for _, a := range allowed {
+		if f == a {
+			return f, nil
+		}
+	}
+	return "", usage("--format must be one of %s, not %q", strings.Join(allowed, ", "), f)
+}
+
+func observedCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "observed",
+		Usage: "what has been seen: events, property types, counts, first/last seen",
+		Flags: []cli.Flag{formatFlag("text", "json")},
+		Action: func(c *cli.Context) error {
+			format, err := checkFormat(c, "text", "json")
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, c.String("db"))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			o, err := st.Observed(c.Context)
+			if err != nil {
+				return upstream(err)
+			}
+			if format == "json" {
+				return writeJSON(c.App.Writer, o)
+			}
+			return writeObservedText(c.App.Writer, o)
+		},
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeObservedText(w io.Writer, o *store.Observed) error {
+	t := o.Totals
+	fmt.Fprintf(w, "%d messages · %d duplicates · %d rejected · %d users · %d accounts\n\n",
+		t.Messages, t.Duplicates, t.Rejected, t.Users, t.Accounts)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tTYPE\tEVENT\tCOUNT\tFIRST SEEN\tLAST SEEN\tPROPERTIES")
+	for _, e := range o.Events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Source, e.Type, e.Name, e.Count,
+			e.FirstSeen.Format(time.DateTime), e.LastSeen.Format(time.DateTime), propSummary(e.Properties))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(o.Rejections) > 0 {
+		fmt.Fprintln(w, "\nRejected:")
+		for _, r := range o.Rejections {
+			fmt.Fprintf(w, "  %-22s %6d  (%s)  e.g. %s\n", r.Reason, r.Count, r.Source, oneLine(r.Sample, 100))
+		}
+	}
+	return nil
+}
+
+// propSummary renders "format:string, rows:integer|string" for a table cell.
+func propSummary(props []store.ObservedProperty) string {
+	parts := make([]string, 0, len(props))
+	for _, p := range props {
+		if strings.Contains(p.Path, ".") || strings.Contains(p.Path, "[]") {
+			continue // top-level paths only; JSON has them all
+		}
+		types := make([]string, 0, len(p.Types))
+		for t := range p.Types {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		parts = append(parts, p.Path+":"+strings.Join(types, "|"))
+	}
+	return oneLine(strings.Join(parts, ", "), 120)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len([]rune(s)) > n {
+		return string([]rune(s)[:n]) + "…"
+	}
+	return s
+}

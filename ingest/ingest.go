@@ -1,0 +1,219 @@
+// Package ingest is the path from decoded messages to durable aggregates: it
+// checks each message against the current plan and group-commits what
+// several callers submit into one store transaction. Submit returns only
+// after the commit, so a caller may acknowledge exactly what is durable.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+// Store is what the pipeline needs from storage.
+type Store interface {
+	Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error)
+}
+
+// Checker checks one message against the plan.
+type Checker interface {
+	Check(m *trackplan.Message) []trackplan.Violation
+}
+
+// Options tune the pipeline.
+type Options struct {
+	// MaxBatch is how many messages one transaction takes at most
+	// (default 10,000); smaller submissions are grouped up to it.
+	MaxBatch int
+	// QueueSize is how many submissions may wait for a commit before Submit
+	// answers ErrOverloaded (default 256).
+	QueueSize int
+	Logger    *slog.Logger
+	// OnCommit, if set, is called after each commit with its size and
+	// duration (for metrics).
+	OnCommit func(r store.IngestResult, took time.Duration, err error)
+}
+
+// Pipeline group-commits submissions into a store. Start it with Open and
+// stop it with Close.
+type Pipeline struct {
+	st      Store
+	opts    Options
+	checker atomic.Pointer[checkerBox]
+	queue   chan *submission
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	mu     sync.RWMutex // held for reading by Submit while it queues; Close takes it to drain
+
+	totals struct {
+		sync.Mutex
+		store.IngestResult
+	}
+}
+
+type checkerBox struct{ c Checker }
+
+type submission struct {
+	batch store.Batch
+	done  chan error
+}
+
+// Open starts a pipeline writing into st.
+func Open(st Store, opts Options) *Pipeline {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 10_000
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Pipeline{st: st, opts: opts, queue: make(chan *submission, opts.QueueSize), cancel: cancel}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.run(ctx)
+	}()
+	return p
+}
+
+// SetChecker replaces the plan check applied to new submissions; nil turns
+// checking off.
+func (p *Pipeline) SetChecker(c Checker) {
+	if c == nil {
+		p.checker.Store(nil)
+		return
+	}
+	p.checker.Store(&checkerBox{c})
+}
+
+// Totals returns what the pipeline has committed since it opened.
+func (p *Pipeline) Totals() store.IngestResult {
+	p.totals.Lock()
+	defer p.totals.Unlock()
+	return p.totals.IngestResult
+}
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("ingest pipeline closed")
+
+// Submit checks msgs against the plan and waits until they and the
+// rejections are committed. On a nil return everything is durable; on an
+// error nothing of this submission is acknowledged (the store rolls back the
+// whole transaction). It returns trackplan.ErrOverloaded when the queue is
+// full.
+func (p *Pipeline) Submit(ctx context.Context, msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
+	if len(msgs) == 0 && len(rejs) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := &submission{done: make(chan error, 1)}
+	s.batch.Rejections = rejs
+	s.batch.Messages = make([]store.Checked, len(msgs))
+	box := p.checker.Load()
+	for i, m := range msgs {
+		s.batch.Messages[i].Message = m
+		if box != nil {
+			s.batch.Messages[i].Violations = box.c.Check(m)
+		}
+	}
+
+	p.mu.RLock()
+	if p.closed.Load() {
+		p.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case p.queue <- s:
+	default:
+		p.mu.RUnlock()
+		return fmt.Errorf("ingest queue full: %w", trackplan.ErrOverloaded)
+	}
+	p.mu.RUnlock()
+
+	// Once queued, the submission is committed or failed by the committer
+	// whatever happens to ctx; waiting for that outcome means a caller never
+	// reports a batch whose fate is unknown.
+	return <-s.done
+}
+
+// Close stops accepting submissions, commits everything already queued and
+// waits for the committer to finish.
+func (p *Pipeline) Close() error {
+	p.mu.Lock()
+	if p.closed.Swap(true) {
+		p.mu.Unlock()
+		return nil
+	}
+	close(p.queue)
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.cancel()
+	return nil
+}
+
+func (p *Pipeline) run(ctx context.Context) {
+	for first := range p.queue {
+		group := []*submission{first}
+		n := len(first.batch.Messages) + len(first.batch.Rejections)
+	collect:
+		for n < p.opts.MaxBatch {
+			select {
+			case s, ok := <-p.queue:
+				if !ok {
+					break collect
+				}
+				group = append(group, s)
+				n += len(s.batch.Messages) + len(s.batch.Rejections)
+			default:
+				break collect
+			}
+		}
+		p.commit(ctx, group)
+	}
+}
+
+func (p *Pipeline) commit(ctx context.Context, group []*submission) {
+	var b *store.Batch
+	if len(group) == 1 {
+		b = &group[0].batch
+	} else {
+		b = &store.Batch{}
+		for _, s := range group {
+			b.Messages = append(b.Messages, s.batch.Messages...)
+			b.Rejections = append(b.Rejections, s.batch.Rejections...)
+		}
+	}
+	start := time.Now()
+	r, err := p.st.Ingest(ctx, b)
+	took := time.Since(start)
+	if p.opts.OnCommit != nil {
+		p.opts.OnCommit(r, took, err)
+	}
+	if err != nil {
+		p.opts.Logger.Error("commit failed", "messages", len(b.Messages), "err", err)
+		err = fmt.Errorf("store batch: %w", err)
+	} else {
+		p.totals.Lock()
+		p.totals.Stored += r.Stored
+		p.totals.Duplicates += r.Duplicates
+		p.totals.Rejected += r.Rejected
+		p.totals.Unlock()
+	}
+	for _, s := range group {
+		s.done <- err
+	}
+}

@@ -1,0 +1,251 @@
+package segment
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trackplan/trackplan"
+)
+
+// Ingester durably stores what the collector accepted. Submit returns nil
+// only once everything passed to it is committed.
+type Ingester interface {
+	Submit(ctx context.Context, msgs []*trackplan.Message, rejs []trackplan.Rejection) error
+}
+
+// Source is a named source and its write key.
+type Source struct {
+	Name     string
+	WriteKey string
+}
+
+// Collector serves Segment's HTTP Tracking API (/v1/batch, /v1/track, …) and
+// the Segment Webhooks destination (/webhook/segment).
+type Collector struct {
+	Sources []Source
+	// WebhookSecret, when set, is required: every webhook POST must carry
+	// X-Signature = hex HMAC-SHA1(secret, raw body).
+	WebhookSecret string
+	// WebhookSource names the source of webhook messages (default "webhook").
+	WebhookSource string
+	Ingester      Ingester
+	Limits        Limits
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// Observe, if set, is told the outcome of every request (for metrics).
+	Observe func(r Outcome)
+
+	bufs sync.Pool
+}
+
+// Outcome describes one handled collector request.
+type Outcome struct {
+	Source   string
+	Status   int
+	Accepted int
+	Rejected int
+	Took     time.Duration
+}
+
+// Register adds the collector's routes to mux.
+func (c *Collector) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/batch", c.handle(c.batch))
+	mux.Handle("POST /v1/import", c.handle(c.batch))
+	for _, t := range []trackplan.CallType{trackplan.Track, trackplan.Identify, trackplan.Group,
+		trackplan.Page, trackplan.Screen, trackplan.Alias} {
+		typ := t
+		mux.Handle("POST /v1/"+string(t), c.handle(func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
+			return c.single(r, body, typ)
+		}))
+	}
+	mux.Handle("POST /webhook/segment", c.handle(c.webhook))
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error)
+
+// handle reads the (possibly gzipped) body within the limits, runs h and
+// maps its error to Segment's responses.
+func (c *Collector) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		buf := c.getBuf()
+		defer c.bufs.Put(buf)
+		var out Outcome
+		body, err := c.readBody(w, r, buf)
+		if err == nil {
+			out, err = h(w, r, body)
+		}
+		out.Status = c.respond(w, err)
+		out.Took = time.Since(start)
+		if c.Observe != nil {
+			c.Observe(out)
+		}
+	})
+}
+
+func (c *Collector) getBuf() *bytes.Buffer {
+	if b, ok := c.bufs.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, error) {
+	l := c.limits()
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, int64(l.MaxRequestBytes))
+	limit := l.MaxRequestBytes
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, &RequestError{Msg: "body is not valid gzip"}
+		}
+		defer zr.Close()
+		rd, limit = zr, l.MaxInflatedBytes
+	default:
+		return nil, &RequestError{Msg: fmt.Sprintf("unsupported Content-Encoding %q", enc)}
+	}
+	_, err := buf.ReadFrom(io.LimitReader(rd, int64(limit)+1))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, &RequestError{Msg: fmt.Sprintf("body exceeds %d bytes", l.MaxRequestBytes)}
+	case err != nil:
+		return nil, &RequestError{Msg: "read body: " + err.Error()}
+	case buf.Len() > limit:
+		return nil, &RequestError{Msg: fmt.Sprintf("inflated body exceeds %d bytes", limit)}
+	}
+	// The messages keep slices of the body (Raw), so it must outlive the
+	// pooled buffer.
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+func (c *Collector) limits() Limits {
+	if c.Limits.MaxRequestBytes == 0 {
+		return DefaultLimits()
+	}
+	return c.Limits
+}
+
+func (c *Collector) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (c *Collector) batch(_ http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
+	req, err := ParseBatch(body, c.limits())
+	if err != nil {
+		return Outcome{}, err
+	}
+	return c.store(r, req)
+}
+
+func (c *Collector) single(r *http.Request, body []byte, typ trackplan.CallType) (Outcome, error) {
+	req, err := ParseSingle(body, typ, c.limits())
+	if err != nil {
+		return Outcome{}, err
+	}
+	return c.store(r, req)
+}
+
+func (c *Collector) store(r *http.Request, req *Request) (Outcome, error) {
+	key, _, ok := r.BasicAuth()
+	if !ok || key == "" {
+		key = req.WriteKey
+	}
+	source, ok := c.source(key)
+	if !ok {
+		return Outcome{}, trackplan.ErrUnauthorized
+	}
+	msgs, rejs := req.Messages(source, c.now(), c.limits())
+	out := Outcome{Source: source, Accepted: len(msgs), Rejected: len(rejs)}
+	return out, c.Ingester.Submit(r.Context(), msgs, rejs)
+}
+
+// source finds the source whose write key matches, comparing every key in
+// constant time.
+func (c *Collector) source(key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	name, found := "", 0
+	for _, s := range c.Sources {
+		if subtle.ConstantTimeCompare([]byte(s.WriteKey), []byte(key)) == 1 {
+			name, found = s.Name, 1
+		}
+	}
+	return name, found == 1
+}
+
+func (c *Collector) webhook(_ http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
+	if c.WebhookSecret != "" {
+		got, err := hex.DecodeString(r.Header.Get("X-Signature"))
+		mac := hmac.New(sha1.New, []byte(c.WebhookSecret))
+		mac.Write(body)
+		if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
+			return Outcome{}, fmt.Errorf("webhook signature: %w", trackplan.ErrUnauthorized)
+		}
+	}
+	req, err := ParseSingle(body, "", c.limits())
+	if err != nil {
+		return Outcome{}, err
+	}
+	source := c.WebhookSource
+	if source == "" {
+		source = "webhook"
+	}
+	msgs, rejs := req.Messages(source, c.now(), c.limits())
+	out := Outcome{Source: source, Accepted: len(msgs), Rejected: len(rejs)}
+	return out, c.Ingester.Submit(r.Context(), msgs, rejs)
+}
+
+// respond writes Segment's answer for err and returns the status code.
+func (c *Collector) respond(w http.ResponseWriter, err error) int {
+	status, msg := http.StatusOK, ""
+	var re *RequestError
+	switch {
+	case err == nil:
+	case errors.As(err, &re):
+		status, msg = http.StatusBadRequest, re.Msg
+	case errors.Is(err, trackplan.ErrUnauthorized):
+		status, msg = http.StatusUnauthorized, "unknown write key or bad signature"
+	case errors.Is(err, trackplan.ErrOverloaded):
+		status, msg = http.StatusServiceUnavailable, "overloaded; retry later"
+		w.Header().Set("Retry-After", "1")
+	default:
+		status, msg = http.StatusServiceUnavailable, "could not store the request; retry later"
+		w.Header().Set("Retry-After", "5")
+		if c.Logger != nil {
+			c.Logger.Error("store request", "err", err)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if status == http.StatusOK {
+		io.WriteString(w, `{"success":true}`)
+		return status
+	}
+	json.NewEncoder(w).Encode(struct {
+		Success bool   `json:"success"`
+		Error   string `json:"error"`
+	}{false, msg})
+	return status
+}

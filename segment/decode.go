@@ -1,0 +1,346 @@
+package segment
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trackplan/trackplan"
+)
+
+// Limits bound what the collector accepts. The defaults mirror Segment's.
+type Limits struct {
+	MaxMessageBytes  int // one message; default 32 KB
+	MaxRequestBytes  int // one request body; default 500 KB
+	MaxInflatedBytes int // a gzip request body once inflated; default 500 KB
+	MaxBatchMessages int // messages in one batch; default 2,500
+	MaxDepth         int // nesting of objects and arrays in one message; default 64
+}
+
+// DefaultLimits returns Segment's limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxMessageBytes:  32 << 10,
+		MaxRequestBytes:  500 << 10,
+		MaxInflatedBytes: 500 << 10,
+		MaxBatchMessages: 2500,
+		MaxDepth:         64,
+	}
+}
+
+// Rejection reasons: stable, machine-readable, counted per source.
+const (
+	ReasonMalformed       = "malformed_message"
+	ReasonTooLarge        = "message_too_large"
+	ReasonInvalidUTF8     = "invalid_utf8"
+	ReasonTooDeep         = "nesting_too_deep"
+	ReasonUnknownType     = "unknown_type"
+	ReasonNoID            = "no_user_anon_id"
+	ReasonMissingEvent    = "missing_event"
+	ReasonMissingGroupID  = "missing_group_id"
+	ReasonMissingPrevious = "missing_previous_id"
+	ReasonBadTimestamp    = "bad_timestamp"
+)
+
+// RequestError is a request the collector refuses as a whole (400): it is
+// not JSON, or it is over a limit.
+type RequestError struct{ Msg string }
+
+func (e *RequestError) Error() string { return e.Msg }
+
+// Request is a decoded request body: one batch envelope, or one message.
+type Request struct {
+	WriteKey string
+	SentAt   string
+	GroupID  string // batch-level context.groupId, applied to items without one
+	Items    []json.RawMessage
+	// Type is the call type implied by the endpoint (/v1/track → track), or
+	// empty for /v1/batch and webhooks, where each item names its own.
+	Type trackplan.CallType
+	// KeepReceivedAt makes a message's own receivedAt field win over the
+	// receive time passed to Messages: for archives and backfills.
+	KeepReceivedAt bool
+}
+
+// ParseBatch decodes a /v1/batch body: {"batch":[…],"sentAt":…,"writeKey":…}.
+func ParseBatch(body []byte, l Limits) (*Request, error) {
+	var env struct {
+		Batch    []json.RawMessage `json:"batch"`
+		WriteKey string            `json:"writeKey"`
+		SentAt   string            `json:"sentAt"`
+		Context  struct {
+			GroupID flexString `json:"groupId"`
+		} `json:"context"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, &RequestError{Msg: "body is not a JSON batch: " + jsonProblem(err)}
+	}
+	if env.Batch == nil {
+		return nil, &RequestError{Msg: `body has no "batch" array`}
+	}
+	if len(env.Batch) > l.MaxBatchMessages {
+		return nil, &RequestError{Msg: fmt.Sprintf("batch has %d messages; the limit is %d", len(env.Batch), l.MaxBatchMessages)}
+	}
+	return &Request{WriteKey: env.WriteKey, SentAt: env.SentAt, GroupID: string(env.Context.GroupID), Items: env.Batch}, nil
+}
+
+// ParseSingle decodes the body of a single-call endpoint (/v1/track, …) or a
+// webhook: one message object. typ is the endpoint's call type, or empty when
+// the message names its own.
+func ParseSingle(body []byte, typ trackplan.CallType, l Limits) (*Request, error) {
+	if len(body) > l.MaxMessageBytes {
+		return nil, &RequestError{Msg: fmt.Sprintf("message is %d bytes; the limit is %d", len(body), l.MaxMessageBytes)}
+	}
+	var head struct {
+		WriteKey string `json:"writeKey"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return nil, &RequestError{Msg: "body is not a JSON message: " + jsonProblem(err)}
+	}
+	return &Request{WriteKey: head.WriteKey, Items: []json.RawMessage{body}, Type: typ}, nil
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s has the wrong type (%s)", te.Field, te.Value)
+	}
+	return err.Error()
+}
+
+// wire is a message as clients send it: only the fields trackplan uses.
+type wire struct {
+	Type              string         `json:"type"`
+	MessageID         flexString     `json:"messageId"`
+	UserID            flexString     `json:"userId"`
+	AnonymousID       flexString     `json:"anonymousId"`
+	GroupID           flexString     `json:"groupId"`
+	PreviousID        flexString     `json:"previousId"`
+	Event             string         `json:"event"`
+	Name              string         `json:"name"`
+	Timestamp         string         `json:"timestamp"`
+	OriginalTimestamp string         `json:"originalTimestamp"`
+	SentAt            string         `json:"sentAt"`
+	ReceivedAt        string         `json:"receivedAt"`
+	Properties        map[string]any `json:"properties"`
+	Traits            map[string]any `json:"traits"`
+	Context           struct {
+		GroupID flexString `json:"groupId"`
+	} `json:"context"`
+}
+
+// flexString accepts a JSON string or number (some clients send numeric
+// user ids) and keeps it as a string.
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	case bytes.Equal(b, []byte("null")):
+		*f = ""
+	default:
+		if _, err := strconv.ParseFloat(string(b), 64); err != nil {
+			return fmt.Errorf("id must be a string or a number")
+		}
+		*f = flexString(b)
+	}
+	return nil
+}
+
+// Messages normalises the request's items for a source: each item becomes an
+// accepted Message or a Rejection with its reason. Nothing is dropped
+// silently.
+func (r *Request) Messages(source string, receivedAt time.Time, l Limits) ([]*trackplan.Message, []trackplan.Rejection) {
+	msgs := make([]*trackplan.Message, 0, len(r.Items))
+	var rejs []trackplan.Rejection
+	for _, raw := range r.Items {
+		m, reason := r.decodeItem(raw, l)
+		if reason != "" {
+			rejs = append(rejs, trackplan.Rejection{Source: source, Reason: reason, Sample: sample(raw), ReceivedAt: receivedAt})
+			continue
+		}
+		m.Source, m.ReceivedAt = source, receivedAt
+		if !m.ownReceivedAt.IsZero() {
+			m.ReceivedAt = m.ownReceivedAt
+		}
+		switch {
+		case m.skewed:
+			m.Timestamp = m.ReceivedAt.Add(-m.skew)
+		case m.Timestamp.IsZero():
+			m.Timestamp = m.ReceivedAt
+		}
+		msgs = append(msgs, &m.Message)
+	}
+	return msgs, rejs
+}
+
+// decoded is a Message before the receive time is known. When skewed, the
+// event time is receivedAt − skew, with skew = sentAt − originalTimestamp.
+type decoded struct {
+	trackplan.Message
+	skewed        bool
+	skew          time.Duration
+	ownReceivedAt time.Time
+}
+
+func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
+	switch {
+	case len(raw) > l.MaxMessageBytes:
+		return nil, ReasonTooLarge
+	case !utf8.Valid(raw):
+		return nil, ReasonInvalidUTF8
+	case depth(raw) > l.MaxDepth:
+		return nil, ReasonTooDeep
+	}
+	var w wire
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, ReasonMalformed
+	}
+	typ := trackplan.CallType(w.Type)
+	if r.Type != "" && typ == "" {
+		typ = r.Type
+	}
+	if !typ.Valid() {
+		return nil, ReasonUnknownType
+	}
+	d := &decoded{Message: trackplan.Message{
+		Type:        typ,
+		MessageID:   string(w.MessageID),
+		UserID:      string(w.UserID),
+		AnonymousID: string(w.AnonymousID),
+		Event:       w.Event,
+		Name:        w.Name,
+		PreviousID:  string(w.PreviousID),
+		Properties:  w.Properties,
+		Traits:      w.Traits,
+		Raw:         raw,
+	}}
+	d.GroupID = string(w.Context.GroupID)
+	if typ == trackplan.Group {
+		d.GroupID = string(w.GroupID)
+	}
+	if d.GroupID == "" {
+		d.GroupID = r.GroupID
+	}
+	switch {
+	case d.UserID == "" && d.AnonymousID == "":
+		return nil, ReasonNoID
+	case typ == trackplan.Track && w.Event == "":
+		return nil, ReasonMissingEvent
+	case typ == trackplan.Group && w.GroupID == "":
+		return nil, ReasonMissingGroupID
+	case typ == trackplan.Alias && (w.PreviousID == "" || w.UserID == ""):
+		return nil, ReasonMissingPrevious
+	}
+	if typ == trackplan.Page || typ == trackplan.Screen {
+		if d.Name == "" {
+			if n, ok := w.Properties["name"].(string); ok {
+				d.Name = n
+			}
+		}
+	}
+	if !d.setTime(w, r.SentAt) {
+		return nil, ReasonBadTimestamp
+	}
+	if r.KeepReceivedAt && w.ReceivedAt != "" {
+		t, ok := parseTime(w.ReceivedAt)
+		if !ok {
+			return nil, ReasonBadTimestamp
+		}
+		d.ownReceivedAt = t
+	}
+	return d, ""
+}
+
+// setTime applies Segment's rule: a timestamp the client set is the event
+// time; otherwise timestamp = receivedAt − (sentAt − originalTimestamp).
+func (d *decoded) setTime(w wire, batchSentAt string) bool {
+	if w.Timestamp != "" {
+		t, ok := parseTime(w.Timestamp)
+		d.Timestamp = t
+		return ok
+	}
+	if w.OriginalTimestamp == "" {
+		return true // receivedAt
+	}
+	orig, ok := parseTime(w.OriginalTimestamp)
+	if !ok {
+		return false
+	}
+	sentAt := w.SentAt
+	if sentAt == "" {
+		sentAt = batchSentAt
+	}
+	if sentAt == "" {
+		d.Timestamp = orig
+		return true
+	}
+	sent, ok := parseTime(sentAt)
+	if !ok {
+		return false
+	}
+	d.skewed, d.skew = true, sent.Sub(orig)
+	return true
+}
+
+func parseTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// depth returns the deepest nesting of objects and arrays in a JSON text,
+// ignoring brackets inside strings. It stops counting past 1<<16.
+func depth(b []byte) int {
+	var d, maxD int
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			d++
+			if d > maxD {
+				maxD = d
+			}
+		case '}', ']':
+			d--
+		}
+	}
+	return maxD
+}
+
+// sample keeps the start of a rejected message for the report.
+func sample(raw []byte) []byte {
+	const n = 512
+	if len(raw) <= n {
+		return raw
+	}
+	return raw[:n]
+}
