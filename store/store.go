@@ -23,6 +23,10 @@ type Store interface {
 	// returns nil, everything in the batch is durable.
 	Ingest(ctx context.Context, b *Batch) (IngestResult, error)
 
+	// Stored counts how many of the given messageIds of a source are stored
+	// (within the dedupe window).
+	Stored(ctx context.Context, source string, messageIDs []string) (int, error)
+
 	// Observed returns what has been seen, for `trackplan observed`.
 	Observed(ctx context.Context) (*Observed, error)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trackplan/trackplan"
@@ -176,4 +177,24 @@ func (db *DB) UserTraits(ctx context.Context, userID string) (map[string]any, er
 		out[name] = v
 	}
 	return out, rows.Err()
+}
+
+// Stored counts how many of the messageIds of source have dedupe keys.
+func (db *DB) Stored(ctx context.Context, source string, ids []string) (int, error) {
+	total := 0
+	for start := 0; start < len(ids); start += dedupeChunk {
+		chunk := ids[start:min(start+dedupeChunk, len(ids))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, source)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		var n int
+		q := `SELECT count(*) FROM dedupe WHERE source = ? AND message_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
+		if err := db.read.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count stored messages: %w", err)
+		}
+		total += n
+	}
+	return total, nil
 }

@@ -96,6 +96,10 @@ func testCountsAndDedupe(t *testing.T, open Opener) {
 	if diff := cmp.Diff(store.IngestResult{Stored: 1, Duplicates: 1}, r); diff != "" {
 		t.Errorf("second ingest (-want +got):\n%s", diff)
 	}
+	n, err := s.Stored(context.Background(), "web", []string{"m1", "m2", "m3", "m4", "m5"})
+	if err != nil || n != 4 {
+		t.Errorf("Stored = %d, %v; want 4 of 5", n, err)
+	}
 	o := observed(t, s)
 	want := store.Totals{Messages: 4, Duplicates: 2, Users: 3, Accounts: 1}
 	if diff := cmp.Diff(want, o.Totals); diff != "" {

@@ -1,0 +1,148 @@
+package segment
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackplan/trackplan"
+)
+
+var recv = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+func decodeOne(t *testing.T, body string) (*trackplan.Message, string) {
+	t.Helper()
+	req, err := ParseBatch([]byte(`{"batch":[`+body+`]}`), DefaultLimits())
+	if err != nil {
+		t.Fatalf("ParseBatch: %v", err)
+	}
+	msgs, rejs := req.Messages("web", recv, DefaultLimits())
+	switch {
+	case len(msgs) == 1 && len(rejs) == 0:
+		return msgs[0], ""
+	case len(msgs) == 0 && len(rejs) == 1:
+		return nil, rejs[0].Reason
+	}
+	t.Fatalf("got %d messages and %d rejections", len(msgs), len(rejs))
+	return nil, ""
+}
+
+func TestDecodeRejections(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)
+	tests := []struct {
+		name, body, reason string
+	}{
+		{"no ids", `{"type":"track","event":"X"}`, ReasonNoID},
+		{"empty ids", `{"type":"track","event":"X","userId":"","anonymousId":null}`, ReasonNoID},
+		{"track without event", `{"type":"track","userId":"u"}`, ReasonMissingEvent},
+		{"group without groupId", `{"type":"group","userId":"u"}`, ReasonMissingGroupID},
+		{"alias without previousId", `{"type":"alias","userId":"u"}`, ReasonMissingPrevious},
+		{"unknown type", `{"type":"delete","userId":"u"}`, ReasonUnknownType},
+		{"missing type", `{"userId":"u","event":"X"}`, ReasonUnknownType},
+		{"bad timestamp", `{"type":"track","userId":"u","event":"X","timestamp":"yesterday"}`, ReasonBadTimestamp},
+		{"bad originalTimestamp", `{"type":"track","userId":"u","event":"X","originalTimestamp":"12"}`, ReasonBadTimestamp},
+		{"properties not an object", `{"type":"track","userId":"u","event":"X","properties":[1]}`, ReasonMalformed},
+		{"event not a string", `{"type":"track","userId":"u","event":7}`, ReasonMalformed},
+		{"userId an object", `{"type":"track","userId":{"id":1},"event":"X"}`, ReasonMalformed},
+		{"too deep", `{"type":"track","userId":"u","event":"X","properties":` + deep + `}`, ReasonTooDeep},
+		{"too large", `{"type":"track","userId":"u","event":"X","properties":{"p":"` + strings.Repeat("x", 33<<10) + `"}}`, ReasonTooLarge},
+		{"invalid utf-8", "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"X\xff\xfe\"}", ReasonInvalidUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, reason := decodeOne(t, tt.body); reason != tt.reason {
+				t.Errorf("reason = %q; want %q", reason, tt.reason)
+			}
+		})
+	}
+}
+
+func TestDecodeNormalises(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want trackplan.Message
+	}{
+		{
+			name: "client timestamp wins",
+			body: `{"type":"track","userId":"u","event":"Signed In","timestamp":"2026-10-01T00:00:00Z","originalTimestamp":"2026-01-01T00:00:00Z","sentAt":"2026-01-01T00:00:05Z","context":{"groupId":"acme"},"messageId":"m1"}`,
+			want: trackplan.Message{Type: trackplan.Track, UserID: "u", Event: "Signed In", GroupID: "acme", MessageID: "m1",
+				Timestamp: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)},
+		},
+		{
+			name: "skew corrected: receivedAt − (sentAt − originalTimestamp)",
+			body: `{"type":"track","userId":"u","event":"Signed In","originalTimestamp":"2026-11-02T09:00:00Z","sentAt":"2026-11-02T09:00:30Z"}`,
+			want: trackplan.Message{Type: trackplan.Track, UserID: "u", Event: "Signed In", Timestamp: recv.Add(-30 * time.Second)},
+		},
+		{
+			name: "no time at all: receivedAt",
+			body: `{"type":"identify","anonymousId":"a1","traits":{"plan":"pro"}}`,
+			want: trackplan.Message{Type: trackplan.Identify, AnonymousID: "a1", Traits: map[string]any{"plan": "pro"}, Timestamp: recv},
+		},
+		{
+			name: "numeric user id kept as text",
+			body: `{"type":"group","userId":42,"groupId":7,"traits":{"name":"Acme"},"timestamp":"2026-11-01T00:00:00Z"}`,
+			want: trackplan.Message{Type: trackplan.Group, UserID: "42", GroupID: "7", Traits: map[string]any{"name": "Acme"},
+				Timestamp: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)},
+		},
+		{
+			name: "page named from properties",
+			body: `{"type":"page","userId":"u","properties":{"name":"Pricing","path":"/pricing"}}`,
+			want: trackplan.Message{Type: trackplan.Page, UserID: "u", Name: "Pricing",
+				Properties: map[string]any{"name": "Pricing", "path": "/pricing"}, Timestamp: recv},
+		},
+		{
+			name: "alias",
+			body: `{"type":"alias","userId":"u","previousId":"anon-1"}`,
+			want: trackplan.Message{Type: trackplan.Alias, UserID: "u", PreviousID: "anon-1", Timestamp: recv},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason := decodeOne(t, tt.body)
+			if reason != "" {
+				t.Fatalf("rejected: %s", reason)
+			}
+			tt.want.Source, tt.want.ReceivedAt, tt.want.Raw = "web", recv, got.Raw
+			if diff := cmp.Diff(&tt.want, got); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseBatchLimits(t *testing.T) {
+	l := DefaultLimits()
+	l.MaxBatchMessages = 2
+	tests := []struct{ name, body string }{
+		{"not json", `{"batch":`},
+		{"no batch", `{"messages":[]}`},
+		{"batch not an array", `{"batch":{}}`},
+		{"over the message count", `{"batch":[{},{},{}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseBatch([]byte(tt.body), l); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestBatchContextGroupApplies(t *testing.T) {
+	req, err := ParseBatch([]byte(`{"context":{"groupId":"g1"},"sentAt":"2026-11-02T09:59:00Z","batch":[
+		{"type":"track","userId":"u","event":"A","originalTimestamp":"2026-11-02T09:58:00Z"},
+		{"type":"track","userId":"u","event":"B","context":{"groupId":"g2"}}]}`), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := req.Messages("web", recv, DefaultLimits())
+	if msgs[0].GroupID != "g1" || msgs[1].GroupID != "g2" {
+		t.Errorf("groups = %q, %q", msgs[0].GroupID, msgs[1].GroupID)
+	}
+	if want := recv.Add(-time.Minute); !msgs[0].Timestamp.Equal(want) {
+		t.Errorf("batch sentAt not applied: %v, want %v", msgs[0].Timestamp, want)
+	}
+}
