@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -310,11 +311,9 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 			sp.types[f.Type] = true
 			ev.Props[f.Path].Types[f.Type]++
 		}
-		pd := ev.Props[f.Path]
-		if len(pd.Examples) < l.ExamplesPerPath {
-			if ex, ok := Example(f.Value); ok && !contains(pd.Examples, ex) {
-				pd.Examples = append(pd.Examples, ex)
-			}
+		if ex, ok := Example(f.Value); ok {
+			pd := ev.Props[f.Path]
+			pd.Examples = MergeExamples(pd.Examples, []string{ex}, l.ExamplesPerPath)
 		}
 	})
 	if limited {
@@ -392,13 +391,19 @@ func truncate(s string, n int) string {
 	return s + "…"
 }
 
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
+// MergeExamples merges two example lists into the n smallest distinct
+// values, sorted. Keeping the smallest (rather than the first) makes the
+// result independent of how messages were split into batches.
+func MergeExamples(a, b []string, n int) []string {
+	out := make([]string, 0, len(a)+len(b))
+	out = append(out, a...)
+	out = append(out, b...)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > n {
+		out = out[:n]
 	}
-	return false
+	return out
 }
 
 func itoa(n int) string {

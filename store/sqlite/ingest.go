@@ -152,9 +152,10 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 			ex.exec(`INSERT INTO properties (event_id, path, present, first_seen, last_seen, examples) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (event_id, path) DO UPDATE SET present = present + excluded.present,
 				first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
-				examples = CASE WHEN json_array_length(properties.examples) >= json_array_length(excluded.examples)
-					THEN properties.examples ELSE excluded.examples END`,
-				id, path, p.Count, micro(p.First), micro(p.Last), string(examples))
+				examples = (SELECT json_group_array(value) FROM (
+					SELECT value FROM json_each(properties.examples) UNION SELECT value FROM json_each(excluded.examples)
+					ORDER BY value LIMIT ?))`,
+				id, path, p.Count, micro(p.First), micro(p.Last), string(examples), db.limits.ExamplesPerPath)
 			for typ, n := range p.Types {
 				ex.exec(`INSERT INTO property_types (event_id, path, type, count) VALUES (?, ?, ?, ?)
 					ON CONFLICT (event_id, path, type) DO UPDATE SET count = count + excluded.count`, id, path, typ, n)
@@ -181,45 +182,57 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 	upsertSeen(&ex, "accounts", "group_id", d.Accounts)
 	upsertTraits(&ex, "user_traits", "user_id", d.UserTraits)
 	upsertTraits(&ex, "account_traits", "group_id", d.AcctTraits)
+
+	args := make([]any, 0, 5*len(d.Memberships))
 	for k, s := range d.Memberships {
-		ex.exec(`INSERT INTO memberships (user_id, group_id, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (user_id, group_id) DO UPDATE SET count = count + excluded.count,
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
-			k.UserID, k.GroupID, s.Count, micro(s.First), micro(s.Last))
+		args = append(args, k.UserID, k.GroupID, s.Count, micro(s.First), micro(s.Last))
 	}
+	ex.bulk(`INSERT INTO memberships (user_id, group_id, count, first_seen, last_seen) VALUES`, 5,
+		`ON CONFLICT (user_id, group_id) DO UPDATE SET count = count + excluded.count,
+		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, args)
+
+	args = args[:0]
 	for alias, user := range d.Aliases {
-		ex.exec(`INSERT INTO aliases (alias, user_id) VALUES (?, ?)
-			ON CONFLICT (alias) DO UPDATE SET user_id = excluded.user_id`, alias, user)
+		args = append(args, alias, user)
 	}
+	ex.bulk(`INSERT INTO aliases (alias, user_id) VALUES`, 2,
+		`ON CONFLICT (alias) DO UPDATE SET user_id = excluded.user_id`, args)
+
+	args = args[:0]
 	for k, n := range d.DailyActs {
-		ex.exec(`INSERT INTO activity_daily (day, user_id, event, count) VALUES (?, ?, ?, ?)
-			ON CONFLICT (day, user_id, event) DO UPDATE SET count = count + excluded.count`, k.Day, k.UserID, k.Event, n)
+		args = append(args, k.Day, k.UserID, k.Event, n)
 	}
+	ex.bulk(`INSERT INTO activity_daily (day, user_id, event, count) VALUES`, 4,
+		`ON CONFLICT (day, user_id, event) DO UPDATE SET count = count + excluded.count`, args)
+
+	args = args[:0]
 	for k, s := range d.TotalActs {
-		ex.exec(`INSERT INTO activity_total (user_id, event, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (user_id, event) DO UPDATE SET count = count + excluded.count,
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
-			k.UserID, k.Event, s.Count, micro(s.First), micro(s.Last))
+		args = append(args, k.UserID, k.Event, s.Count, micro(s.First), micro(s.Last))
 	}
+	ex.bulk(`INSERT INTO activity_total (user_id, event, count, first_seen, last_seen) VALUES`, 5,
+		`ON CONFLICT (user_id, event) DO UPDATE SET count = count + excluded.count,
+		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, args)
 	return ex.err
 }
 
 func upsertSeen(ex *execer, table, idCol string, m map[string]*store.Seen) {
-	q := fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, count, first_seen, last_seen) VALUES (?, ?, ?, ?)
-		ON CONFLICT (%[2]s) DO UPDATE SET count = count + excluded.count,
-		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, table, idCol)
+	args := make([]any, 0, 4*len(m))
 	for id, s := range m {
-		ex.exec(q, id, s.Count, micro(s.First), micro(s.Last))
+		args = append(args, id, s.Count, micro(s.First), micro(s.Last))
 	}
+	ex.bulk(fmt.Sprintf(`INSERT INTO %s (%s, count, first_seen, last_seen) VALUES`, table, idCol), 4,
+		fmt.Sprintf(`ON CONFLICT (%s) DO UPDATE SET count = count + excluded.count,
+		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, idCol), args)
 }
 
 func upsertTraits(ex *execer, table, idCol string, m map[store.TraitKey]store.TraitValue) {
-	q := fmt.Sprintf(`INSERT INTO %[1]s (%[2]s, name, value, at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (%[2]s, name) DO UPDATE SET value = excluded.value, at = excluded.at
-		WHERE excluded.at >= %[1]s.at`, table, idCol)
+	args := make([]any, 0, 4*len(m))
 	for k, v := range m {
-		ex.exec(q, k.ID, k.Name, string(v.Value), micro(v.At))
+		args = append(args, k.ID, k.Name, string(v.Value), micro(v.At))
 	}
+	ex.bulk(fmt.Sprintf(`INSERT INTO %s (%s, name, value, at) VALUES`, table, idCol), 4,
+		fmt.Sprintf(`ON CONFLICT (%[2]s, name) DO UPDATE SET value = excluded.value, at = excluded.at
+		WHERE excluded.at >= %[1]s.at`, table, idCol), args)
 }
 
 func (db *DB) eventID(ctx context.Context, tx *sql.Tx, k store.EventKey, s *store.Seen, newIDs map[store.EventKey]int64) (int64, error) {
@@ -261,6 +274,33 @@ func (e *execer) exec(query string, args ...any) {
 	}
 	if _, err := st.ExecContext(e.ctx, args...); err != nil {
 		e.err = fmt.Errorf("%s: %w", firstWords(query), err)
+	}
+}
+
+// bulkRows is how many rows one multi-row statement carries: few enough to
+// stay far below SQLite's variable limit, many enough that per-statement
+// overhead stops mattering.
+const bulkRows = 200
+
+// bulk runs `head (?,…),(?,…) tail` over args, ncols values a row, in
+// chunks of bulkRows rows.
+func (e *execer) bulk(head string, ncols int, tail string, args []any) {
+	rows := len(args) / ncols
+	for start := 0; start < rows && e.err == nil; start += bulkRows {
+		n := min(bulkRows, rows-start)
+		var sb strings.Builder
+		sb.Grow(len(head) + len(tail) + n*(2*ncols+2))
+		sb.WriteString(head)
+		tuple := "(" + strings.Repeat("?,", ncols-1) + "?)"
+		for i := range n {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(tuple)
+		}
+		sb.WriteByte(' ')
+		sb.WriteString(tail)
+		e.exec(sb.String(), args[start*ncols:(start+n)*ncols]...)
 	}
 }
 

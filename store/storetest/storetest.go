@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"Reservoir", testReservoir},
 		{"Violations", testViolations},
 		{"Prune", testPrune},
+		{"ExamplesIndependentOfBatching", testExamples},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -293,5 +294,33 @@ func testPrune(t *testing.T, open Opener) {
 	// Past the dedupe window, a resend is stored again.
 	if r := ingest(t, s, old); r.Stored != 1 {
 		t.Errorf("after prune, resend stored %d; want 1", r.Stored)
+	}
+}
+
+func testExamples(t *testing.T, open Opener) {
+	values := []string{"pdf", "csv", "xlsx", "csv", "json", "a@example.com"}
+	msgs := make([]store.Checked, len(values))
+	for i, v := range values {
+		msgs[i] = track(fmt.Sprint("e", i), "u", "", "Report Exported", t0, map[string]any{"format": v})
+	}
+	examples := func(s store.Store) []string {
+		ev := findEvent(observed(t, s), "Report Exported")
+		if ev == nil || len(ev.Properties) != 1 {
+			t.Fatalf("Report Exported = %+v", ev)
+		}
+		return ev.Properties[0].Examples
+	}
+	whole := open(t, store.DefaultLimits())
+	ingest(t, whole, msgs...)
+	split := open(t, store.DefaultLimits())
+	for _, m := range msgs {
+		ingest(t, split, m)
+	}
+	want := []string{"***@example.com", "csv", "json"} // the 3 smallest, emails masked
+	if diff := cmp.Diff(want, examples(whole)); diff != "" {
+		t.Errorf("one batch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, examples(split)); diff != "" {
+		t.Errorf("one message per batch (-want +got):\n%s", diff)
 	}
 }
