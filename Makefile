@@ -1,0 +1,36 @@
+# trackplan — build, test and measure. `make test` is what CI runs.
+GO       ?= go
+BIN      ?= bin/trackplan
+PKGS     ?= ./...
+# The PostgreSQL suite runs when TRACKPLAN_TEST_POSTGRES is set (CI sets it).
+export TRACKPLAN_TEST_POSTGRES ?=
+
+.PHONY: build test bench lint demo tidy-check fuzz clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/trackplan
+
+test:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Benchmarks: figures are reported in the README with this command.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped"; fi
+
+demo:
+	$(GO) run ./cmd/trackplan demo
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./segment
+	$(GO) test -run '^$$' -fuzz FuzzDecodeSingle -fuzztime 30s ./segment
+
+clean:
+	rm -rf bin
