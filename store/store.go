@@ -42,6 +42,13 @@ type Store interface {
 	// rollups for days before activityBefore.
 	Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error
 
+	// RecordRun appends a job run to the run log and sets its ID.
+	RecordRun(ctx context.Context, r *trackplan.JobRun) error
+
+	// Runs returns the most recent job runs, newest first; job filters by
+	// name when not empty.
+	Runs(ctx context.Context, job string, limit int) ([]trackplan.JobRun, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -107,6 +107,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			importCommand(),
 			observedCommand(),
 			migrateCommand(),
+			configCommand(),
 			versionCommand(),
 		},
 	}

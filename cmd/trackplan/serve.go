@@ -29,20 +29,24 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 30 * time.Second, Usage: "how long shutdown waits for in-flight requests", EnvVars: []string{"TRACKPLAN_SHUTDOWN_GRACE"}},
 		},
 		Action: func(c *cli.Context) error {
-			sources, err := parseWriteKeys(c.StringSlice("write-key"))
+			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c.String("db"))
+			st, err := openStore(c.Context, cfg.DB)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			sources := make([]segment.Source, len(cfg.Sources))
+			for i, s := range cfg.Sources {
+				sources[i] = segment.Source{Name: s.Name, WriteKey: string(s.WriteKey)}
+			}
 			srv, err := startServer(serverConfig{
-				Listen:        c.String("listen"),
+				Listen:        cfg.Listen,
 				Sources:       sources,
-				WebhookSecret: c.String("webhook-secret"),
-				WebhookSource: c.String("webhook-source"),
+				WebhookSecret: string(cfg.Webhook.Secret),
+				WebhookSource: cfg.Webhook.Source,
 				Store:         st,
 				Logger:        logger(c),
 			})
@@ -56,10 +60,16 @@ func serveCommand() *cli.Command {
 	}
 }
 
+// Source is a named source and its write key, as configured.
+type Source struct {
+	Name     string `yaml:"name"`
+	WriteKey Secret `yaml:"write_key"`
+}
+
 // parseWriteKeys turns KEY or NAME=KEY values into sources; a bare KEY gets
 // the source name "default" (or default-2, … when there are several).
-func parseWriteKeys(values []string) ([]segment.Source, error) {
-	var out []segment.Source
+func parseWriteKeys(values []string) ([]Source, error) {
+	var out []Source
 	seen := map[string]bool{}
 	for i, v := range values {
 		name, key, ok := strings.Cut(v, "=")
@@ -76,7 +86,7 @@ func parseWriteKeys(values []string) ([]segment.Source, error) {
 			return nil, usage("--write-key %d: the same key is given twice", i+1)
 		}
 		seen[key] = true
-		out = append(out, segment.Source{Name: name, WriteKey: key})
+		out = append(out, Source{Name: name, WriteKey: Secret(key)})
 	}
 	return out, nil
 }

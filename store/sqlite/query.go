@@ -157,8 +157,8 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 	return nil
 }
 
-// UserTraits returns a user's merged traits; cleared (null) traits are absent.
-func (db *DB) UserTraits(ctx context.Context, userID string) (map[string]any, error) {
+// UserTraitsOf returns a user's merged traits; cleared (null) traits are absent.
+func (db *DB) UserTraitsOf(ctx context.Context, userID string) (map[string]any, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT name, value FROM user_traits WHERE user_id = ? AND value <> 'null'`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("read traits of user: %w", err)

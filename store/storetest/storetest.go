@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"Violations", testViolations},
 		{"Prune", testPrune},
 		{"ExamplesIndependentOfBatching", testExamples},
+		{"RunLog", testRunLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -148,7 +149,7 @@ func testTraits(t *testing.T, open Opener) {
 	if !ok {
 		t.Skip("store does not expose trait reads")
 	}
-	got, err := ts.UserTraits(context.Background(), "u1")
+	got, err := ts.UserTraitsOf(context.Background(), "u1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func testTraits(t *testing.T, open Opener) {
 
 // TraitReader is implemented by stores that can read back merged traits.
 type TraitReader interface {
-	UserTraits(ctx context.Context, userID string) (map[string]any, error)
+	UserTraitsOf(ctx context.Context, userID string) (map[string]any, error)
 }
 
 func testRejections(t *testing.T, open Opener) {
@@ -322,5 +323,35 @@ func testExamples(t *testing.T, open Opener) {
 	}
 	if diff := cmp.Diff(want, examples(split)); diff != "" {
 		t.Errorf("one message per batch (-want +got):\n%s", diff)
+	}
+}
+
+func testRunLog(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ctx := context.Background()
+	runs := []*trackplan.JobRun{
+		{Job: "score", Started: t0, Finished: t0.Add(time.Second), Outcome: trackplan.OutcomeOK, Counts: map[string]int64{"accounts": 12}},
+		{Job: "push", Started: t0.Add(2 * time.Second), Finished: t0.Add(3 * time.Second), Outcome: trackplan.OutcomeFailed, Error: "segment: 503"},
+		{Job: "score", Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour), Outcome: trackplan.OutcomeSkipped},
+	}
+	for _, r := range runs {
+		if err := s.RecordRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if r.ID == 0 {
+			t.Error("RecordRun did not set the ID")
+		}
+	}
+	got, err := s.Runs(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []trackplan.JobRun{*runs[2], *runs[1], *runs[0]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+	got, err = s.Runs(ctx, "score", 1)
+	if err != nil || len(got) != 1 || got[0].ID != runs[2].ID {
+		t.Errorf("Runs(score, 1) = %+v, %v", got, err)
 	}
 }
