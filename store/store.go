@@ -49,6 +49,27 @@ type Store interface {
 	// name when not empty.
 	Runs(ctx context.Context, job string, limit int) ([]trackplan.JobRun, error)
 
+	// The scoring source: rollups, traits and memberships streamed row by
+	// row (see scoring.ActivitySource).
+	Users(ctx context.Context, fn func(userID string, first, last time.Time) error) error
+	Memberships(ctx context.Context, fn func(userID, groupID string) error) error
+	DailyActivity(ctx context.Context, events []string, from, to time.Time, fn func(userID, event string, day time.Time, count int64) error) error
+	EventTotals(ctx context.Context, events []string, fn func(userID, event string, first, last time.Time) error) error
+	UserTraits(ctx context.Context, names []string, fn func(userID, name string, value json.RawMessage) error) error
+	AccountTraits(ctx context.Context, names []string, fn func(groupID, name string, value json.RawMessage) error) error
+
+	// SaveScores stores a profile's score run (a snapshot).
+	SaveScores(ctx context.Context, run *trackplan.ScoreRun) error
+	// LatestScores returns the profile's latest run before the given time,
+	// or an error wrapping trackplan.ErrNotFound.
+	LatestScores(ctx context.Context, profile string, before time.Time) (*trackplan.ScoreRun, error)
+	// AccountHistory returns an account's average score per run, oldest
+	// first, at most limit points.
+	AccountHistory(ctx context.Context, profile, groupID string, limit int) ([]ScorePoint, error)
+	// PruneScores deletes snapshots taken before the given time, keeping
+	// each profile's latest.
+	PruneScores(ctx context.Context, before time.Time) error
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -35,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"Prune", testPrune},
 		{"ExamplesIndependentOfBatching", testExamples},
 		{"RunLog", testRunLog},
+		{"ScoringSource", testScoringSource},
+		{"Snapshots", testSnapshots},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -353,5 +356,115 @@ func testRunLog(t *testing.T, open Opener) {
 	got, err = s.Runs(ctx, "score", 1)
 	if err != nil || len(got) != 1 || got[0].ID != runs[2].ID {
 		t.Errorf("Runs(score, 1) = %+v, %v", got, err)
+	}
+}
+
+func testScoringSource(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ctx := context.Background()
+	day := func(d int) time.Time { return t0.AddDate(0, 0, d) }
+	ingest(t, s,
+		track("a1", "u1", "acme", "Report Exported", day(0), nil),
+		track("a2", "u1", "acme", "Report Exported", day(0).Add(time.Hour), nil),
+		track("a3", "u1", "acme", "Signed In", day(1), nil),
+		track("a4", "u2", "beta", "Report Exported", day(5), nil),
+		call(trackplan.Identify, "i1", "u1", "", day(0), map[string]any{"email": "a@acme.io", "plan": "pro", "gone": nil}),
+		call(trackplan.Group, "g1", "u2", "beta", day(0), map[string]any{"name": "Beta Inc"}),
+	)
+	type daily struct {
+		User, Event, Day string
+		N                int64
+	}
+	var got []daily
+	midnight := t0.Truncate(24 * time.Hour)
+	err := s.DailyActivity(ctx, []string{"Report Exported"}, midnight, midnight.AddDate(0, 0, 5), func(u, e string, d time.Time, n int64) error {
+		got = append(got, daily{u, e, d.Format(time.DateOnly), n})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []daily{{"u1", "Report Exported", "2026-11-01", 2}} // 2026-11-06 is outside [from, to)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("daily (-want +got):\n%s", diff)
+	}
+	totals := map[string]string{}
+	if err := s.EventTotals(ctx, []string{"Report Exported", "Signed In"}, func(u, e string, first, last time.Time) error {
+		totals[u+"/"+e] = first.Format(time.RFC3339) + " " + last.Format(time.RFC3339)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(totals) != 3 || totals["u1/Report Exported"] != "2026-11-01T12:00:00Z 2026-11-01T13:00:00Z" {
+		t.Errorf("totals = %v", totals)
+	}
+	traits := map[string]string{}
+	if err := s.UserTraits(ctx, []string{"email", "gone", "plan"}, func(u, n string, v json.RawMessage) error {
+		traits[u+"/"+n] = string(v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"u1/email": `"a@acme.io"`, "u1/plan": `"pro"`}, traits); diff != "" {
+		t.Errorf("user traits (-want +got):\n%s", diff)
+	}
+	var names []string
+	s.AccountTraits(ctx, []string{"name"}, func(g, n string, v json.RawMessage) error {
+		names = append(names, g+"="+string(v))
+		return nil
+	})
+	if diff := cmp.Diff([]string{`beta="Beta Inc"`}, names); diff != "" {
+		t.Errorf("account traits (-want +got):\n%s", diff)
+	}
+	members := map[string]bool{}
+	s.Memberships(ctx, func(u, g string) error { members[u+"@"+g] = true; return nil })
+	if diff := cmp.Diff(map[string]bool{"u1@acme": true, "u2@beta": true}, members); diff != "" {
+		t.Errorf("memberships (-want +got):\n%s", diff)
+	}
+	users := 0
+	s.Users(ctx, func(string, time.Time, time.Time) error { users++; return nil })
+	if users != 2 {
+		t.Errorf("%d users streamed; want 2", users)
+	}
+}
+
+func testSnapshots(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ctx := context.Background()
+	if _, err := s.LatestScores(ctx, "default", t0); !errors.Is(err, trackplan.ErrNotFound) {
+		t.Errorf("no snapshot yet: %v; want ErrNotFound", err)
+	}
+	run := func(at time.Time, score int) *trackplan.ScoreRun {
+		return &trackplan.ScoreRun{Profile: "default", At: at, WindowDays: 7, P90: 42,
+			Users:    []trackplan.UserScore{{ID: "u1", Raw: 12, Score: score, Active: true}},
+			Accounts: []trackplan.AccountScore{{ID: "acme", Name: "Acme", AverageScore: float64(score), TotalScore: int64(score), ActiveUsers: 1}}}
+	}
+	for i, sc := range []int{10, 20, 30} {
+		if err := s.SaveScores(ctx, run(t0.Add(time.Duration(i)*time.Hour), sc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.LatestScores(ctx, "default", t0.Add(90*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(run(t0.Add(time.Hour), 20), got); diff != "" {
+		t.Errorf("latest before 1h30 (-want +got):\n%s", diff)
+	}
+	hist, err := s.AccountHistory(ctx, "default", "acme", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 2 || hist[0].Score != 20 || hist[1].Score != 30 {
+		t.Errorf("history = %+v; want the last two, oldest first", hist)
+	}
+	if err := s.PruneScores(ctx, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LatestScores(ctx, "default", t0.Add(24*time.Hour)); err != nil || got.Users[0].Score != 30 {
+		t.Errorf("after pruning, the latest run must remain: %+v, %v", got, err)
+	}
+	if _, err := s.LatestScores(ctx, "default", t0.Add(90*time.Minute)); !errors.Is(err, trackplan.ErrNotFound) {
+		t.Errorf("older runs should be pruned: %v", err)
 	}
 }
