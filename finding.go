@@ -1,6 +1,8 @@
 package trackplan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
 )
@@ -68,4 +70,19 @@ type Finding struct {
 	Owner       string          `json:"owner,omitempty"`
 	Fingerprint string          `json:"fingerprint"`
 	Sample      json.RawMessage `json:"sample,omitempty"`
+}
+
+// Fingerprint identifies a finding across runs and reports: the first 16 hex
+// digits of the SHA-256 of its code, source, event and property path (joined
+// by NUL bytes). Counts, rates and observed values are left out, so the same
+// drift keeps its fingerprint as it grows; baselines key on it.
+func Fingerprint(code, source, event, path string) string {
+	h := sha256.New()
+	for i, s := range [...]string{code, source, event, path} {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

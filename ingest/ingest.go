@@ -32,9 +32,12 @@ type Options struct {
 	// MaxBatch is how many messages one transaction takes at most
 	// (default 10,000); smaller submissions are grouped up to it.
 	MaxBatch int
-	// QueueSize is how many submissions may wait for a commit before Submit
-	// answers ErrOverloaded (default 256).
+	// QueueSize is how many submissions may wait for a commit (default 256).
 	QueueSize int
+	// QueueWait is how long Submit waits for room in a full queue before it
+	// answers ErrOverloaded (default 2s): brief bursts are absorbed as
+	// backpressure, sustained overload is refused.
+	QueueWait time.Duration
 	Logger    *slog.Logger
 	// OnCommit, if set, is called after each commit with its size and
 	// duration (for metrics).
@@ -74,6 +77,9 @@ func Open(st Store, opts Options) *Pipeline {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 256
+	}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = 2 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -139,8 +145,18 @@ func (p *Pipeline) Submit(ctx context.Context, msgs []*trackplan.Message, rejs [
 	select {
 	case p.queue <- s:
 	default:
-		p.mu.RUnlock()
-		return fmt.Errorf("ingest queue full: %w", trackplan.ErrOverloaded)
+		timer := time.NewTimer(p.opts.QueueWait)
+		select {
+		case p.queue <- s:
+			timer.Stop()
+		case <-timer.C:
+			p.mu.RUnlock()
+			return fmt.Errorf("ingest queue full: %w", trackplan.ErrOverloaded)
+		case <-ctx.Done():
+			timer.Stop()
+			p.mu.RUnlock()
+			return ctx.Err()
+		}
 	}
 	p.mu.RUnlock()
 

@@ -1,15 +1,18 @@
 package segment
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,8 +59,80 @@ type ClientConfig struct {
 	// Logger receives the client's and analytics-go's diagnostics; message
 	// bodies are never logged. Nil discards them.
 	Logger *slog.Logger
-	// Now reads the clock for rate limiting; nil means time.Now.
+	// Now reads the clock for rate limiting and Retry-After; nil means
+	// time.Now.
 	Now func() time.Time
+	// Timeout bounds each HTTP attempt, answer included; 0 means
+	// analytics-go's 10 s, which also caps it.
+	Timeout time.Duration
+	// StatusAware replaces analytics-go's blind retries (every non-2xx,
+	// ten times, Retry-After ignored) by the answer handling of Segment's
+	// newer libraries:
+	//
+	//   - A 429 or 503 with Retry-After holds every batch until then
+	//     (capped by MaxRetryAfter): a batch due earlier is not sent, counts
+	//     as a failed attempt, and its next attempt waits for the hold.
+	//   - A permanent refusal (a 4xx other than 408 and 429) is not
+	//     retried: the batch's messages are reported failed at once, with a
+	//     *DeliveryError whose Permanent is true. The endpoint receives the
+	//     batch once.
+	//
+	// Messages are matched to their outcome by messageId, so messageIds
+	// must be unique within the client's lifetime.
+	StatusAware bool
+	// MaxRetryAfter caps a honoured Retry-After; 0 means
+	// DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+}
+
+// DefaultMaxRetryAfter caps a honoured Retry-After when
+// ClientConfig.MaxRetryAfter is zero.
+const DefaultMaxRetryAfter = 30 * time.Second
+
+// DeliveryError is the error ClientConfig.OnResult receives for a message
+// that was not delivered.
+type DeliveryError struct {
+	// Reason is a short, bounded classification: http_<status>,
+	// transport, message_too_big, too_many_requests, marshal or other.
+	Reason string
+	// Status is the HTTP status of the last answer, 0 when there was none.
+	Status int
+	// Permanent reports that sending the same message again cannot
+	// succeed: the endpoint refused it (a 4xx other than 408 and 429), it
+	// is over 32,000 bytes, or it cannot be encoded. A transient failure
+	// (no answer, a timeout, 408, 429, 5xx, the client closed while
+	// retrying) is worth retrying later.
+	Permanent bool
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *DeliveryError) Error() string { return "deliver message: " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// newDeliveryError classifies err.
+func newDeliveryError(err error) *DeliveryError {
+	reason := failureReason(err)
+	if err == nil {
+		err = errors.New(reason)
+	}
+	e := &DeliveryError{Reason: reason, Err: err}
+	switch {
+	case reason == "message_too_big", reason == "marshal":
+		e.Permanent = true
+	case strings.HasPrefix(reason, "http_"):
+		e.Status, _ = strconv.Atoi(strings.TrimPrefix(reason, "http_"))
+		e.Permanent = permanentStatus(e.Status)
+	}
+	return e
+}
+
+// permanentStatus reports whether an answer refuses a request for good:
+// a 4xx other than 408 (timeout) and 429 (rate limit).
+func permanentStatus(code int) bool {
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
 
 // LogValue redacts the write key when the config is logged.
@@ -68,6 +143,8 @@ func (c ClientConfig) LogValue() slog.Value {
 		slog.Int("batch_size", c.BatchSize),
 		slog.Duration("interval", c.Interval),
 		slog.Float64("rate", c.Rate),
+		slog.Duration("timeout", c.Timeout),
+		slog.Bool("status_aware", c.StatusAware),
 	)
 }
 
@@ -125,6 +202,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	reasons map[string]int64
+	refused map[string]*DeliveryError // messageId → permanent refusal (StatusAware)
 }
 
 // NewClient validates cfg and starts a client.
@@ -159,26 +237,53 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("new segment client: timeout %s is negative", cfg.Timeout)
+	case cfg.MaxRetryAfter < 0:
+		return nil, fmt.Errorf("new segment client: max retry-after %s is negative", cfg.MaxRetryAfter)
+	}
 	c := &Client{
 		log:      log,
 		onResult: cfg.OnResult,
 		reasons:  map[string]int64{},
+		refused:  map[string]*DeliveryError{},
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
 	if cfg.Rate > 0 {
-		now := cfg.Now
-		if now == nil {
-			now = time.Now
-		}
 		c.pace = newPacer(cfg.Rate, now)
+	}
+	tr, retryAfter := cfg.Transport, cfg.RetryAfter
+	if cfg.Timeout > 0 || cfg.StatusAware {
+		base := tr
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		st := &statusTransport{base: base, timeout: cfg.Timeout, aware: cfg.StatusAware,
+			maxHold: cfg.MaxRetryAfter, now: now, refuse: c.refuse}
+		if st.maxHold == 0 {
+			st.maxHold = DefaultMaxRetryAfter
+		}
+		tr = st
+		if cfg.StatusAware {
+			backoff := retryAfter
+			if backoff == nil {
+				backoff = defaultBackoff
+			}
+			retryAfter = func(attempt int) time.Duration { return max(backoff(attempt), st.held()) }
+		}
 	}
 	ac, err := analytics.NewWithConfig(cfg.WriteKey, analytics.Config{
 		Endpoint:   endpoint,
 		Interval:   cfg.Interval,
-		Transport:  cfg.Transport,
+		Transport:  tr,
 		Logger:     analyticsLogger{log: log.With("component", "analytics-go")},
 		Callback:   analyticsCallback{c: c},
 		BatchSize:  batch,
-		RetryAfter: cfg.RetryAfter,
+		RetryAfter: retryAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new segment client: %w", err)
@@ -290,24 +395,50 @@ func (c *Client) Stats() ClientStats {
 type analyticsCallback struct{ c *Client }
 
 func (cb analyticsCallback) Success(m analytics.Message) {
+	id := analyticsMessageID(m)
+	cb.c.mu.Lock()
+	refusal, refused := cb.c.refused[id]
+	if refused {
+		delete(cb.c.refused, id)
+	}
+	cb.c.mu.Unlock()
+	if refused {
+		// The transport answered a refused batch with a success so that
+		// analytics-go stops retrying it; report the refusal.
+		cb.c.fail(id, refusal)
+		return
+	}
 	cb.c.succeeded.Add(1)
 	if cb.c.onResult != nil {
-		cb.c.onResult(analyticsMessageID(m), nil)
+		cb.c.onResult(id, nil)
 	}
 }
 
 func (cb analyticsCallback) Failure(m analytics.Message, err error) {
-	reason := failureReason(err)
-	cb.c.mu.Lock()
-	cb.c.reasons[reason]++
-	cb.c.mu.Unlock()
-	cb.c.failed.Add(1)
-	if cb.c.onResult != nil {
-		if err == nil {
-			err = errors.New(reason)
-		}
-		cb.c.onResult(analyticsMessageID(m), fmt.Errorf("deliver message: %w", err))
+	cb.c.fail(analyticsMessageID(m), newDeliveryError(err))
+}
+
+func (c *Client) fail(id string, e *DeliveryError) {
+	c.mu.Lock()
+	c.reasons[e.Reason]++
+	c.mu.Unlock()
+	c.failed.Add(1)
+	if c.onResult != nil {
+		c.onResult(id, e)
 	}
+}
+
+// refuse records the messages of a batch the endpoint refused for good.
+func (c *Client) refuse(ids []string, status int, body string) {
+	e := &DeliveryError{Reason: fmt.Sprintf("http_%d", status), Status: status, Permanent: true,
+		Err: fmt.Errorf("%d %s: %s", status, http.StatusText(status), truncateForLog(body))}
+	c.mu.Lock()
+	for _, id := range ids {
+		c.refused[id] = e
+	}
+	c.mu.Unlock()
+	c.log.Warn("segment endpoint refused a batch; not retrying it", "status", status, "messages", len(ids),
+		"answer", truncateForLog(body))
 }
 
 // failureReason classifies a delivery error into a short, bounded key.
@@ -501,4 +632,157 @@ func (p *pacer) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// defaultBackoff is analytics-go's retry backoff: 100 ms doubling per
+// attempt, capped at 10 s.
+func defaultBackoff(attempt int) time.Duration {
+	if attempt >= 7 {
+		return 10 * time.Second
+	}
+	return min(100*time.Millisecond<<attempt, 10*time.Second)
+}
+
+// maxAnswerBytes bounds how much of an answer the transport reads.
+const maxAnswerBytes = 64 << 10
+
+// statusTransport sits between analytics-go and the network: it bounds
+// each attempt by a timeout and, when aware, honours Retry-After and stops
+// the retries of refused batches (see ClientConfig.StatusAware).
+type statusTransport struct {
+	base    http.RoundTripper
+	timeout time.Duration
+	aware   bool
+	maxHold time.Duration
+	now     func() time.Time
+	refuse  func(ids []string, status int, body string)
+
+	mu   sync.Mutex
+	hold time.Time // no batch is sent before this time
+}
+
+// held is how long batches are still held by a Retry-After.
+func (t *statusTransport) held() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return max(0, t.hold.Sub(t.now()))
+}
+
+// holdFor holds every batch for d (capped) from now.
+func (t *statusTransport) holdFor(d time.Duration) {
+	d = min(d, t.maxHold)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if until := t.now().Add(d); until.After(t.hold) {
+		t.hold = until
+	}
+}
+
+// RoundTrip sends one attempt of a batch. The answer's body is read here,
+// within the attempt's timeout, and handed on in memory.
+func (t *statusTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.aware {
+		if d := t.held(); d > 0 {
+			return answer(req, http.StatusTooManyRequests, `{"success":false,"error":"held by an earlier Retry-After"}`,
+				http.Header{"Retry-After": {strconv.Itoa(int((d + time.Second - 1) / time.Second))}}), nil
+		}
+	}
+	ctx, cancel := req.Context(), context.CancelFunc(func() {})
+	if t.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+	}
+	defer cancel()
+	res, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxAnswerBytes))
+	res.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	if !t.aware {
+		return res, nil
+	}
+	switch {
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable:
+		if d, ok := parseRetryAfter(res.Header.Get("Retry-After"), t.now()); ok {
+			t.holdFor(d)
+		}
+	case permanentStatus(res.StatusCode):
+		ids, err := batchMessageIDs(req)
+		if err != nil || len(ids) == 0 {
+			return res, nil // cannot tell which messages: let analytics-go retry
+		}
+		t.refuse(ids, res.StatusCode, string(body))
+		return answer(req, http.StatusOK, `{"success":true}`, nil), nil
+	}
+	return res, nil
+}
+
+// answer builds a response the transport gives instead of the endpoint's.
+func answer(req *http.Request, status int, body string, h http.Header) *http.Response {
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/json")
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, 24*3600)) * time.Second, true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(0, at.Sub(now)), true
+	}
+	return 0, false
+}
+
+// batchMessageIDs reads the messageIds of a /v1/batch request body.
+func batchMessageIDs(req *http.Request) ([]string, error) {
+	if req.GetBody == nil {
+		return nil, errors.New("request body cannot be re-read")
+	}
+	rc, err := req.GetBody()
+	if err != nil {
+		return nil, fmt.Errorf("re-read request body: %w", err)
+	}
+	defer rc.Close()
+	var b struct {
+		Batch []struct {
+			MessageID string `json:"messageId"`
+		} `json:"batch"`
+	}
+	if err := json.NewDecoder(rc).Decode(&b); err != nil {
+		return nil, fmt.Errorf("decode batch: %w", err)
+	}
+	ids := make([]string, 0, len(b.Batch))
+	for _, m := range b.Batch {
+		if m.MessageID == "" {
+			return nil, errors.New("batch message without messageId")
+		}
+		ids = append(ids, m.MessageID)
+	}
+	return ids, nil
 }

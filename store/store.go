@@ -70,6 +70,11 @@ type Store interface {
 	// each profile's latest.
 	PruneScores(ctx context.Context, before time.Time) error
 
+	DriftSource
+
+	// Ledger is the push ledger (ledger.go).
+	Ledger
+
 	// Close releases the store's resources.
 	Close() error
 }
@@ -155,10 +160,12 @@ type ObservedProperty struct {
 
 // RejectionSum counts rejected messages by reason.
 type RejectionSum struct {
-	Source string `json:"source"`
-	Reason string `json:"reason"`
-	Count  int64  `json:"count"`
-	Sample string `json:"sample"`
+	Source    string    `json:"source"`
+	Reason    string    `json:"reason"`
+	Count     int64     `json:"count"`
+	Sample    string    `json:"sample"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // ViolationCount is a per-message violation as counted at ingest.

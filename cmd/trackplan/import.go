@@ -23,17 +23,31 @@ func importCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "source", Value: "import", Usage: "source name the messages are stored under"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "never show a progress bar"},
+			&cli.BoolFlag{Name: "check", Value: true, Usage: "check every message against the plan (--check=false to only load)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return usage("import needs at least one FILE")
 			}
-			st, err := openStore(c.Context, c.String("db"))
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			var plan *trackplan.Plan
+			if c.Bool("check") {
+				if plan, err = loadPlan(c, cfg); err != nil {
+					return err
+				}
+			}
+			st, err := openStore(c.Context, cfg.DB)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			p := ingest.Open(st, ingest.Options{Logger: logger(c)})
+			if plan != nil {
+				p.SetChecker(trackplan.NewChecker(plan))
+			}
 			var lines, rejected int
 			start := time.Now()
 			for _, path := range c.Args().Slice() {

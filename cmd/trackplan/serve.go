@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
@@ -26,12 +27,19 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "write-key", Usage: "accepted write key, as KEY or NAME=KEY (repeatable); NAME names the source", EnvVars: []string{"TRACKPLAN_WRITE_KEY"}},
 			&cli.StringFlag{Name: "webhook-secret", Usage: "shared secret of the Segment Webhooks destination (X-Signature)", EnvVars: []string{"TRACKPLAN_WEBHOOK_SECRET"}},
 			&cli.StringFlag{Name: "webhook-source", Value: "webhook", Usage: "source name of webhook messages", EnvVars: []string{"TRACKPLAN_WEBHOOK_SOURCE"}},
+			&cli.BoolFlag{Name: "check", Value: true, Usage: "check every message against the plan at ingest (--check=false to only collect)", EnvVars: []string{"TRACKPLAN_CHECK"}},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 30 * time.Second, Usage: "how long shutdown waits for in-flight requests", EnvVars: []string{"TRACKPLAN_SHUTDOWN_GRACE"}},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
+			}
+			var plan *trackplan.Plan
+			if c.Bool("check") {
+				if plan, err = loadPlan(c, cfg); err != nil {
+					return err
+				}
 			}
 			st, err := openStore(c.Context, cfg.DB)
 			if err != nil {
@@ -48,6 +56,7 @@ func serveCommand() *cli.Command {
 				WebhookSecret: string(cfg.Webhook.Secret),
 				WebhookSource: cfg.Webhook.Source,
 				Store:         st,
+				Plan:          plan,
 				Logger:        logger(c),
 			})
 			if err != nil {
@@ -97,7 +106,9 @@ type serverConfig struct {
 	WebhookSecret string
 	WebhookSource string
 	Store         store.Store
-	Logger        *slog.Logger
+	// Plan, when set, checks every message at ingest.
+	Plan   *trackplan.Plan
+	Logger *slog.Logger
 }
 
 // server is a running collector.
@@ -107,6 +118,7 @@ type server struct {
 	pipeline *ingest.Pipeline
 	done     chan error
 	log      *slog.Logger
+	latency  latencies
 }
 
 // startServer listens and serves in the background until Shutdown.
@@ -119,31 +131,35 @@ func startServer(cfg serverConfig) (*server, error) {
 		return nil, usage("listen on %s: %v", cfg.Listen, err)
 	}
 	p := ingest.Open(cfg.Store, ingest.Options{Logger: cfg.Logger})
+	if cfg.Plan != nil {
+		p.SetChecker(trackplan.NewChecker(cfg.Plan))
+	}
+	s := &server{
+		Addr:     ln.Addr().String(),
+		pipeline: p,
+		done:     make(chan error, 1),
+		log:      cfg.Logger,
+	}
 	col := &segment.Collector{
 		Sources:       cfg.Sources,
 		WebhookSecret: cfg.WebhookSecret,
 		WebhookSource: cfg.WebhookSource,
 		Ingester:      p,
 		Logger:        cfg.Logger,
+		Observe:       func(o segment.Outcome) { s.latency.observe(o.Took) },
 	}
 	mux := http.NewServeMux()
 	col.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	s := &server{
-		Addr:     ln.Addr().String(),
-		pipeline: p,
-		done:     make(chan error, 1),
-		log:      cfg.Logger,
-		http: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-		},
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		err := s.http.Serve(ln)
@@ -170,6 +186,8 @@ func (s *server) Shutdown(grace time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("shut down collector: %w", err)
 	}
-	s.log.Info("collector stopped", "stored", s.pipeline.Totals().Stored)
+	t := s.pipeline.Totals()
+	s.log.Info("collector stopped", "requests", s.latency.count(), "stored", t.Stored, "duplicates", t.Duplicates,
+		"rejected", t.Rejected, "latency_p50", s.latency.quantile(0.5), "latency_p99", s.latency.quantile(0.99))
 	return nil
 }

@@ -81,16 +81,21 @@ func (db *DB) Observed(ctx context.Context) (*store.Observed, error) {
 		return nil, fmt.Errorf("read properties: %w", err)
 	}
 
-	rows, err = db.read.QueryContext(ctx, `SELECT source, reason, count, sample FROM rejections ORDER BY count DESC, source, reason`)
+	rows, err = db.read.QueryContext(ctx, `SELECT source, reason, count, sample, first_seen, last_seen FROM rejections
+		ORDER BY count DESC, source, reason`)
 	if err != nil {
 		return nil, fmt.Errorf("read rejections: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r store.RejectionSum
-		if err := rows.Scan(&r.Source, &r.Reason, &r.Count, &r.Sample); err != nil {
+		var (
+			r           store.RejectionSum
+			first, last int64
+		)
+		if err := rows.Scan(&r.Source, &r.Reason, &r.Count, &r.Sample, &first, &last); err != nil {
 			return nil, fmt.Errorf("read rejections: %w", err)
 		}
+		r.FirstSeen, r.LastSeen = fromMicro(first), fromMicro(last)
 		o.Rejections = append(o.Rejections, r)
 	}
 	return o, rows.Err()

@@ -38,6 +38,8 @@ func Run(t *testing.T, open Opener) {
 		{"RunLog", testRunLog},
 		{"ScoringSource", testScoringSource},
 		{"Snapshots", testSnapshots},
+		{"DriftSource", testDriftSource},
+		{"Ledger", testLedger},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -185,8 +187,8 @@ func testRejections(t *testing.T, open Opener) {
 		t.Errorf("totals = %+v", o.Totals)
 	}
 	want := []store.RejectionSum{
-		{Source: "web", Reason: "missing_event", Count: 2, Sample: `{"type":"track"}`},
-		{Source: "web", Reason: "no_user_anon_id", Count: 1, Sample: `{}`},
+		{Source: "web", Reason: "missing_event", Count: 2, Sample: `{"type":"track"}`, FirstSeen: t0, LastSeen: t0},
+		{Source: "web", Reason: "no_user_anon_id", Count: 1, Sample: `{}`, FirstSeen: t0, LastSeen: t0},
 	}
 	if diff := cmp.Diff(want, o.Rejections); diff != "" {
 		t.Errorf("rejections (-want +got):\n%s", diff)
@@ -466,5 +468,190 @@ func testSnapshots(t *testing.T, open Opener) {
 	}
 	if _, err := s.LatestScores(ctx, "default", t0.Add(90*time.Minute)); !errors.Is(err, trackplan.ErrNotFound) {
 		t.Errorf("older runs should be pruned: %v", err)
+	}
+}
+
+func testDriftSource(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ctx := context.Background()
+	ingest(t, s,
+		track("d1", "u1", "acme", "Signed In", t0, nil),
+		track("d2", "u1", "acme", "Signed In", t0.AddDate(0, 0, 1), nil),
+		track("d3", "u2", "", "Signed In", t0.AddDate(0, 0, 8), nil),
+		call(trackplan.Identify, "i1", "u1", "", t0, map[string]any{"email": "a@b.co", "name": "A", "created_at": "2026-01-01"}),
+		call(trackplan.Identify, "i2", "u2", "", t0, map[string]any{"email": nil, "first_name": "B"}),
+		call(trackplan.Group, "g1", "u1", "acme", t0, map[string]any{"name": "Acme"}),
+		call(trackplan.Group, "g2", "u1", "beta", t0, map[string]any{"plan": "pro"}),
+	)
+	vol, err := s.EventVolumes(ctx, t0.Truncate(24*time.Hour), t0.Truncate(24*time.Hour).AddDate(0, 0, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := vol[store.EventKey{Source: "web", Type: trackplan.Track, Name: "Signed In"}]; got != 2 {
+		t.Errorf("Signed In volume in the week = %d; want 2 (the third is a week later)", got)
+	}
+	h, err := s.Hygiene(ctx, "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Hygiene{Users: 2, UsersNoEmail: 1, UsersNoName: 0, UsersNoCreatedAt: 1, UsersNoAccount: 1, Accounts: 2, AccountsNoName: 1}
+	if diff := cmp.Diff(want, h); diff != "" {
+		t.Errorf("hygiene (-want +got):\n%s", diff)
+	}
+}
+
+func testLedger(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ctx := context.Background()
+	load := func(profile string) map[store.LedgerKey]store.LedgerEntry {
+		t.Helper()
+		out := map[store.LedgerKey]store.LedgerEntry{}
+		if err := s.LedgerLoad(ctx, profile, func(e store.LedgerEntry) error {
+			if _, dup := out[e.LedgerKey]; dup {
+				t.Errorf("%s: key %v streamed twice", profile, e.LedgerKey)
+			}
+			out[e.LedgerKey] = e
+			return nil
+		}); err != nil {
+			t.Fatalf("LedgerLoad %s: %v", profile, err)
+		}
+		return out
+	}
+	failures := func(profile string) map[store.LedgerKey]store.LedgerFailure {
+		t.Helper()
+		out := map[store.LedgerKey]store.LedgerFailure{}
+		if err := s.LedgerFailures(ctx, profile, func(f store.LedgerFailure) error {
+			out[f.LedgerKey] = f
+			return nil
+		}); err != nil {
+			t.Fatalf("LedgerFailures %s: %v", profile, err)
+		}
+		return out
+	}
+	// Traits are compared as JSON values: a store may reformat them.
+	traits := cmp.Comparer(func(a, b json.RawMessage) bool {
+		var x, y any
+		if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+			return string(a) == string(b)
+		}
+		return cmp.Equal(x, y)
+	})
+	acme := store.LedgerKey{Kind: store.EntityAccount, ID: "acme"}
+	beta := store.LedgerKey{Kind: store.EntityAccount, ID: "beta"}
+	u1 := store.LedgerKey{Kind: store.EntityUser, ID: "u1"}
+	// The same id as a user and as an account are two keys.
+	acmeUser := store.LedgerKey{Kind: store.EntityUser, ID: "acme"}
+
+	if got := load("default"); len(got) != 0 {
+		t.Errorf("empty ledger streamed %v", got)
+	}
+	entry := func(k store.LedgerKey, digest, msg string, at time.Time, tr string) store.LedgerEntry {
+		return store.LedgerEntry{LedgerKey: k, Digest: digest, MessageID: msg, Traits: json.RawMessage(tr), AckedAt: at}
+	}
+	at := t0.Add(123456 * time.Microsecond)
+	first := []store.LedgerEntry{
+		entry(acme, "d-acme", "m-acme", at, `{"engagement_score": 61.5, "engagement_tier": "engaged", "engagement_activation": null}`),
+		entry(beta, "d-beta", "m-beta", at, `{"engagement_score": 0}`),
+		entry(u1, "d-u1", "m-u1", at, `{"engagement_score": 80, "engagement_last_active": "2026-10-31T09:00:00Z"}`),
+		entry(acmeUser, "d-acme-user", "m-acme-user", at, `{}`),
+	}
+	if err := s.LedgerAck(ctx, "default", first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LedgerAck(ctx, "trial", first[:1]); err != nil {
+		t.Fatal(err)
+	}
+	want := map[store.LedgerKey]store.LedgerEntry{}
+	for _, e := range first {
+		want[e.LedgerKey] = e
+	}
+	if diff := cmp.Diff(want, load("default"), traits); diff != "" {
+		t.Errorf("acknowledged entries (-want +got):\n%s", diff)
+	}
+	if got := load("trial"); len(got) != 1 {
+		t.Errorf("profiles are apart: trial has %d entries; want 1", len(got))
+	}
+
+	// Failures: one for an acknowledged key, one for a new key.
+	failAt := t0.Add(time.Hour)
+	fail := func(k store.LedgerKey, msg string, st store.FailureStatus, reason string, at time.Time) store.LedgerFailure {
+		return store.LedgerFailure{LedgerKey: k, MessageID: msg, Status: st, Reason: reason, Error: "deliver message: " + reason,
+			Attempts: 99, FirstFailed: t0.AddDate(-1, 0, 0), LastFailed: at} // Attempts and FirstFailed are ignored
+	}
+	gamma := store.LedgerKey{Kind: store.EntityAccount, ID: "gamma"}
+	if err := s.LedgerFail(ctx, "default", []store.LedgerFailure{
+		fail(acme, "m-acme-2", store.FailurePending, "http_503", failAt),
+		fail(gamma, "m-gamma", store.FailureRejected, "message_too_big", failAt),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	later := failAt.Add(time.Hour)
+	if err := s.LedgerFail(ctx, "default", []store.LedgerFailure{fail(acme, "m-acme-3", store.FailureRejected, "http_400", later)}); err != nil {
+		t.Fatal(err)
+	}
+	wantFail := map[store.LedgerKey]store.LedgerFailure{
+		acme: {LedgerKey: acme, MessageID: "m-acme-3", Status: store.FailureRejected, Reason: "http_400",
+			Error: "deliver message: http_400", Attempts: 2, FirstFailed: failAt, LastFailed: later},
+		gamma: {LedgerKey: gamma, MessageID: "m-gamma", Status: store.FailureRejected, Reason: "message_too_big",
+			Error: "deliver message: message_too_big", Attempts: 1, FirstFailed: failAt, LastFailed: failAt},
+	}
+	if diff := cmp.Diff(wantFail, failures("default")); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+	if got := failures("trial"); len(got) != 0 {
+		t.Errorf("trial failures = %v; want none", got)
+	}
+	if diff := cmp.Diff(want, load("default"), traits); diff != "" {
+		t.Errorf("a failure must keep the acknowledged entry (-want +got):\n%s", diff)
+	}
+
+	// Acknowledging a failed key replaces its entry and clears its failure;
+	// the other failure stays.
+	ackAt := later.Add(time.Hour)
+	newAcme := entry(acme, "d-acme-2", "m-acme-4", ackAt, `{"engagement_score": 70}`)
+	if err := s.LedgerAck(ctx, "default", []store.LedgerEntry{newAcme}); err != nil {
+		t.Fatal(err)
+	}
+	want[acme] = newAcme
+	if diff := cmp.Diff(want, load("default"), traits); diff != "" {
+		t.Errorf("after the retry (-want +got):\n%s", diff)
+	}
+	delete(wantFail, acme)
+	if diff := cmp.Diff(wantFail, failures("default")); diff != "" {
+		t.Errorf("failures after the retry (-want +got):\n%s", diff)
+	}
+
+	// A large acknowledgement in one call, and a new failure of that key
+	// starting at one attempt again.
+	var many []store.LedgerEntry
+	for i := range 5000 {
+		many = append(many, entry(store.LedgerKey{Kind: store.EntityUser, ID: fmt.Sprintf("bulk-%05d", i)}, "d", fmt.Sprintf("m-%d", i), ackAt, `{"engagement_score": 1}`))
+	}
+	if err := s.LedgerAck(ctx, "bulk", many); err != nil {
+		t.Fatal(err)
+	}
+	if got := load("bulk"); len(got) != len(many) {
+		t.Errorf("bulk ledger has %d entries; want %d", len(got), len(many))
+	}
+	if err := s.LedgerFail(ctx, "default", []store.LedgerFailure{fail(acme, "m-acme-5", store.FailurePending, "transport", ackAt)}); err != nil {
+		t.Fatal(err)
+	}
+	if f := failures("default")[acme]; f.Attempts != 1 || !f.FirstFailed.Equal(ackAt) {
+		t.Errorf("failure after an acknowledgement = %+v; want attempts 1 since %v", f, ackAt)
+	}
+
+	// The callback's error stops the stream and is returned.
+	stop := errors.New("stop")
+	n := 0
+	err := s.LedgerLoad(ctx, "bulk", func(store.LedgerEntry) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("LedgerLoad with a failing callback: %d calls, %v; want 1 call and the callback's error", n, err)
+	}
+	// Empty calls are no-ops.
+	if err := s.LedgerAck(ctx, "default", nil); err != nil {
+		t.Errorf("empty LedgerAck: %v", err)
+	}
+	if err := s.LedgerFail(ctx, "default", nil); err != nil {
+		t.Errorf("empty LedgerFail: %v", err)
 	}
 }

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/scoring"
+	"github.com/trackplan/trackplan/store"
+)
+
+func scoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "score",
+		Usage: "compute and show engagement scores (the Sherlock model)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "profile", Value: trackplan.DefaultProfileName, Usage: "scoring profile"},
+			&cli.BoolFlag{Name: "users", Usage: "show users instead of accounts"},
+			&cli.BoolFlag{Name: "accounts", Usage: "show accounts (the default)"},
+			&cli.IntFlag{Name: "top", Value: 20, Usage: "show the top N (0 = all)"},
+			&cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "score as of this instant (RFC 3339; default now)"},
+			&cli.BoolFlag{Name: "save", Usage: "store the run as a snapshot (the daemon always does)"},
+			formatFlag("text", "json", "csv"),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := checkFormat(c, "text", "json", "csv")
+			if err != nil {
+				return err
+			}
+			if c.Bool("users") && c.Bool("accounts") {
+				return usage("--users and --accounts exclude each other")
+			}
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			plan, err := loadPlan(c, cfg)
+			if err != nil {
+				return err
+			}
+			profiles, err := scoringProfiles(plan, cfg)
+			if err != nil {
+				return err
+			}
+			profile := findProfile(profiles, c.String("profile"))
+			if profile == nil {
+				return usage("--profile %q: no such profile (have %s)", c.String("profile"), profileNames(profiles))
+			}
+			st, err := openStore(c.Context, cfg.DB)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			at := time.Now().UTC()
+			if ts := c.Timestamp("at"); ts != nil {
+				at = ts.UTC()
+			}
+			run, err := scoreProfile(c.Context, st, cfg, profile, at, c.Bool("save"))
+			if err != nil {
+				return err
+			}
+			view := newScoreView(run, c.Bool("users"), c.Int("top"))
+			switch format {
+			case "json":
+				return writeJSON(c.App.Writer, view)
+			case "csv":
+				return view.writeCSV(c.App.Writer)
+			}
+			return view.writeText(c.App.Writer)
+		},
+	}
+}
+
+// scoringProfiles returns the default profile (the plan's weights) and the
+// configured ones.
+func scoringProfiles(plan *trackplan.Plan, cfg Config) ([]*trackplan.Profile, error) {
+	out := []*trackplan.Profile{trackplan.DefaultProfile(plan)}
+	for i := range cfg.Scoring.Profiles {
+		p := cfg.Scoring.Profiles[i]
+		if p.Name == trackplan.DefaultProfileName {
+			out[0] = &p // a configured default replaces the plan's weights
+			continue
+		}
+		out = append(out, &p)
+	}
+	if err := out[0].Validate("plan weights"); err != nil {
+		return nil, usage("the default scoring profile: %v", err)
+	}
+	return out, nil
+}
+
+func findProfile(ps []*trackplan.Profile, name string) *trackplan.Profile {
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func profileNames(ps []*trackplan.Profile) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// runCapture keeps the run a scoring.Runner produced, saving it to the
+// store too when asked.
+type runCapture struct {
+	st   store.Store
+	save bool
+	runs []*trackplan.ScoreRun
+}
+
+func (r *runCapture) SaveScores(ctx context.Context, run *trackplan.ScoreRun) error {
+	r.runs = append(r.runs, run)
+	if r.save {
+		return r.st.SaveScores(ctx, run)
+	}
+	return nil
+}
+
+// scoreProfile computes one profile as of at, with trends from snapshots.
+func scoreProfile(ctx context.Context, st store.Store, cfg Config, p *trackplan.Profile, at time.Time, save bool) (*trackplan.ScoreRun, error) {
+	capture := &runCapture{st: st, save: save}
+	r := &scoring.Runner{Source: st, Saver: capture, History: st, Profiles: []*trackplan.Profile{p},
+		AccountNameTrait: cfg.Scoring.AccountNameTrait}
+	if err := r.RunAt(ctx, at); err != nil {
+		return nil, upstream(err)
+	}
+	if len(capture.runs) != 1 {
+		return nil, fmt.Errorf("score %s: the model produced %d runs", p.Name, len(capture.runs))
+	}
+	return capture.runs[0], nil
+}
+
+// scoreView is the stable JSON of `trackplan score`.
+type scoreView struct {
+	Profile    string        `json:"profile"`
+	At         time.Time     `json:"at"`
+	WindowDays int           `json:"window_days"`
+	P90        float64       `json:"p90"`
+	Accounts   []accountView `json:"accounts,omitempty"`
+	Users      []userView    `json:"users,omitempty"`
+}
+
+type accountView struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	AverageScore float64    `json:"average_score"`
+	TotalScore   int64      `json:"total_score"`
+	Band         string     `json:"band"`
+	Trend        float64    `json:"trend"`
+	TrendFlag    string     `json:"trend_flag,omitempty"`
+	ActiveUsers  int        `json:"active_users"`
+	TotalUsers   int        `json:"total_users"`
+	ActivePct    float64    `json:"active_pct"`
+	Frequency    int        `json:"frequency"`
+	LastActive   *time.Time `json:"last_active"`
+	Adoption     float64    `json:"adoption"`
+	Activation   *float64   `json:"activation"`
+}
+
+type userView struct {
+	ID         string     `json:"id"`
+	Raw        int64      `json:"raw"`
+	Score      int        `json:"score"`
+	Active     bool       `json:"active"`
+	Frequency  int        `json:"frequency"`
+	LastActive *time.Time `json:"last_active"`
+	Band       string     `json:"band"`
+	Trend      float64    `json:"trend"`
+	TrendFlag  string     `json:"trend_flag,omitempty"`
+	Accounts   []string   `json:"accounts"`
+}
+
+func newScoreView(run *trackplan.ScoreRun, users bool, top int) *scoreView {
+	v := &scoreView{Profile: run.Profile, At: run.At, WindowDays: run.WindowDays, P90: run.P90}
+	if users {
+		us := slices.Clone(run.Users)
+		slices.SortStableFunc(us, func(a, b trackplan.UserScore) int {
+			if a.Score != b.Score {
+				return b.Score - a.Score
+			}
+			return int(b.Raw - a.Raw)
+		})
+		v.Users = []userView{}
+		for _, u := range us {
+			if top > 0 && len(v.Users) == top {
+				break
+			}
+			v.Users = append(v.Users, userView{ID: u.ID, Raw: u.Raw, Score: u.Score, Active: u.Active, Frequency: u.Frequency,
+				LastActive: u.LastActive, Band: string(u.Band), Trend: u.Trend.Change, TrendFlag: string(u.Trend.Flag),
+				Accounts: nonNil(u.Accounts)})
+		}
+		return v
+	}
+	as := slices.Clone(run.Accounts)
+	slices.SortStableFunc(as, func(a, b trackplan.AccountScore) int {
+		switch {
+		case a.AverageScore != b.AverageScore:
+			if a.AverageScore > b.AverageScore {
+				return -1
+			}
+			return 1
+		case a.TotalScore != b.TotalScore:
+			return int(b.TotalScore - a.TotalScore)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	v.Accounts = []accountView{}
+	for _, a := range as {
+		if top > 0 && len(v.Accounts) == top {
+			break
+		}
+		v.Accounts = append(v.Accounts, accountView{ID: a.ID, Name: a.Name, AverageScore: a.AverageScore, TotalScore: a.TotalScore,
+			Band: string(a.Band), Trend: a.Trend.Change, TrendFlag: string(a.Trend.Flag), ActiveUsers: a.ActiveUsers,
+			TotalUsers: a.TotalUsers, ActivePct: a.ActivePct, Frequency: a.Frequency, LastActive: a.LastActive,
+			Adoption: a.Adoption.Window, Activation: a.Activation})
+	}
+	return v
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func (v *scoreView) writeText(w io.Writer) error {
+	fmt.Fprintf(w, "profile %s · %d-day window · as of %s · P90 %.1f\n\n", v.Profile, v.WindowDays,
+		v.At.Format("2006-01-02 15:04 MST"), v.P90)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	if v.Users != nil {
+		fmt.Fprintln(tw, "#\tUSER\tSCORE\tBAND\tTREND\tRAW\tFREQUENCY\tLAST ACTIVE")
+		for i, u := range v.Users {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", i+1, oneLine(u.ID, 40), u.Score,
+				trackplan.Band(u.Band).Label(), trend(u.Trend, u.TrendFlag), u.Raw, u.Frequency, day(u.LastActive))
+		}
+		return tw.Flush()
+	}
+	fmt.Fprintln(tw, "#\tACCOUNT\tSCORE\tBAND\tTREND\tACTIVE/TOTAL\tFREQUENCY\tLAST ACTIVE")
+	for i, a := range v.Accounts {
+		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%s\t%s\t%d/%d\t%d\t%s\n", i+1, oneLine(a.Name, 40), a.AverageScore,
+			trackplan.Band(a.Band).Label(), trend(a.Trend, a.TrendFlag), a.ActiveUsers, a.TotalUsers, a.Frequency, day(a.LastActive))
+	}
+	return tw.Flush()
+}
+
+func (v *scoreView) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	if v.Users != nil {
+		cw.Write([]string{"id", "score", "raw", "active", "band", "trend", "frequency", "last_active", "accounts"})
+		for _, u := range v.Users {
+			cw.Write([]string{u.ID, strconv.Itoa(u.Score), strconv.FormatInt(u.Raw, 10), strconv.FormatBool(u.Active),
+				u.Band, f(u.Trend), strconv.Itoa(u.Frequency), rfc(u.LastActive), strings.Join(u.Accounts, ";")})
+		}
+	} else {
+		cw.Write([]string{"id", "name", "average_score", "total_score", "band", "trend", "active_users", "total_users",
+			"active_pct", "frequency", "last_active", "adoption"})
+		for _, a := range v.Accounts {
+			cw.Write([]string{a.ID, a.Name, f(a.AverageScore), strconv.FormatInt(a.TotalScore, 10), a.Band, f(a.Trend),
+				strconv.Itoa(a.ActiveUsers), strconv.Itoa(a.TotalUsers), f(a.ActivePct), strconv.Itoa(a.Frequency),
+				rfc(a.LastActive), f(a.Adoption)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func trend(change float64, flag string) string {
+	s := strconv.FormatFloat(change, 'f', -1, 64)
+	if change > 0 {
+		s = "+" + s
+	}
+	if flag != "" {
+		s += " " + flag
+	}
+	return s
+}
+
+func day(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return t.Format(time.DateOnly)
+}
+
+func rfc(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}

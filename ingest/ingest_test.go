@@ -1,0 +1,121 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/ingest"
+	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/sqlite"
+)
+
+// gated delegates to a real SQLite store, each commit waiting for the gate:
+// it lets a test hold the committer while submissions pile up.
+type gated struct {
+	*sqlite.DB
+	gate    chan struct{}
+	mu      sync.Mutex
+	batches []int
+}
+
+func (g *gated) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error) {
+	<-g.gate
+	g.mu.Lock()
+	g.batches = append(g.batches, len(b.Messages))
+	g.mu.Unlock()
+	return g.DB.Ingest(ctx, b)
+}
+
+func openGated(t *testing.T) *gated {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"), store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &gated{DB: db, gate: make(chan struct{})}
+}
+
+func msgs(prefix string, n int) []*trackplan.Message {
+	out := make([]*trackplan.Message, n)
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range out {
+		out[i] = &trackplan.Message{Source: "web", Type: trackplan.Track, MessageID: fmt.Sprint(prefix, i),
+			UserID: "u", Event: "Signed In", Timestamp: now, ReceivedAt: now}
+	}
+	return out
+}
+
+type checker struct{}
+
+func (checker) Check(m *trackplan.Message) []trackplan.Violation {
+	return []trackplan.Violation{{Code: trackplan.UnplannedEvent}}
+}
+
+func TestGroupCommitAndOverload(t *testing.T) {
+	st := openGated(t)
+	p := ingest.Open(st, ingest.Options{QueueSize: 4, QueueWait: 50 * time.Millisecond})
+	p.SetChecker(checker{})
+
+	// The first submission occupies the committer (blocked on the gate);
+	// four more fill the queue; the sixth is refused after QueueWait.
+	errs := make(chan error, 5)
+	go func() { errs <- p.Submit(context.Background(), msgs("first-", 10), nil) }()
+	time.Sleep(20 * time.Millisecond)
+	for i := range 4 {
+		go func() { errs <- p.Submit(context.Background(), msgs(fmt.Sprint("q", i, "-"), 10), nil) }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := p.Submit(context.Background(), msgs("late-", 10), nil); !errors.Is(err, trackplan.ErrOverloaded) {
+		t.Fatalf("submission into a full queue: %v; want ErrOverloaded", err)
+	}
+	close(st.gate)
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := p.Submit(context.Background(), msgs("after-", 1), nil); !errors.Is(err, ingest.ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+	// One commit for the first submission, one for the four queued ones.
+	if len(st.batches) != 2 || st.batches[1] != 40 {
+		t.Errorf("commits = %v; want [10 40] (the queued submissions grouped)", st.batches)
+	}
+	if got := p.Totals(); got.Stored != 50 {
+		t.Errorf("totals = %+v", got)
+	}
+	vs, err := st.Violations(context.Background(), time.Time{})
+	if err != nil || len(vs) != 1 || vs[0].Count != 50 {
+		t.Errorf("violations from the checker = %+v, %v", vs, err)
+	}
+}
+
+func TestCloseCommitsWhatIsQueued(t *testing.T) {
+	st := openGated(t)
+	p := ingest.Open(st, ingest.Options{})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Submit(context.Background(), msgs(fmt.Sprint("c", i, "-"), 5), nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(st.gate)
+	p.Close()
+	wg.Wait()
+	n, err := st.Stored(context.Background(), "web", []string{"c0-0", "c1-4", "c2-2"})
+	if err != nil || n != 3 {
+		t.Errorf("stored %d, %v; want every queued submission committed", n, err)
+	}
+}

@@ -1,0 +1,324 @@
+// Package report renders drift reports — text for a terminal, markdown for a
+// pull-request comment or a Notion page, JSON for machines, JUnit XML for CI
+// — and applies baselines of accepted drift.
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/trackplan/trackplan"
+)
+
+// Report is what the renderers show: a summary and the findings, most
+// severe first.
+type Report struct {
+	Summary  Summary             `json:"summary"`
+	Findings []trackplan.Finding `json:"findings"`
+}
+
+// Summary counts a report's findings and events.
+type Summary struct {
+	Errors        int `json:"errors"`
+	Warnings      int `json:"warnings"`
+	Infos         int `json:"infos"`
+	EventsPlanned int `json:"events_planned"`
+	EventsSeen    int `json:"events_seen"`
+	// Suppressed counts findings a baseline accepted.
+	Suppressed int `json:"suppressed"`
+}
+
+// Recount recomputes the severity counts from the findings.
+func (r *Report) Recount() {
+	r.Summary.Errors, r.Summary.Warnings, r.Summary.Infos = 0, 0, 0
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case trackplan.SeverityError:
+			r.Summary.Errors++
+		case trackplan.SeverityWarning:
+			r.Summary.Warnings++
+		default:
+			r.Summary.Infos++
+		}
+	}
+}
+
+// FailOn is the least severity that makes `trackplan drift` exit 1.
+type FailOn string
+
+// FailOn values.
+const (
+	FailOnError   FailOn = "error"
+	FailOnWarning FailOn = "warning"
+	FailOnNever   FailOn = "never"
+)
+
+// Fails reports whether the report has findings at or above f.
+func (r *Report) Fails(f FailOn) bool {
+	switch f {
+	case FailOnError:
+		return r.Summary.Errors > 0
+	case FailOnWarning:
+		return r.Summary.Errors+r.Summary.Warnings > 0
+	}
+	return false
+}
+
+// WriteJSON writes the stable JSON form.
+func WriteJSON(w io.Writer, r *Report) error {
+	out := *r
+	if out.Findings == nil {
+		out.Findings = []trackplan.Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// GroupBy selects how the text and markdown forms group findings.
+type GroupBy string
+
+// GroupBy values.
+const (
+	BySeverity GroupBy = "severity"
+	ByOwner    GroupBy = "owner"
+	ByEvent    GroupBy = "event"
+)
+
+type group struct {
+	title    string
+	findings []trackplan.Finding
+}
+
+func groups(fs []trackplan.Finding, by GroupBy) []group {
+	keyOf := func(f trackplan.Finding) string {
+		switch by {
+		case ByOwner:
+			return cmp.Or(f.Owner, "(no owner)")
+		case ByEvent:
+			return cmp.Or(f.Event, "(plan-wide)")
+		}
+		return string(f.Severity)
+	}
+	var out []group
+	index := map[string]int{}
+	for _, f := range fs {
+		k := keyOf(f)
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, group{title: k})
+		}
+		out[i].findings = append(out[i].findings, f)
+	}
+	if by != BySeverity {
+		slices.SortStableFunc(out, func(a, b group) int { return strings.Compare(a.title, b.title) })
+	}
+	return out
+}
+
+// TextOptions tune the terminal form.
+type TextOptions struct {
+	GroupBy GroupBy
+	Color   bool // ANSI colours, for a terminal
+	// InfoLimit, when positive, shows at most that many info findings and
+	// counts the rest.
+	InfoLimit int
+}
+
+// WriteText writes the report for a person at a terminal.
+func WriteText(w io.Writer, r *Report, o TextOptions) error {
+	paint := func(code, s string) string {
+		if !o.Color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	sevColor := map[trackplan.Severity]string{trackplan.SeverityError: "31;1", trackplan.SeverityWarning: "33", trackplan.SeverityInfo: "36"}
+	s := r.Summary
+	fmt.Fprintf(w, "%s · %s · %s   (%d planned events, %d seen in the window",
+		paint("31;1", plural(s.Errors, "error")), paint("33", plural(s.Warnings, "warning")), plural(s.Infos, "info"),
+		s.EventsPlanned, s.EventsSeen)
+	if s.Suppressed > 0 {
+		fmt.Fprintf(w, ", %d accepted by the baseline", s.Suppressed)
+	}
+	fmt.Fprintln(w, ")")
+	for _, g := range groups(r.Findings, cmp.Or(o.GroupBy, BySeverity)) {
+		fmt.Fprintf(w, "\n%s (%d)\n", paint("1", strings.ToUpper(g.title)), len(g.findings))
+		infos := 0
+		for _, f := range g.findings {
+			if f.Severity == trackplan.SeverityInfo {
+				if infos++; o.InfoLimit > 0 && infos > o.InfoLimit {
+					continue
+				}
+			}
+			where := cmp.Or(f.Event, "plan")
+			if f.Path != "" {
+				where += " · " + f.Path
+			}
+			fmt.Fprintf(w, "  %s %-26s %s\n", paint(sevColor[f.Severity], severityMark(f.Severity)), f.Code, where)
+			if detail := detailLine(f); detail != "" {
+				fmt.Fprintf(w, "      %s\n", detail)
+			}
+		}
+		if o.InfoLimit > 0 && infos > o.InfoLimit {
+			fmt.Fprintf(w, "  … and %d more info findings (--format json lists them all)\n", infos-o.InfoLimit)
+		}
+	}
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "\nNo drift: what arrives matches the plan.")
+	}
+	return nil
+}
+
+func severityMark(s trackplan.Severity) string {
+	switch s {
+	case trackplan.SeverityError:
+		return "✗"
+	case trackplan.SeverityWarning:
+		return "!"
+	}
+	return "·"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func detailLine(f trackplan.Finding) string {
+	var parts []string
+	if f.Expected != "" || f.Observed != "" {
+		parts = append(parts, fmt.Sprintf("expected %s, observed %s", cmp.Or(f.Expected, "—"), cmp.Or(f.Observed, "—")))
+	}
+	if f.Count > 0 {
+		c := fmt.Sprintf("%d×", f.Count)
+		if f.Rate > 0 {
+			c += fmt.Sprintf(" (%.1f%%)", f.Rate*100)
+		}
+		parts = append(parts, c)
+	}
+	if !f.LastSeen.IsZero() {
+		parts = append(parts, "last "+f.LastSeen.Format(time.DateTime))
+	}
+	if f.Owner != "" {
+		parts = append(parts, "owner "+f.Owner)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// WriteMarkdown writes the report as GitHub-flavoured markdown.
+func WriteMarkdown(w io.Writer, r *Report, by GroupBy) error {
+	s := r.Summary
+	fmt.Fprintf(w, "## Tracking plan drift\n\n**%s**, **%s**, %s — %d planned events, %d seen in the window",
+		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"), s.EventsPlanned, s.EventsSeen)
+	if s.Suppressed > 0 {
+		fmt.Fprintf(w, ", %d accepted by the baseline", s.Suppressed)
+	}
+	fmt.Fprintln(w, ".")
+	for _, g := range groups(r.Findings, cmp.Or(by, BySeverity)) {
+		fmt.Fprintf(w, "\n### %s (%d)\n\n| | Code | Event | Property | Expected | Observed | Count | Owner |\n|---|---|---|---|---|---|---:|---|\n",
+			mdCell(g.title), len(g.findings))
+		for _, f := range g.findings {
+			fmt.Fprintf(w, "| %s | `%s` | %s | %s | %s | %s | %d | %s |\n", severityMark(f.Severity), f.Code,
+				mdCell(f.Event), mdCode(f.Path), mdCell(f.Expected), mdCell(f.Observed), f.Count, mdCell(f.Owner))
+		}
+	}
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "\nNo drift: what arrives matches the plan.")
+	}
+	return nil
+}
+
+// mdCell escapes text for a markdown table cell: pipes, newlines and HTML.
+func mdCell(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'")
+	return r.Replace(s)
+}
+
+func mdCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, "`", "'"), "|", `\|`) + "`"
+}
+
+// JUnit XML, one test case per event (and one for plan-wide findings):
+// errors and warnings fail it, infos are written to its output.
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	ClassName string        `xml:"classname,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// WriteJUnit writes the report as JUnit XML for CI systems. events lists
+// every planned event, so events without findings show as passing tests.
+func WriteJUnit(w io.Writer, r *Report, events []string) error {
+	byEvent := map[string][]trackplan.Finding{}
+	for _, f := range r.Findings {
+		byEvent[cmp.Or(f.Event, "(plan-wide)")] = append(byEvent[cmp.Or(f.Event, "(plan-wide)")], f)
+	}
+	names := slices.Clone(events)
+	for e := range byEvent {
+		if !slices.Contains(names, e) {
+			names = append(names, e)
+		}
+	}
+	slices.Sort(names)
+	suite := junitSuite{Name: "trackplan drift"}
+	for _, name := range names {
+		c := junitCase{Name: name, ClassName: "trackplan.drift"}
+		var fail, info []string
+		for _, f := range byEvent[name] {
+			line := fmt.Sprintf("%s %s %s: %s", f.Severity, f.Code, f.Path, detailLine(f))
+			if f.Severity == trackplan.SeverityInfo {
+				info = append(info, line)
+			} else {
+				fail = append(fail, line)
+			}
+		}
+		if len(fail) > 0 {
+			c.Failure = &junitFailure{Message: fmt.Sprintf("%d drift finding(s)", len(fail)), Type: "drift", Body: strings.Join(fail, "\n")}
+			suite.Failures++
+		}
+		c.SystemOut = strings.Join(info, "\n")
+		suite.Cases = append(suite.Cases, c)
+	}
+	suite.Tests = len(suite.Cases)
+	io.WriteString(w, xml.Header)
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
