@@ -97,8 +97,7 @@ func runDemo(c *cli.Context) error {
 	if err := writeObservedText(out, o); err != nil {
 		return err
 	}
-	rep, err := tpsync.Drift(c.Context, st, plan, time.Now().UTC(), tpsync.DriftOptions{Window: time.Duration(cfg.Drift.Window),
-		RequiredMissingRate: cfg.Drift.RequiredMissingRate, RequiredMissingMin: cfg.Drift.RequiredMissingMin})
+	rep, err := tpsync.Drift(c.Context, st, plan, time.Now().UTC(), driftOptions(cfg, time.Duration(cfg.Drift.Window)))
 	if err != nil {
 		return upstream(err)
 	}

@@ -67,8 +67,7 @@ func runDrift(c *cli.Context) error {
 	if ts := c.Timestamp("at"); ts != nil {
 		at = ts.UTC()
 	}
-	opts := tpsync.DriftOptions{Window: window, RequiredMissingRate: cfg.Drift.RequiredMissingRate,
-		RequiredMissingMin: cfg.Drift.RequiredMissingMin, AccountNameTrait: cfg.Scoring.AccountNameTrait}
+	opts := driftOptions(cfg, window)
 
 	var st store.Store
 	if file := c.String("events"); file != "" {

@@ -109,6 +109,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			simulateCommand(),
 			scoreCommand(),
 			driftCommand(),
+			syncCommand(),
+			planCommand(),
 			demoCommand(),
 			migrateCommand(),
 			configCommand(),

@@ -1,12 +1,120 @@
 package main
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/notion"
 )
 
-// loadNotionPlan reads the plan from the Notion Events database id.
+// notionFlags are the Notion settings every command that talks to Notion
+// takes; they override the config file.
+var notionFlags = []cli.Flag{
+	&cli.StringFlag{Name: "notion-url", Usage: "Notion API base URL (for proxies and tests)", EnvVars: []string{"TRACKPLAN_NOTION_URL"}},
+	&cli.Float64Flag{Name: "notion-rate", Usage: "Notion requests per second (default 3, Notion's limit)", EnvVars: []string{"TRACKPLAN_NOTION_RATE"}},
+	&cli.StringFlag{Name: "notion-properties-db", Usage: "the Properties database id (default: found through the Events relation)", EnvVars: []string{"TRACKPLAN_NOTION_PROPERTIES_DB"}},
+}
+
+// notionToken reads the Notion token: NOTION_TOKEN, TRACKPLAN_NOTION_TOKEN,
+// then the config file.
+func notionToken(cfg Config) string {
+	return cmp.Or(os.Getenv("TRACKPLAN_NOTION_TOKEN"), os.Getenv("NOTION_TOKEN"), string(cfg.Notion.Token))
+}
+
+// newNotionClient builds the Notion adapter for the Events database
+// eventsDB (may be empty for `plan init`).
+func newNotionClient(c *cli.Context, cfg Config, eventsDB string) (*notion.Client, error) {
+	nc := notion.DefaultConfig()
+	nc.Token = notionToken(cfg)
+	if nc.Token == "" {
+		return nil, usage("no Notion token: set NOTION_TOKEN (or notion.token in the config)")
+	}
+	nc.BaseURL = cmp.Or(c.String("notion-url"), cfg.Notion.BaseURL)
+	nc.EventsDB = eventsDB
+	nc.PropertiesDB = cmp.Or(c.String("notion-properties-db"), cfg.Notion.PropertiesDatabase)
+	nc.Rate = cfg.Notion.Rate
+	if c.IsSet("notion-rate") {
+		nc.Rate = c.Float64("notion-rate")
+	}
+	if cfg.Notion.Timeout > 0 {
+		nc.Timeout = time.Duration(cfg.Notion.Timeout)
+	}
+	nc.Logger = logger(c).With("component", "notion")
+	if err := renameColumns(&nc.Columns, cfg.Notion); err != nil {
+		return nil, err
+	}
+	client, err := notion.New(nc)
+	if err != nil {
+		return nil, usage("notion: %v", err)
+	}
+	return client, nil
+}
+
+// renameColumns applies the config's column renames (default name → the
+// team's name) to the column set.
+func renameColumns(cols *notion.ColumnNames, cfg NotionConfig) error {
+	e, p := &cols.Events, &cols.Properties
+	events := map[string]*string{e.Name: &e.Name, e.Type: &e.Type, e.Description: &e.Description, e.Why: &e.Why,
+		e.Status: &e.Status, e.Owner: &e.Owner, e.Tags: &e.Tags, e.Platforms: &e.Platforms, e.Weight: &e.Weight,
+		e.Properties: &e.Properties, e.FirstSeen: &e.FirstSeen, e.LastSeen: &e.LastSeen, e.Volume7d: &e.Volume7d,
+		e.Observed: &e.Observed, e.Drift: &e.Drift, e.Synced: &e.Synced}
+	props := map[string]*string{p.Name: &p.Name, p.Events: &p.Events, p.Type: &p.Type, p.Required: &p.Required,
+		p.Nullable: &p.Nullable, p.AllowedValues: &p.AllowedValues, p.Pattern: &p.Pattern, p.Min: &p.Min, p.Max: &p.Max,
+		p.PII: &p.PII, p.Description: &p.Description, p.ObservedTypes: &p.ObservedTypes, p.PresencePct: &p.PresencePct,
+		p.LastSeen: &p.LastSeen}
+	var v trackplan.ValidationError
+	for from, to := range cfg.EventColumns {
+		if dst, ok := events[from]; ok && to != "" {
+			*dst = to
+		} else {
+			v.Add(fmt.Sprintf("notion.event_columns[%q]", from), "not a column of the Events layout")
+		}
+	}
+	for from, to := range cfg.PropertyColumns {
+		if dst, ok := props[from]; ok && to != "" {
+			*dst = to
+		} else {
+			v.Add(fmt.Sprintf("notion.property_columns[%q]", from), "not a column of the Properties layout")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return usage("%v", err)
+	}
+	return nil
+}
+
+// loadNotionPlan reads the plan from the Notion Events database.
 func loadNotionPlan(c *cli.Context, cfg Config, eventsDB string) (*trackplan.Plan, error) {
-	return nil, usage("--plan notion:%s: reading plans from Notion is not wired into this build yet", eventsDB)
+	if eventsDB == "" {
+		return nil, usage("--plan notion:<events-database-id>: the id is missing")
+	}
+	client, err := newNotionClient(c, cfg, eventsDB)
+	if err != nil {
+		return nil, err
+	}
+	res, err := client.ReadPlan(c.Context)
+	logger(c).Debug("notion requests", "requests", client.Requests())
+	if err != nil {
+		return nil, notionError(err)
+	}
+	for _, p := range res.Problems {
+		logger(c).Warn("notion row left out or read as empty", "problem", p.Error())
+	}
+	return res.Plan, nil
+}
+
+// notionError maps a Notion failure to exit code 3 (upstream); a plan the
+// rows describe badly is a usage error (2).
+func notionError(err error) error {
+	var ve *trackplan.ValidationError
+	if errors.As(err, &ve) {
+		return usage("%v", err)
+	}
+	return upstream(err)
 }

@@ -8,20 +8,29 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/postgres"
 	"github.com/trackplan/trackplan/store/sqlite"
 )
 
 // openStore opens the store named by dsn: a postgres:// URL or a SQLite
 // file path.
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, usage("--db: the PostgreSQL store is not available in this build yet")
+	if isPostgres(dsn) {
+		db, err := postgres.Open(ctx, dsn, store.DefaultLimits())
+		if err != nil {
+			return nil, upstream(fmt.Errorf("open store %s: %w", redactDSN(dsn), err))
+		}
+		return db, nil
 	}
 	db, err := sqlite.Open(ctx, dsn, store.DefaultLimits())
 	if err != nil {
 		return nil, upstream(fmt.Errorf("open store: %w", err))
 	}
 	return db, nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 func migrateCommand() *cli.Command {

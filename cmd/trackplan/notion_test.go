@@ -1,0 +1,93 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/notion/notiontest"
+	"github.com/trackplan/trackplan/planfile"
+	"github.com/trackplan/trackplan/templates"
+)
+
+func sortedPlan(p *trackplan.Plan) *trackplan.Plan {
+	slices.SortFunc(p.Events, func(a, b *trackplan.Event) int { return strings.Compare(a.Name, b.Name) })
+	for _, e := range p.Events {
+		slices.SortFunc(e.Properties, func(a, b *trackplan.Property) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return p
+}
+
+// TestNotionRoundTripAndSync runs the Notion commands against the fake
+// Notion API: init from the template, pull it back unchanged, push it with
+// no writes, write observations back twice (the second run writes nothing),
+// and a wrong token gives exit code 3.
+func TestNotionRoundTripAndSync(t *testing.T) {
+	srv := notiontest.New(t, notiontest.Options{})
+	t.Setenv("NOTION_TOKEN", notiontest.DefaultToken)
+	url := "--notion-url=" + srv.URL
+	t.Setenv("TRACKPLAN_NOTION_RATE", "1000")
+
+	code, out, stderr := trackplanRun(t, "plan", "init", "--template", "b2b-saas", "--notion-parent", notiontest.RootPage, url)
+	if code != 0 {
+		t.Fatalf("plan init: %d %s", code, stderr)
+	}
+	m := regexp.MustCompile(`--plan notion:(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("plan init did not print the database id:\n%s", out)
+	}
+	planFlag := "--plan=notion:" + m[1]
+
+	code, pulled, stderr := trackplanRun(t, planFlag, "plan", "pull", url)
+	if code != 0 {
+		t.Fatalf("plan pull: %d %s", code, stderr)
+	}
+	got, err := planfile.Parse([]byte(pulled), planfile.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := templates.Plan("b2b-saas")
+	if diff := cmp.Diff(sortedPlan(want), sortedPlan(got)); diff != "" {
+		t.Errorf("pulled plan differs from the template (-want +got):\n%s", diff)
+	}
+
+	file := filepath.Join(t.TempDir(), "plan.yaml")
+	if code, _, stderr := trackplanRun(t, "plan", "init", "--out", file); code != 0 {
+		t.Fatal(stderr)
+	}
+	writes := srv.Writes()
+	code, out, stderr = trackplanRun(t, planFlag, "plan", "push", url, file)
+	if code != 0 || !strings.Contains(out, "nothing to change") || srv.Writes() != writes {
+		t.Errorf("push of the same plan: exit %d, %d writes\n%s%s", code, srv.Writes()-writes, out, stderr)
+	}
+
+	db := filepath.Join(t.TempDir(), "t.db")
+	events := writeDriftEvents(t, time.Now().UTC())
+	if code, _, stderr := trackplanRun(t, "--db", db, "import", events); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, stderr = trackplanRun(t, "--db", db, planFlag, "sync", url)
+	if code != 0 || !strings.Contains(out, "changed") {
+		t.Fatalf("first sync: exit %d\n%s%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "Report Shared") {
+		t.Errorf("the unplanned event was not added:\n%s", out)
+	}
+	writes = srv.Writes()
+	code, out, _ = trackplanRun(t, "--db", db, planFlag, "sync", url)
+	if code != 0 || srv.Writes() != writes || !strings.Contains(out, "nothing to change") {
+		t.Errorf("second sync: exit %d, %d writes\n%s", code, srv.Writes()-writes, out)
+	}
+
+	t.Setenv("NOTION_TOKEN", "secret_wrong")
+	code, _, stderr = trackplanRun(t, planFlag, "plan", "pull", url)
+	if code != exitUpstream || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || strings.Contains(stderr, "secret_wrong") {
+		t.Errorf("wrong token: exit %d, stderr %q; want exit 3 and one line without the token", code, stderr)
+	}
+}

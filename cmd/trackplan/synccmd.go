@@ -1,0 +1,81 @@
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+	tpsync "github.com/trackplan/trackplan/sync"
+)
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "write what was observed back into the Notion plan (only changed rows are written)",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "print what would change and write nothing"},
+			&cli.BoolFlag{Name: "add-unplanned", Value: true, Usage: "add rows (Status proposed) for unplanned events"},
+		}, notionFlags...),
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			id := notionEventsDB(cfg)
+			if id == "" {
+				return usage("sync writes to Notion: give --plan notion:<events-database-id>")
+			}
+			job, st, err := newWriteBack(c, cfg, id)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			job.DryRun = c.Bool("dry-run")
+			if c.IsSet("add-unplanned") {
+				job.AddUnplanned = c.Bool("add-unplanned")
+			}
+			changes, err := job.Run(c.Context)
+			printChanges(c.App.Writer, changes, job.DryRun)
+			if err != nil {
+				return notionError(err)
+			}
+			return nil
+		},
+	}
+}
+
+// newWriteBack wires the Notion write-back job over the store it opens;
+// the caller closes the store.
+func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBack, store.Store, error) {
+	plan, err := loadNotionPlan(c, cfg, eventsDB)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := newNotionClient(c, cfg, eventsDB)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(c.Context, cfg.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	addUnplanned := true
+	if cfg.Notion.AddUnplanned != nil {
+		addUnplanned = *cfg.Notion.AddUnplanned
+	}
+	return &tpsync.WriteBack{
+		Notion:       client,
+		Store:        st,
+		Plan:         func() *trackplan.Plan { return plan },
+		Options:      driftOptions(cfg, time.Duration(cfg.Drift.Window)),
+		AddUnplanned: addUnplanned,
+		Logger:       logger(c),
+	}, st, nil
+}
+
+func driftOptions(cfg Config, window time.Duration) tpsync.DriftOptions {
+	return tpsync.DriftOptions{Window: window, RequiredMissingRate: cfg.Drift.RequiredMissingRate,
+		RequiredMissingMin: cfg.Drift.RequiredMissingMin, AccountNameTrait: cfg.Scoring.AccountNameTrait}
+}

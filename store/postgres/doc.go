@@ -1,0 +1,39 @@
+// Package postgres is the scale-out implementation of store.Store, on
+// PostgreSQL through pgx: several `trackplan serve` replicas share one
+// database, every replica collects, and one of them, elected with an advisory
+// lock (see Leader), runs the scheduled jobs.
+//
+// # Schema and migrations
+//
+// The schema lives in embedded, ordered migrations (migrations/NNNN_*.sql),
+// recorded in a schema_migrations table and applied at Open under an advisory
+// lock scoped to the current schema, so replicas starting together do not
+// race. The DSN may set search_path to keep trackplan's tables in a schema of
+// their own (postgres://host/db?search_path=trackplan).
+//
+// Times are timestamptz (microsecond precision, like the SQLite store);
+// activity days are dates (UTC); trait values are jsonb (a cleared trait is
+// the JSON null); raw messages (samples, the reservoir) are bytea so they are
+// returned byte for byte as received. Text keys use the "C" collation, so
+// every ordering is byte order, as in the SQLite store, whatever the
+// database's default collation. PostgreSQL text cannot hold NUL bytes or
+// invalid UTF-8: such bytes in names, ids and values are stored as U+FFFD.
+//
+// # Ingest and concurrency
+//
+// Unlike SQLite, several Ingest calls run at once, from one replica or many.
+// Deduplication is the database's: message ids are claimed with INSERT … ON
+// CONFLICT DO NOTHING on the dedupe table's primary key, so a message sent to
+// one replica and resent to another is stored once. Every upsert writes its
+// rows in sorted key order, and tables in a fixed order, so concurrent
+// transactions lock rows in the same order and do not deadlock; deadlock and
+// serialization failures are retried anyway.
+//
+// The cardinality guard (store.Guard) is per replica: each DB loads it at
+// Open from what the tables hold and then learns only from its own batches.
+// With several replicas the limits are therefore approximate: events or
+// property paths first seen by different replicas at about the same time may
+// together exceed a limit by a little, and a replica may count a
+// CARDINALITY_LIMIT finding for an event another replica stored after this
+// one opened.
+package postgres

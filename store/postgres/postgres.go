@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+var _ store.Store = (*DB)(nil)
+
+// migrateLockClass is the first key of the two-key advisory lock taken while
+// migrating; the second is a hash of the current schema, so stores in
+// different schemas of one database migrate independently.
+const migrateLockClass = 0x7470 // "tp"
+
+// maxAttempts bounds how many times a transaction that failed with a
+// serialization failure or a deadlock is run.
+const maxAttempts = 5
+
+// DB is a PostgreSQL-backed store on a pgx connection pool. It is safe for
+// concurrent use, including concurrent Ingest calls.
+type DB struct {
+	pool   *pgxpool.Pool
+	limits store.Limits
+
+	guardMu sync.Mutex // guards guard: store.Guard is not safe for concurrent use
+	guard   *store.Guard
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// keyword/value string, optionally with search_path and pgxpool settings such
+// as pool_max_conns), applies pending migrations and loads the cardinality
+// guard.
+func Open(ctx context.Context, dsn string, limits store.Limits) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres dsn: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w", cfg.ConnConfig.Host, err)
+	}
+	db := &DB{pool: pool, limits: limits}
+	if err := db.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := db.loadGuard(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the connection pool, waiting for connections in use to be
+// returned.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Migrate applies the embedded migrations not yet recorded in
+// schema_migrations, each in its own transaction, while holding an advisory
+// lock on a dedicated connection: replicas starting at once apply each
+// migration exactly once, the others waiting and then finding it recorded.
+func (db *DB) Migrate(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
+	}
+	// Closing the session releases the advisory lock whatever happened.
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))`,
+		migrateLockClass); err != nil {
+		return fmt.Errorf("migrate: take migration lock: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad version prefix", base)
+		}
+		var applied bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`,
+			version).Scan(&applied); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if applied {
+			continue
+		}
+		body, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", base, err)
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			// No arguments: the simple protocol runs the file's several statements.
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("apply migration %s: %w", base, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`,
+				version, base); err != nil {
+				return fmt.Errorf("record migration %s: %w", base, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext(coalesce(current_schema(), '')))`,
+		migrateLockClass); err != nil {
+		return fmt.Errorf("migrate: release migration lock: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) loadGuard(ctx context.Context) error {
+	g := store.NewGuard(db.limits)
+	rows, err := db.pool.Query(ctx, `SELECT e.source, e.type, e.name, coalesce(p.path, '')
+		FROM events e LEFT JOIN properties p ON p.event_id = e.id`)
+	if err != nil {
+		return fmt.Errorf("load observed events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k       store.EventKey
+			t, path string
+		)
+		if err := rows.Scan(&k.Source, &t, &k.Name, &path); err != nil {
+			return fmt.Errorf("load observed events: %w", err)
+		}
+		k.Type = trackplan.CallType(t)
+		g.Know(k, path)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load observed events: %w", err)
+	}
+	db.guard = g
+	return nil
+}
+
+// retry runs fn until it succeeds, fails with an error that a new attempt
+// cannot fix, or has failed maxAttempts times. Serialization failures and
+// deadlocks (SQLSTATE 40001, 40P01) abort a transaction that would succeed if
+// run again.
+func retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		// Jittered exponential backoff: 10ms, 20ms, 40ms, … ± 50%.
+		d := time.Duration(10<<(attempt-1)) * time.Millisecond
+		d = d/2 + rand.N(d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// text makes s storable in a PostgreSQL text value, which cannot hold NUL
+// bytes or invalid UTF-8: both become U+FFFD. Strings without them, nearly
+// all, are returned as they are.
+func text(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
