@@ -148,7 +148,10 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 				ON CONFLICT (event_id, day) DO UPDATE SET count = count + excluded.count`, id, day, n)
 		}
 		for path, p := range ev.Props {
-			examples, _ := json.Marshal(p.Examples)
+			examples := []byte("[]")
+			if len(p.Examples) > 0 {
+				examples, _ = json.Marshal(p.Examples)
+			}
 			ex.exec(`INSERT INTO properties (event_id, path, present, first_seen, last_seen, examples) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (event_id, path) DO UPDATE SET present = present + excluded.present,
 				first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),

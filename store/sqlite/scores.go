@@ -180,9 +180,21 @@ func (db *DB) AccountHistory(ctx context.Context, profile, groupID string, limit
 func (db *DB) PruneScores(ctx context.Context, before time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	_, err := db.write.ExecContext(ctx, `DELETE FROM score_runs WHERE at < ? AND id NOT IN (
-		SELECT max(id) FROM score_runs GROUP BY profile)`, micro(before))
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
+		return fmt.Errorf("prune score snapshots: %w", err)
+	}
+	defer tx.Rollback()
+	// Foreign keys are off (they would cost every ingest), so the history
+	// rows go explicitly, with their runs.
+	const old = `SELECT id FROM score_runs WHERE at < ? AND id NOT IN (SELECT max(id) FROM score_runs GROUP BY profile)`
+	if _, err := tx.ExecContext(ctx, `DELETE FROM account_score_history WHERE run_id IN (`+old+`)`, micro(before)); err != nil {
+		return fmt.Errorf("prune score history: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM score_runs WHERE id IN (`+old+`)`, micro(before)); err != nil {
+		return fmt.Errorf("prune score snapshots: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("prune score snapshots: %w", err)
 	}
 	return nil
