@@ -12,6 +12,7 @@ import "time"
 type JobRun struct {
 	ID       int64            `json:"id"`
 	Job      string           `json:"job"`
+	Instance string           `json:"instance,omitempty"` // which process ran it (host:pid)
 	Started  time.Time        `json:"started"`
 	Finished time.Time        `json:"finished"`
 	Outcome  string           `json:"outcome"` // ok, failed or skipped

@@ -42,6 +42,9 @@ type Options struct {
 	// OnCommit, if set, is called after each commit with its size and
 	// duration (for metrics).
 	OnCommit func(r store.IngestResult, took time.Duration, err error)
+	// OnViolation, if set, is called for every violation the check finds
+	// (for metrics). It must be quick and safe for concurrent use.
+	OnViolation func(code trackplan.Code)
 }
 
 // Pipeline group-commits submissions into a store. Start it with Open and
@@ -133,7 +136,13 @@ func (p *Pipeline) Submit(ctx context.Context, msgs []*trackplan.Message, rejs [
 	for i, m := range msgs {
 		s.batch.Messages[i].Message = m
 		if box != nil {
-			s.batch.Messages[i].Violations = box.c.Check(m)
+			vs := box.c.Check(m)
+			s.batch.Messages[i].Violations = vs
+			if p.opts.OnViolation != nil {
+				for _, v := range vs {
+					p.opts.OnViolation(v.Code)
+				}
+			}
 		}
 	}
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -45,6 +46,7 @@ type Scheduler struct {
 	// replica of several); nil means always.
 	leader   func() bool
 	observed func(job, outcome string, took time.Duration)
+	instance string
 
 	jobs    map[string]*entry
 	cron    *cron.Cron
@@ -67,6 +69,8 @@ type Options struct {
 	Leader func() bool
 	// Observe, when set, is told every run's outcome and duration (metrics).
 	Observe func(job, outcome string, took time.Duration)
+	// Instance names this process in the run log (default host:pid).
+	Instance string
 }
 
 // ValidSpec reports whether a cron expression parses.
@@ -85,8 +89,12 @@ func New(jobs []Job, o Options) (*Scheduler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Instance == "" {
+		host, _ := os.Hostname()
+		o.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
 	s := &Scheduler{log: o.Logger, runLog: o.RunLog, now: o.Now, leader: o.Leader, observed: o.Observe,
-		jobs: map[string]*entry{}}
+		instance: o.Instance, jobs: map[string]*entry{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.cron = cron.New(cron.WithLocation(time.UTC))
 	for _, j := range jobs {
@@ -161,7 +169,7 @@ var ErrAlreadyRunning = errors.New("job already running")
 
 func (s *Scheduler) run(ctx context.Context, name string) error {
 	e := s.jobs[name]
-	r := &trackplan.JobRun{Job: name, Started: s.now().UTC()}
+	r := &trackplan.JobRun{Job: name, Instance: s.instance, Started: s.now().UTC()}
 	var err error
 	if !e.mu.TryLock() {
 		err = ErrAlreadyRunning

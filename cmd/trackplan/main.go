@@ -111,6 +111,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			driftCommand(),
 			syncCommand(),
 			planCommand(),
+			runsCommand(),
 			demoCommand(),
 			migrateCommand(),
 			configCommand(),

@@ -14,8 +14,12 @@ import (
 
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/ingest"
+	"github.com/trackplan/trackplan/metrics"
+	"github.com/trackplan/trackplan/schedule"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/postgres"
+	tpsync "github.com/trackplan/trackplan/sync"
 )
 
 func serveCommand() *cli.Command {
@@ -28,45 +32,98 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "webhook-secret", Usage: "shared secret of the Segment Webhooks destination (X-Signature)", EnvVars: []string{"TRACKPLAN_WEBHOOK_SECRET"}},
 			&cli.StringFlag{Name: "webhook-source", Value: "webhook", Usage: "source name of webhook messages", EnvVars: []string{"TRACKPLAN_WEBHOOK_SOURCE"}},
 			&cli.BoolFlag{Name: "check", Value: true, Usage: "check every message against the plan at ingest (--check=false to only collect)", EnvVars: []string{"TRACKPLAN_CHECK"}},
+			&cli.StringFlag{Name: "once", Usage: "run one job (plan-refresh, notion-sync, score, push, prune) and exit"},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 30 * time.Second, Usage: "how long shutdown waits for in-flight requests", EnvVars: []string{"TRACKPLAN_SHUTDOWN_GRACE"}},
 		},
-		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			var plan *trackplan.Plan
-			if c.Bool("check") {
-				if plan, err = loadPlan(c, cfg); err != nil {
-					return err
-				}
-			}
-			st, err := openStore(c.Context, cfg.DB)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			sources := make([]segment.Source, len(cfg.Sources))
-			for i, s := range cfg.Sources {
-				sources[i] = segment.Source{Name: s.Name, WriteKey: string(s.WriteKey)}
-			}
-			srv, err := startServer(serverConfig{
-				Listen:        cfg.Listen,
-				Sources:       sources,
-				WebhookSecret: string(cfg.Webhook.Secret),
-				WebhookSource: cfg.Webhook.Source,
-				Store:         st,
-				Plan:          plan,
-				Logger:        logger(c),
-			})
-			if err != nil {
-				return err
-			}
-			<-c.Context.Done()
-			logger(c).Info("shutting down")
-			return srv.Shutdown(c.Duration("shutdown-grace"))
-		},
+		Action: runServe,
 	}
+}
+
+func runServe(c *cli.Context) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log := logger(c)
+	st, err := openStore(c.Context, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	d := &daemon{cfg: cfg, st: st, log: log, now: time.Now,
+		readPlan: func(ctx context.Context) (*trackplan.Plan, error) { return loadPlan(withContext(c, ctx), cfg) }}
+	if id := notionEventsDB(cfg); id != "" && strings.HasPrefix(cfg.Plan, "notion:") {
+		d.writeBack = func() (*tpsync.WriteBack, error) {
+			wb, _, err := newWriteBackOn(c, cfg, id, st, d.currentPlan)
+			return wb, err
+		}
+	}
+	if c.Bool("check") {
+		p, err := d.readPlan(c.Context)
+		switch {
+		case err == nil:
+			d.plan.Store(p)
+		case strings.HasPrefix(cfg.Plan, "notion:"):
+			// Collecting must not depend on Notion: start unchecked, and
+			// plan-refresh keeps trying.
+			log.Error("plan not loaded; collecting without checks until plan-refresh succeeds", "err", err)
+		default:
+			return err
+		}
+	}
+	d.metrics = metrics.New(storeSize(cfg.DB))
+	jobs, err := d.jobs()
+	if err != nil {
+		return err
+	}
+	var leader func() bool
+	if pg, ok := st.(*postgres.DB); ok {
+		l := pg.Leader(postgres.DefaultLeaderKey, log)
+		go l.Run(c.Context, nil)
+		leader = l.IsLeader
+	}
+	sched, err := schedule.New(jobs, schedule.Options{Logger: log, RunLog: st, Leader: leader,
+		Observe: d.metrics.JobRun})
+	if err != nil {
+		return usage("schedule: %v", err)
+	}
+	if job := c.String("once"); job != "" {
+		return runOnce(c.Context, sched, job)
+	}
+
+	sources := make([]segment.Source, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		sources[i] = segment.Source{Name: s.Name, WriteKey: string(s.WriteKey)}
+	}
+	srv, err := startServer(serverConfig{
+		Listen:        cfg.Listen,
+		Sources:       sources,
+		WebhookSecret: string(cfg.Webhook.Secret),
+		WebhookSource: cfg.Webhook.Source,
+		Store:         st,
+		Plan:          d.plan.Load(),
+		Metrics:       d.metrics,
+		Ready: func(ctx context.Context) error {
+			if c.Bool("check") && d.plan.Load() == nil {
+				return errors.New("plan not loaded")
+			}
+			_, err := st.Runs(ctx, "", 1)
+			return err
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	d.pipeline = srv.pipeline
+	sched.Start()
+	<-c.Context.Done()
+	log.Info("shutting down")
+	grace := c.Duration("shutdown-grace")
+	err = srv.Shutdown(grace)
+	sched.Stop(grace)
+	return err
 }
 
 // Source is a named source and its write key, as configured.
@@ -107,7 +164,11 @@ type serverConfig struct {
 	WebhookSource string
 	Store         store.Store
 	// Plan, when set, checks every message at ingest.
-	Plan   *trackplan.Plan
+	Plan *trackplan.Plan
+	// Metrics, when set, are updated and served at /metrics.
+	Metrics *metrics.Metrics
+	// Ready, when set, answers /readyz: nil means ready.
+	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
 }
 
@@ -130,7 +191,12 @@ func startServer(cfg serverConfig) (*server, error) {
 	if err != nil {
 		return nil, usage("listen on %s: %v", cfg.Listen, err)
 	}
-	p := ingest.Open(cfg.Store, ingest.Options{Logger: cfg.Logger})
+	opts := ingest.Options{Logger: cfg.Logger}
+	if m := cfg.Metrics; m != nil {
+		opts.OnCommit = func(r store.IngestResult, took time.Duration, _ error) { m.Commit(r.Duplicates, took) }
+		opts.OnViolation = func(code trackplan.Code) { m.Violation(string(code)) }
+	}
+	p := ingest.Open(cfg.Store, opts)
 	if cfg.Plan != nil {
 		p.SetChecker(trackplan.NewChecker(cfg.Plan))
 	}
@@ -146,13 +212,32 @@ func startServer(cfg serverConfig) (*server, error) {
 		WebhookSource: cfg.WebhookSource,
 		Ingester:      p,
 		Logger:        cfg.Logger,
-		Observe:       func(o segment.Outcome) { s.latency.observe(o.Took) },
+		Observe: func(o segment.Outcome) {
+			s.latency.observe(o.Took)
+			if cfg.Metrics != nil {
+				cfg.Metrics.Request(o.Source, o.Status, o.Accepted, o.Rejected, o.Took)
+			}
+		},
 	}
 	mux := http.NewServeMux()
 	col.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := cfg.Ready(ctx); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Write([]byte("ready\n"))
+	})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -190,4 +275,12 @@ func (s *server) Shutdown(grace time.Duration) error {
 	s.log.Info("collector stopped", "requests", s.latency.count(), "stored", t.Stored, "duplicates", t.Duplicates,
 		"rejected", t.Rejected, "latency_p50", s.latency.quantile(0.5), "latency_p99", s.latency.quantile(0.99))
 	return nil
+}
+
+// withContext returns a shallow copy of c that carries ctx, for work a job
+// does under its own context.
+func withContext(c *cli.Context, ctx context.Context) *cli.Context {
+	cc := *c
+	cc.Context = ctx
+	return &cc
 }

@@ -53,11 +53,22 @@ func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBac
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := newNotionClient(c, cfg, eventsDB)
+	st, err := openStore(c.Context, cfg.DB)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(c.Context, cfg.DB)
+	wb, _, err := newWriteBackOn(c, cfg, eventsDB, st, func() *trackplan.Plan { return plan })
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return wb, st, nil
+}
+
+// newWriteBackOn wires the Notion write-back over an open store; plan gives
+// the plan in force at each run.
+func newWriteBackOn(c *cli.Context, cfg Config, eventsDB string, st store.Store, plan func() *trackplan.Plan) (*tpsync.WriteBack, store.Store, error) {
+	client, err := newNotionClient(c, cfg, eventsDB)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,7 +79,7 @@ func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBac
 	return &tpsync.WriteBack{
 		Notion:       client,
 		Store:        st,
-		Plan:         func() *trackplan.Plan { return plan },
+		Plan:         plan,
 		Options:      driftOptions(cfg, time.Duration(cfg.Drift.Window)),
 		AddUnplanned: addUnplanned,
 		Logger:       logger(c),

@@ -14,9 +14,9 @@ func (db *DB) RecordRun(ctx context.Context, r *trackplan.JobRun) error {
 	if err != nil {
 		return fmt.Errorf("encode run counts: %w", err)
 	}
-	err = db.pool.QueryRow(ctx, `INSERT INTO job_runs (job, started, finished, outcome, counts, error)
-		VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id`,
-		text(r.Job), r.Started, r.Finished, text(r.Outcome), string(counts), text(r.Error)).Scan(&r.ID)
+	err = db.pool.QueryRow(ctx, `INSERT INTO job_runs (job, started, finished, outcome, counts, error, instance)
+		VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7) RETURNING id`,
+		text(r.Job), r.Started, r.Finished, text(r.Outcome), string(counts), text(r.Error), text(r.Instance)).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("record %s run: %w", r.Job, err)
 	}
@@ -25,7 +25,7 @@ func (db *DB) RecordRun(ctx context.Context, r *trackplan.JobRun) error {
 
 // Runs returns the latest runs, newest first, of one job or of all.
 func (db *DB) Runs(ctx context.Context, job string, limit int) ([]trackplan.JobRun, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, job, started, finished, outcome, counts::text, error FROM job_runs
+	rows, err := db.pool.Query(ctx, `SELECT id, job, started, finished, outcome, counts::text, error, instance FROM job_runs
 		WHERE $1 = '' OR job = $1 ORDER BY id DESC LIMIT $2`, text(job), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read run log: %w", err)
@@ -37,7 +37,7 @@ func (db *DB) Runs(ctx context.Context, job string, limit int) ([]trackplan.JobR
 			r      trackplan.JobRun
 			counts string
 		)
-		if err := rows.Scan(&r.ID, &r.Job, &r.Started, &r.Finished, &r.Outcome, &counts, &r.Error); err != nil {
+		if err := rows.Scan(&r.ID, &r.Job, &r.Started, &r.Finished, &r.Outcome, &counts, &r.Error, &r.Instance); err != nil {
 			return nil, fmt.Errorf("read run log: %w", err)
 		}
 		r.Started, r.Finished = r.Started.UTC(), r.Finished.UTC()

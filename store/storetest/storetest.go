@@ -335,7 +335,7 @@ func testRunLog(t *testing.T, open Opener) {
 	s := open(t, store.DefaultLimits())
 	ctx := context.Background()
 	runs := []*trackplan.JobRun{
-		{Job: "score", Started: t0, Finished: t0.Add(time.Second), Outcome: trackplan.OutcomeOK, Counts: map[string]int64{"accounts": 12}},
+		{Job: "score", Instance: "host-a:12", Started: t0, Finished: t0.Add(time.Second), Outcome: trackplan.OutcomeOK, Counts: map[string]int64{"accounts": 12}},
 		{Job: "push", Started: t0.Add(2 * time.Second), Finished: t0.Add(3 * time.Second), Outcome: trackplan.OutcomeFailed, Error: "segment: 503"},
 		{Job: "score", Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour), Outcome: trackplan.OutcomeSkipped},
 	}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/ingest"
+	"github.com/trackplan/trackplan/metrics"
+	"github.com/trackplan/trackplan/schedule"
+	"github.com/trackplan/trackplan/scoring"
+	"github.com/trackplan/trackplan/store"
+	tpsync "github.com/trackplan/trackplan/sync"
+)
+
+// Job names, as used by the config's schedule, `serve --once` and the run log.
+const (
+	jobPlanRefresh = "plan-refresh"
+	jobNotionSync  = "notion-sync"
+	jobScore       = "score"
+	jobPush        = "push"
+	jobPrune       = "prune"
+)
+
+// daemon holds what the scheduled jobs share: the store, the current plan
+// (swapped atomically by plan-refresh) and the pipeline whose check follows
+// the plan.
+type daemon struct {
+	cfg      Config
+	st       store.Store
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	now      func() time.Time
+	plan     atomic.Pointer[trackplan.Plan]
+	pipeline *ingest.Pipeline
+	// readPlan reads the plan from its source (file, Notion, template).
+	readPlan func(ctx context.Context) (*trackplan.Plan, error)
+	// writeBack builds the Notion write-back; nil when the plan is not in
+	// Notion.
+	writeBack func() (*tpsync.WriteBack, error)
+	// push builds the score push; nil when pushing is not configured.
+	push func(profiles []*trackplan.Profile) (schedule.Func, error)
+}
+
+// currentPlan is the plan in force, never nil.
+func (d *daemon) currentPlan() *trackplan.Plan {
+	if p := d.plan.Load(); p != nil {
+		return p
+	}
+	return &trackplan.Plan{Version: trackplan.PlanVersion}
+}
+
+// setPlan puts a plan in force: new messages are checked against it.
+func (d *daemon) setPlan(p *trackplan.Plan) {
+	d.plan.Store(p)
+	if d.pipeline != nil {
+		d.pipeline.SetChecker(trackplan.NewChecker(p))
+	}
+}
+
+// jobs lists the daemon's jobs with the config's schedules.
+func (d *daemon) jobs() ([]schedule.Job, error) {
+	s := d.cfg.Schedule
+	jobs := []schedule.Job{
+		{Name: jobPlanRefresh, Spec: s.PlanRefresh, Run: d.refreshPlan},
+		{Name: jobScore, Spec: s.Score, Run: d.score},
+		{Name: jobPrune, Spec: s.Prune, Run: d.prune},
+	}
+	if d.writeBack != nil {
+		jobs = append(jobs, schedule.Job{Name: jobNotionSync, Spec: s.NotionSync, Run: d.notionSync})
+	}
+	if d.push != nil {
+		profiles, err := scoringProfiles(d.currentPlan(), d.cfg)
+		if err != nil {
+			return nil, err
+		}
+		run, err := d.push(profiles)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, schedule.Job{Name: jobPush, Run: run})
+		jobs[1].Then = jobPush // push after each successful score run
+	}
+	return jobs, nil
+}
+
+func (d *daemon) refreshPlan(ctx context.Context) (map[string]int64, error) {
+	p, err := d.readPlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.setPlan(p)
+	return map[string]int64{"events": int64(len(p.Events))}, nil
+}
+
+func (d *daemon) notionSync(ctx context.Context) (map[string]int64, error) {
+	wb, err := d.writeBack()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := wb.Run(ctx)
+	return map[string]int64{"rows_written": int64(len(changes))}, err
+}
+
+func (d *daemon) score(ctx context.Context) (map[string]int64, error) {
+	profiles, err := scoringProfiles(d.currentPlan(), d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int64{}
+	saver := saverFunc(func(ctx context.Context, run *trackplan.ScoreRun) error {
+		counts["profiles"]++
+		counts["accounts"] += int64(len(run.Accounts))
+		counts["active_users"] += int64(run.ActiveUsers)
+		return d.st.SaveScores(ctx, run)
+	})
+	r := &scoring.Runner{Source: d.st, Saver: saver, History: d.st, Profiles: profiles,
+		AccountNameTrait: d.cfg.Scoring.AccountNameTrait, Now: d.now, Logger: d.log}
+	return counts, r.Run(ctx)
+}
+
+func (d *daemon) prune(ctx context.Context) (map[string]int64, error) {
+	now := d.now().UTC()
+	r := d.cfg.Retention
+	err := errors.Join(
+		d.st.Prune(ctx, now.Add(-time.Duration(r.Dedupe)), now.AddDate(0, 0, -r.ActivityDays)),
+		d.st.PruneScores(ctx, now.AddDate(0, 0, -r.SnapshotDays)),
+	)
+	return nil, err
+}
+
+// saverFunc adapts a function to scoring.SnapshotSaver.
+type saverFunc func(ctx context.Context, run *trackplan.ScoreRun) error
+
+func (f saverFunc) SaveScores(ctx context.Context, run *trackplan.ScoreRun) error { return f(ctx, run) }
+
+// storeSize reports the size of a SQLite store (database and WAL files).
+func storeSize(dsn string) func() float64 {
+	if isPostgres(dsn) {
+		return nil
+	}
+	return func() float64 {
+		var total int64
+		for _, p := range []string{dsn, dsn + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				total += fi.Size()
+			}
+		}
+		return float64(total)
+	}
+}
+
+// runOnce runs one job and reports it like the scheduler would.
+func runOnce(ctx context.Context, s *schedule.Scheduler, job string) error {
+	if err := s.RunOnce(ctx, job); err != nil {
+		if errors.Is(err, schedule.ErrUnknownJob) {
+			return usage("--once %s: no such job", job)
+		}
+		return upstream(fmt.Errorf("job %s: %w", job, err))
+	}
+	return nil
+}
