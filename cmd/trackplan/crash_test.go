@@ -43,13 +43,15 @@ type process struct {
 
 var listenRE = regexp.MustCompile(`msg="collector listening" addr=(\S+)`)
 
-func startProcess(t *testing.T, db string) *process {
+func startProcess(t *testing.T, db string, extra ...string) *process {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--db", db, "serve", "--listen", "127.0.0.1:0", "--write-key", "web="+testKey)
+	args := append([]string{"--db", db}, extra...)
+	args = append(args, "serve", "--listen", "127.0.0.1:0", "--write-key", "web="+testKey)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

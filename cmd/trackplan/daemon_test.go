@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/postgres"
+	"github.com/trackplan/trackplan/store/sqlite"
+)
+
+// loadResult is what a load generator saw.
+type loadResult struct {
+	mu    sync.Mutex
+	acked []string
+	sent  [][]string
+}
+
+// sendLoad posts batches of 50 to each URL in turn from `workers`
+// goroutines until stop is closed. prefix keeps message ids unique.
+func sendLoad(prefix string, urls []string, workers int, stop <-chan struct{}) *loadResult {
+	res := &loadResult{}
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ids := make([]string, 50)
+				items := make([]string, 50)
+				for j := range ids {
+					ids[j] = fmt.Sprintf("%s-g%d-b%d-m%d", prefix, g, i, j)
+					items[j] = msg(ids[j], "")
+				}
+				res.mu.Lock()
+				res.sent = append(res.sent, ids)
+				res.mu.Unlock()
+				if postBatch(client, urls[(g+i)%len(urls)], batch(items...)) == nil {
+					res.mu.Lock()
+					res.acked = append(res.acked, ids...)
+					res.mu.Unlock()
+				}
+			}
+		}()
+	}
+	go func() { <-stop; wg.Wait() }()
+	return res
+}
+
+// TestSIGTERMUnderLoad stops the daemon with SIGTERM while clients send:
+// it exits 0 within the grace period and every acknowledged message is
+// stored.
+func TestSIGTERMUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and signals the binary")
+	}
+	db := filepath.Join(t.TempDir(), "term.db")
+	p := startProcess(t, db)
+	stop := make(chan struct{})
+	res := sendLoad("term", []string{"http://" + p.addr}, 4, stop)
+	time.Sleep(time.Second)
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	err := p.cmd.Wait()
+	took := time.Since(start)
+	close(stop)
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if took > 30*time.Second {
+		t.Errorf("shutdown took %s; the grace period is 30s", took)
+	}
+	time.Sleep(100 * time.Millisecond) // let the senders see the closed socket
+	res.mu.Lock()
+	acked := append([]string(nil), res.acked...)
+	res.mu.Unlock()
+	st, err := sqlite.Open(context.Background(), db, store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n, err := st.Stored(context.Background(), "web", acked)
+	if err != nil || n != len(acked) || n == 0 {
+		t.Fatalf("after SIGTERM %d of %d acknowledged messages are stored (%v)", n, len(acked), err)
+	}
+	t.Logf("%d acknowledged messages, all stored; shutdown took %s", n, took.Round(time.Millisecond))
+}
+
+// pgSchemaDSN creates a fresh schema for one test and returns a DSN that
+// uses it.
+func pgSchemaDSN(t *testing.T) string {
+	base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("TRACKPLAN_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	schema := fmt.Sprintf("tp_daemon_%d", time.Now().UnixNano())
+	dsn, err := postgres.CreateSchema(context.Background(), base, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postgres.DropSchema(context.Background(), base, schema) })
+	return dsn
+}
+
+// TestReplicasOnPostgres runs two daemons on one PostgreSQL under load from
+// two clients: totals are exact, a message resent to the other replica is
+// counted once, exactly one replica runs the scheduled job, and when the
+// leader is killed the other runs the next one.
+func TestReplicasOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two daemons")
+	}
+	dsn := pgSchemaDSN(t)
+	cfg := filepath.Join(t.TempDir(), "trackplan.yaml")
+	os.WriteFile(cfg, []byte("schedule:\n  score: \"@every 1s\"\n  plan_refresh: \"\"\n  prune: \"\"\n"), 0o600)
+	a := startProcess(t, dsn, "--config", cfg)
+	b := startProcess(t, dsn, "--config", cfg)
+	defer a.cmd.Process.Kill()
+	defer b.cmd.Process.Kill()
+	urls := []string{"http://" + a.addr, "http://" + b.addr}
+
+	stop := make(chan struct{})
+	res := sendLoad("rep", urls, 4, stop)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	time.Sleep(200 * time.Millisecond)
+	res.mu.Lock()
+	sent := res.sent
+	res.mu.Unlock()
+	// Resend every batch to the other replica: all duplicates.
+	client := &http.Client{Timeout: 10 * time.Second}
+	unique := 0
+	for i, ids := range sent {
+		items := make([]string, len(ids))
+		for j, id := range ids {
+			items[j] = msg(id, "")
+		}
+		if err := postBatch(client, urls[(i+1)%2], batch(items...)); err != nil {
+			t.Fatalf("resend: %v", err)
+		}
+		unique += len(ids)
+	}
+
+	st, err := postgres.Open(context.Background(), dsn, store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o, err := st.Observed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Totals.Messages != int64(unique) || o.Totals.Duplicates < int64(unique) {
+		t.Errorf("totals %+v; want %d messages, each resent once as a duplicate", o.Totals, unique)
+	}
+
+	runs, err := st.Runs(context.Background(), "score", 100)
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("no score runs: %v", err)
+	}
+	leader := runs[0].Instance
+	for _, r := range runs {
+		if r.Instance != leader {
+			t.Errorf("score ran on %s and %s; exactly one replica should run it", leader, r.Instance)
+		}
+	}
+	// Kill the leader; the other takes over and runs the next job.
+	victim, survivor := a, b
+	if strings.HasSuffix(leader, fmt.Sprintf(":%d", b.cmd.Process.Pid)) {
+		victim, survivor = b, a
+	}
+	victim.cmd.Process.Signal(syscall.SIGKILL)
+	victim.cmd.Wait()
+	want := fmt.Sprintf(":%d", survivor.cmd.Process.Pid)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		runs, _ = st.Runs(context.Background(), "score", 1)
+		if len(runs) == 1 && strings.HasSuffix(runs[0].Instance, want) {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Errorf("after the leader died, the survivor never ran the job (last run by %s)", runs[0].Instance)
+}
