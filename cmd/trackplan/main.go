@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -97,8 +98,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		Flags:                globalFlags,
 		Before: func(c *cli.Context) error {
-			return setupLogger(c, stderr)
+			if err := setupLogger(c, stderr); err != nil {
+				return err
+			}
+			return startProfile(c)
 		},
+		After: stopProfile,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usage("%v", err)
 		},
@@ -126,6 +131,7 @@ var globalFlags = []cli.Flag{
 	&cli.StringFlag{Name: "plan", Usage: "plan: a YAML/JSON file or notion:<events-database-id> (default: the config, else the B2B SaaS template)", EnvVars: []string{"TRACKPLAN_PLAN"}},
 	&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"TRACKPLAN_LOG_LEVEL"}},
 	&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"TRACKPLAN_LOG_FORMAT"}},
+	&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile of the run to this file", Hidden: true},
 }
 
 func setupLogger(c *cli.Context, stderr io.Writer) error {
@@ -164,4 +170,30 @@ func versionCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// startProfile starts the CPU profile asked for with --cpu-profile.
+func startProfile(c *cli.Context) error {
+	path := c.String("cpu-profile")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return usage("--cpu-profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return usage("--cpu-profile: %v", err)
+	}
+	c.App.Metadata["profile"] = f
+	return nil
+}
+
+func stopProfile(c *cli.Context) error {
+	if f, ok := c.App.Metadata["profile"].(*os.File); ok {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}
+	return nil
 }

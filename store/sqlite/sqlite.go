@@ -43,8 +43,12 @@ type DB struct {
 // Open opens (creating if needed) the SQLite database at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string, limits store.Limits) (*DB, error) {
+	// WAL with full synchronous commits: an acknowledged batch survives
+	// power loss, not just a killed process. Statement journals of the
+	// multi-row upserts stay in memory (temp_store): on disk they were a
+	// third of the commit time.
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(off)", "cache_size(-65536)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(off)", "cache_size(-65536)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
