@@ -71,6 +71,7 @@ type Store interface {
 	PruneScores(ctx context.Context, before time.Time) error
 
 	DriftSource
+	DashboardSource
 
 	// Ledger is the push ledger (ledger.go).
 	Ledger

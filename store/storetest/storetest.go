@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"ScoringSource", testScoringSource},
 		{"Snapshots", testSnapshots},
 		{"DriftSource", testDriftSource},
+		{"DashboardSource", testDashboardSource},
 		{"Ledger", testLedger},
 	}
 	for _, tt := range tests {
@@ -653,5 +654,54 @@ func testLedger(t *testing.T, open Opener) {
 	}
 	if err := s.LedgerFail(ctx, "default", nil); err != nil {
 		t.Errorf("empty LedgerFail: %v", err)
+	}
+}
+
+func testDashboardSource(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	ctx := context.Background()
+	ingest(t, s,
+		track("x1", "u1", "acme", "Report Exported", t0, nil),
+		track("x2", "u2", "acme", "Report Exported", t0.AddDate(0, 0, 1), nil),
+		track("x3", "u2", "acme", "Signed In", t0.AddDate(0, 0, -20), nil),
+		track("x4", "u3", "beta", "Report Exported", t0, nil),
+		call(trackplan.Group, "g1", "u1", "acme", t0, map[string]any{"name": "Acme", "plan": nil}),
+	)
+	type day struct {
+		Name string
+		Day  string
+		N    int64
+	}
+	var days []day
+	err := s.EventDaily(ctx, t0.Truncate(24*time.Hour), t0.Truncate(24*time.Hour).AddDate(0, 0, 2),
+		func(typ trackplan.CallType, name string, d time.Time, n int64) error {
+			days = append(days, day{string(typ) + "/" + name, d.Format(time.DateOnly), n})
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []day{{"group/group", "2026-11-01", 1}, {"track/Report Exported", "2026-11-01", 2}, {"track/Report Exported", "2026-11-02", 1}}
+	if diff := cmp.Diff(want, days); diff != "" {
+		t.Errorf("daily volumes (-want +got):\n%s", diff)
+	}
+	traits, err := s.AccountTraitsOf(ctx, "acme")
+	if err != nil || len(traits) != 1 || string(traits["name"]) != `"Acme"` {
+		t.Errorf("traits of acme = %v, %v; want only the name (plan was cleared)", traits, err)
+	}
+	if _, err := s.AccountTraitsOf(ctx, "nobody"); !errors.Is(err, trackplan.ErrNotFound) {
+		t.Errorf("unknown account: %v", err)
+	}
+	use, err := s.AccountActivity(ctx, "acme", []string{"Report Exported", "Signed In", "Invite Sent"},
+		t0.Truncate(24*time.Hour).AddDate(0, 0, -7), t0.Truncate(24*time.Hour).AddDate(0, 0, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUse := []store.EventUse{
+		{Event: "Report Exported", Window: 2, Total: 2, LastSeen: t0.AddDate(0, 0, 1)},
+		{Event: "Signed In", Window: 0, Total: 1, LastSeen: t0.AddDate(0, 0, -20)},
+	}
+	if diff := cmp.Diff(wantUse, use); diff != "" {
+		t.Errorf("account activity (-want +got):\n%s", diff)
 	}
 }

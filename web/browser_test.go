@@ -1,0 +1,174 @@
+//go:build unix
+
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// chromiumBinary finds Chromium: /usr/bin/chromium, else chromium or
+// chromium-browser on PATH; "" when there is none.
+func chromiumBinary() string {
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// chromium runs headless Chromium with a fresh profile and returns its
+// stdout and its log (stderr, with --enable-logging=stderr).
+func chromium(t *testing.T, bin string, args ...string) (stdout []byte, log string) {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "trackplan-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Chromium's helper processes may still be writing for a moment after
+	// it exits, so a failed removal is not a test failure.
+	defer os.RemoveAll(profile)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+		"--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir=" + profile,
+		"--enable-logging=stderr", "--v=0"}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	// Chromium starts helper processes: run it in its own process group
+	// and end the whole group, on timeout and after it exits.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	err = cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if err != nil {
+		t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.Bytes(), errOut.String()
+}
+
+// consoleErrors returns the lines of a Chromium log that report a page's
+// console output or an uncaught exception. Chromium logs every console
+// message, whatever its level, as `INFO:CONSOLE:<line>] "<message>",
+// source: <url> (<line>)` (older versions: `INFO:CONSOLE(<line>)]`), and
+// with them CSP violations, refused resources and uncaught exceptions
+// ("Uncaught TypeError: …"). The dashboard logs nothing, so any such line
+// is an error.
+func consoleErrors(log string) []string {
+	var lines []string
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "CONSOLE(") || strings.Contains(line, "Uncaught") {
+			lines = append(lines, strings.TrimSpace(line))
+		}
+	}
+	return lines
+}
+
+func TestBrowser(t *testing.T) {
+	bin := chromiumBinary()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; CI must install it (apt-get install -y chromium)")
+		}
+		t.Skip("chromium is not installed; the browser test runs where it is (CI installs it)")
+	}
+	if testing.Short() {
+		t.Skip("the browser test is slow; skipped with -short")
+	}
+	artifacts := os.Getenv("TRACKPLAN_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/", newTestHandler(t, fixture()))
+	// A page with console output and an uncaught exception, served without
+	// the dashboard's Content-Security-Policy, checks that the detector
+	// still recognises what this Chromium prints.
+	mux.HandleFunc("GET /broken-for-test", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!DOCTYPE html><title>broken</title><p>broken</p>`+
+			`<script>console.error("dashboard-test-error")</script><script>notDefined()</script>`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	// Enough accounts for the list to paginate.
+	big := httptest.NewServer(newTestHandler(t, bigFixture(240)))
+	defer big.Close()
+
+	t.Run("detector", func(t *testing.T) {
+		_, log := chromium(t, bin, "--dump-dom", srv.URL+"/broken-for-test")
+		got := strings.Join(consoleErrors(log), "\n")
+		for _, want := range []string{"dashboard-test-error", "Uncaught ReferenceError"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the console detector missed %q; Chromium's log format may have changed:\n%s", want, log)
+			}
+		}
+	})
+
+	pages := []struct {
+		name, base, path string
+		want             []string // in the DOM after scripts ran
+	}{
+		{"overview", srv.URL, "/", []string{`id="health-bar"`, `class="seg k-live"`, `id="top-findings"`, `id="unplanned"`,
+			`id="score-histogram"`, `class="bar k-most"`, `id="bands"`, "Biggest risers", "Soylent", `<option value="trial">`}},
+		{"accounts", srv.URL, "/accounts", []string{`id="accounts"`, `aria-sort="descending"`, "Acme Corp", "Stark &amp; Sons",
+			`class="spark"`, `id="band-select"`, `<label for="band-select">`}},
+		{"account", srv.URL, "/accounts/acme", []string{`id="account-score"`, `id="history-chart"`, `class="line"`, `id="adoption"`,
+			`id="traits"`, `id="users"`, "u-alice", `class="sort-button"`, "is-sortable"}},
+		{"events", srv.URL, "/events", []string{`id="events"`, "Feature Used", "Button Clicked", `class="spark"`,
+			`class="data props is-sortable"`, `class="sort-button"`, "UNPLANNED_PROPERTY"}},
+		{"accounts-paginated", big.URL, "/accounts?page=2", []string{`aria-label="Pages of accounts"`,
+			`aria-current="page">2</a>`, `rel="prev"`, `rel="next"`, "Showing 51–100 of 240"}},
+	}
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			url := p.base + p.path
+			dom, log := chromium(t, bin, "--dump-dom", url)
+			for _, want := range p.want {
+				if !bytes.Contains(dom, []byte(want)) {
+					t.Errorf("%s: %q missing from the DOM", p.path, want)
+				}
+			}
+			for _, line := range consoleErrors(log) {
+				t.Errorf("%s: console: %s", p.path, line)
+			}
+
+			shot := filepath.Join(artifacts, p.name+".png")
+			_, log = chromium(t, bin, "--screenshot="+shot, "--window-size=1280,1600", url)
+			for _, line := range consoleErrors(log) {
+				t.Errorf("%s: console: %s", p.path, line)
+			}
+			png, err := os.ReadFile(shot)
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10_000 {
+				t.Errorf("screenshot %s: not a plausible PNG (%d bytes)", shot, len(png))
+			}
+			t.Logf("screenshot: %s", shot)
+		})
+	}
+}

@@ -1,0 +1,16 @@
+// Package web serves trackplan's dashboard: plan health (planned events by
+// observed status, top findings, unplanned events), engagement (the score
+// distribution, accounts by band, risers and fallers), a ranked account
+// list, a page per account and a page listing every planned and observed
+// event with its properties.
+//
+// Pages are rendered on the server with html/template from the templates
+// embedded in package templates; charts are inline SVG drawn by the server,
+// so the dashboard works offline with no build step. A small script adds
+// sorting to the tables that are not paginated; every page works without it.
+//
+// The dashboard reads through Data, a small interface the wiring adapts to
+// the store and the drift reconciliation; the optional EventVolumes,
+// AccountTraits and AccountActivity add detail where they are available.
+// RequireAuth protects it when it listens beyond loopback.
+package web

@@ -1,0 +1,597 @@
+package web
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+// obsStatus is an event's observed status, as the plan's Observed column
+// names it.
+type obsStatus int
+
+// Observed statuses, in the order the overview's bar shows them.
+const (
+	statusLive obsStatus = iota
+	statusViolations
+	statusDeprecatedSeen
+	statusNotSeen
+	statusUnplanned
+	numStatuses
+)
+
+// Key is the status's query value and CSS modifier.
+func (s obsStatus) Key() string {
+	return [...]string{"live", "violations", "deprecated_seen", "not_seen", "unplanned"}[s]
+}
+
+// Label is the status's display name.
+func (s obsStatus) Label() string {
+	return [...]string{"Live", "Violations", "Deprecated but seen", "Not seen", "Unplanned"}[s]
+}
+
+func parseStatus(v string) (obsStatus, bool) {
+	for s := range numStatuses {
+		if s.Key() == v {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// violationCode reports whether a finding with this code means the event's
+// traffic breaks its plan entry (as opposed to the event missing, being
+// unplanned, misnamed, or a best-practice gap).
+func violationCode(c trackplan.Code) bool {
+	switch c {
+	case trackplan.UnplannedProperty, trackplan.RequiredMissing, trackplan.TypeMismatch,
+		trackplan.NullNotAllowed, trackplan.EnumViolation, trackplan.PatternViolation,
+		trackplan.RangeViolation, trackplan.TypeInconsistent, trackplan.RequiredSometimesMissing:
+		return true
+	}
+	return false
+}
+
+// eventKey identifies an observed event across sources.
+type eventKey struct {
+	Type trackplan.CallType
+	Name string
+}
+
+// eventAgg is what was seen of one event, summed over sources.
+type eventAgg struct {
+	key     eventKey
+	count   int64
+	first   time.Time
+	last    time.Time
+	sources []string
+	props   map[string]*propAgg
+	order   []string // property paths in first-seen order of the input
+}
+
+type propAgg struct {
+	types   map[string]int64
+	present int64
+	last    time.Time
+}
+
+func (a *eventAgg) add(o *store.ObservedEvent) {
+	a.count += o.Count
+	if a.first.IsZero() || (!o.FirstSeen.IsZero() && o.FirstSeen.Before(a.first)) {
+		a.first = o.FirstSeen
+	}
+	if o.LastSeen.After(a.last) {
+		a.last = o.LastSeen
+	}
+	if o.Source != "" && !slices.Contains(a.sources, o.Source) {
+		a.sources = append(a.sources, o.Source)
+	}
+	for _, p := range o.Properties {
+		pa, ok := a.props[p.Path]
+		if !ok {
+			pa = &propAgg{types: map[string]int64{}}
+			a.props[p.Path] = pa
+			a.order = append(a.order, p.Path)
+		}
+		for t, n := range p.Types {
+			pa.types[t] += n
+		}
+		pa.present += p.Present
+		if p.LastSeen.After(pa.last) {
+			pa.last = p.LastSeen
+		}
+	}
+}
+
+// merge folds b into a (two observed names resolving to one plan entry).
+func (a *eventAgg) merge(b *eventAgg) {
+	a.count += b.count
+	if a.first.IsZero() || (!b.first.IsZero() && b.first.Before(a.first)) {
+		a.first = b.first
+	}
+	if b.last.After(a.last) {
+		a.last = b.last
+	}
+	for _, s := range b.sources {
+		if !slices.Contains(a.sources, s) {
+			a.sources = append(a.sources, s)
+		}
+	}
+	for _, path := range b.order {
+		pb := b.props[path]
+		pa, ok := a.props[path]
+		if !ok {
+			pa = &propAgg{types: map[string]int64{}}
+			a.props[path] = pa
+			a.order = append(a.order, path)
+		}
+		for t, n := range pb.types {
+			pa.types[t] += n
+		}
+		pa.present += pb.present
+		if pb.last.After(pa.last) {
+			pa.last = pb.last
+		}
+	}
+}
+
+// eventRow is one planned or observed event with everything the pages show
+// of it.
+type eventRow struct {
+	Anchor      string
+	Href        string // the row on the events page
+	Name        string
+	Type        string
+	Planned     bool
+	PlanStatus  string
+	Weight      int
+	Owner       string
+	Description string
+	Status      obsStatus
+	Count       int64
+	CountText   string
+	Sources     []string
+	FirstSeen   timeView
+	LastSeen    timeView
+	// Volume is the daily volume over VolumeDays days, when known.
+	Volume     *sparkline
+	VolumeText string
+	Findings   []findingRow
+	Codes      []codeCount
+	Properties []propRow
+	// keys are the observed events behind the row (several when page and
+	// track observations resolve to one plan entry).
+	keys []eventKey
+}
+
+// codeCount is how many findings of one code an event has.
+type codeCount struct {
+	Code string
+	N    int
+}
+
+// propRow is one planned or observed property of an event.
+type propRow struct {
+	Name         string
+	Planned      bool
+	PlannedType  string
+	Required     bool
+	Observed     []typeShare
+	Presence     string
+	PresenceBar  meter
+	PresenceSort string
+	LastSeen     timeView
+	State        string // ok, unplanned, missing (required, never present) or unseen
+	Codes        []string
+}
+
+// typeShare is one observed JSON type of a property with its share.
+type typeShare struct {
+	Type string
+	Pct  string
+}
+
+// findingRow is one finding as tables show it.
+type findingRow struct {
+	Code      string
+	Severity  string
+	Event     string
+	EventHref string
+	Path      string
+	Expected  string
+	Observed  string
+	Count     string
+	LastSeen  timeView
+}
+
+// health is plan × observed × findings, the basis of the overview's plan
+// health and of the events page.
+type health struct {
+	rows     []*eventRow // planned events in plan order, then unplanned by volume
+	byStatus [numStatuses]int
+	findings []trackplan.Finding
+	anchors  map[string]string // event name → anchor of its row
+	totals   store.Totals
+}
+
+// anchorOf is a stable, id-safe anchor for an event row.
+func anchorOf(t trackplan.CallType, name string) string {
+	sum := sha256.Sum256([]byte(string(t) + "\x00" + name))
+	return "ev-" + hex.EncodeToString(sum[:5])
+}
+
+// loadHealth reads the plan, the observations and the findings and
+// classifies every event.
+func (h *Handler) loadHealth(ctx context.Context, withProps bool) (*health, error) {
+	obs, err := h.data.Observed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load observed events: %w", err)
+	}
+	findings, err := h.data.Findings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load findings: %w", err)
+	}
+	if obs == nil {
+		obs = &store.Observed{}
+	}
+	now := h.now()
+	return classify(h.data.Plan(), obs, findings, now, now.AddDate(0, 0, -h.window), withProps), nil
+}
+
+// classify builds the event rows: a planned event is live when seen since
+// seenSince, with violations when seen and it has an error or warning
+// finding of a violation code, deprecated but seen when deprecated and
+// seen, not seen otherwise; an observed event with no plan entry (alias
+// calls aside) is unplanned.
+func classify(plan *trackplan.Plan, obs *store.Observed, findings []trackplan.Finding, now, seenSince time.Time, withProps bool) *health {
+	hl := &health{findings: findings, anchors: map[string]string{}, totals: obs.Totals}
+
+	aggs := map[eventKey]*eventAgg{}
+	var keys []eventKey
+	for i := range obs.Events {
+		o := &obs.Events[i]
+		k := eventKey{o.Type, o.Name}
+		a, ok := aggs[k]
+		if !ok {
+			a = &eventAgg{key: k, props: map[string]*propAgg{}}
+			aggs[k] = a
+			keys = append(keys, k)
+		}
+		a.add(o)
+	}
+
+	// Resolve each observed event to its plan entry.
+	var planned []*trackplan.Event
+	if plan != nil {
+		for _, e := range plan.Events {
+			if e != nil {
+				planned = append(planned, e)
+			}
+		}
+	}
+	byEntry := map[*trackplan.Event]*eventAgg{}
+	entryKeys := map[*trackplan.Event][]eventKey{}
+	var unplanned []*eventAgg
+	for _, k := range keys {
+		a := aggs[k]
+		e := plan.Lookup(k.Type, k.Name)
+		if e == nil {
+			if k.Type != trackplan.Alias {
+				unplanned = append(unplanned, a)
+			}
+			continue
+		}
+		entryKeys[e] = append(entryKeys[e], k)
+		if prev, ok := byEntry[e]; ok {
+			merged := &eventAgg{key: prev.key, props: map[string]*propAgg{}}
+			merged.merge(prev)
+			merged.merge(a)
+			byEntry[e] = merged
+		} else {
+			byEntry[e] = a
+		}
+	}
+
+	byEvent := map[string][]trackplan.Finding{}
+	for _, f := range findings {
+		if f.Event != "" {
+			byEvent[f.Event] = append(byEvent[f.Event], f)
+		}
+	}
+
+	for _, e := range planned {
+		a := byEntry[e]
+		row := &eventRow{
+			Name: e.Name, Type: string(e.CallType()), Planned: true, PlanStatus: string(e.Status),
+			Weight: e.Weight, Owner: e.Owner, Description: e.Description, keys: entryKeys[e],
+		}
+		fs := byEvent[e.Name]
+		if t := e.CallType(); (t == trackplan.Identify || t == trackplan.Group) && e.Name != string(t) {
+			fs = append(slices.Clip(fs), byEvent[string(t)]...)
+		}
+		seen := a != nil && !a.last.Before(seenSince)
+		violating := false
+		for _, f := range fs {
+			if violationCode(f.Code) && f.Severity != trackplan.SeverityInfo {
+				violating = true
+			}
+		}
+		switch {
+		case seen && e.Status == trackplan.StatusDeprecated:
+			row.Status = statusDeprecatedSeen
+		case seen && violating:
+			row.Status = statusViolations
+		case seen:
+			row.Status = statusLive
+		default:
+			row.Status = statusNotSeen
+		}
+		fillRow(row, a, e, fs, now, withProps)
+		hl.rows = append(hl.rows, row)
+	}
+	slices.SortStableFunc(unplanned, func(x, y *eventAgg) int {
+		return cmp.Or(cmp.Compare(y.count, x.count), cmp.Compare(x.key.Name, y.key.Name), cmp.Compare(x.key.Type, y.key.Type))
+	})
+	for _, a := range unplanned {
+		row := &eventRow{Name: a.key.Name, Type: string(a.key.Type), Status: statusUnplanned, keys: []eventKey{a.key}}
+		fillRow(row, a, nil, byEvent[a.key.Name], now, withProps)
+		hl.rows = append(hl.rows, row)
+	}
+	for _, row := range hl.rows {
+		row.Anchor = anchorOf(trackplan.CallType(row.Type), row.Name)
+		row.Href = "/events#" + row.Anchor
+		hl.byStatus[row.Status]++
+		if _, ok := hl.anchors[row.Name]; !ok {
+			hl.anchors[row.Name] = row.Href
+		}
+		if t := trackplan.CallType(row.Type); t == trackplan.Identify || t == trackplan.Group {
+			if _, ok := hl.anchors[string(t)]; !ok {
+				hl.anchors[string(t)] = row.Href
+			}
+		}
+	}
+	for _, row := range hl.rows {
+		for i := range row.Findings {
+			row.Findings[i].EventHref = hl.anchors[row.Findings[i].Event]
+		}
+	}
+	return hl
+}
+
+// fillRow adds what was observed (a, may be nil) and the findings to a row.
+func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Finding, now time.Time, withProps bool) {
+	if a != nil {
+		row.Count = a.count
+		row.FirstSeen = timeOf(a.first, now)
+		row.LastSeen = timeOf(a.last, now)
+		row.Sources = slices.Sorted(slices.Values(a.sources))
+	}
+	row.CountText = formatInt(row.Count)
+	codes := map[string]int{}
+	for _, f := range fs {
+		codes[string(f.Code)]++
+	}
+	for c, n := range codes {
+		row.Codes = append(row.Codes, codeCount{Code: c, N: n})
+	}
+	slices.SortFunc(row.Codes, func(x, y codeCount) int { return cmp.Compare(x.Code, y.Code) })
+	if !withProps {
+		return
+	}
+	row.Findings = findingRows(fs, nil, now)
+	byPath := map[string][]string{}
+	for _, f := range fs {
+		if f.Path != "" && !slices.Contains(byPath[f.Path], string(f.Code)) {
+			byPath[f.Path] = append(byPath[f.Path], string(f.Code))
+		}
+	}
+	for _, codes := range byPath {
+		slices.Sort(codes)
+	}
+	total := int64(0)
+	if a != nil {
+		total = a.count
+	}
+	done := map[string]bool{}
+	if e != nil {
+		for _, p := range e.Properties {
+			if p == nil {
+				continue
+			}
+			done[p.Name] = true
+			pr := propRow{Name: p.Name, Planned: true, PlannedType: string(p.EffectiveType()), Required: p.Required, Codes: byPath[p.Name]}
+			var pa *propAgg
+			if a != nil {
+				pa = a.props[p.Name]
+			}
+			fillProp(&pr, pa, total, now)
+			switch {
+			case pa != nil && pa.present > 0:
+				pr.State = "ok"
+			case p.Required && total > 0:
+				pr.State = "missing"
+			default:
+				pr.State = "unseen"
+			}
+			row.Properties = append(row.Properties, pr)
+		}
+	}
+	if a != nil {
+		extra := slices.Clone(a.order)
+		slices.Sort(extra)
+		for _, path := range extra {
+			if done[path] {
+				continue
+			}
+			pr := propRow{Name: path, PlannedType: "—", State: "unplanned", Codes: byPath[path]}
+			if e == nil {
+				pr.State = "ok" // every property of an unplanned event is unplanned; do not repeat it
+			}
+			fillProp(&pr, a.props[path], total, now)
+			row.Properties = append(row.Properties, pr)
+		}
+	}
+}
+
+func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
+	if pa == nil || total == 0 {
+		pr.Presence, pr.PresenceSort = "—", "-1"
+		return
+	}
+	pct := float64(pa.present) / float64(total) * 100
+	pr.Presence = formatPct(pct)
+	pr.PresenceSort = formatScore(pct)
+	pr.PresenceBar = meterOf(pct, "presence")
+	pr.LastSeen = timeOf(pa.last, now)
+	var sum int64
+	for _, n := range pa.types {
+		sum += n
+	}
+	types := make([]string, 0, len(pa.types))
+	for t := range pa.types {
+		types = append(types, t)
+	}
+	slices.SortFunc(types, func(x, y string) int { return cmp.Or(cmp.Compare(pa.types[y], pa.types[x]), cmp.Compare(x, y)) })
+	for _, t := range types {
+		share := typeShare{Type: t}
+		if sum > 0 && len(types) > 1 {
+			share.Pct = formatPct(float64(pa.types[t]) / float64(sum) * 100)
+		}
+		pr.Observed = append(pr.Observed, share)
+	}
+}
+
+// findingRows orders findings by count (then severity, code, event, path)
+// and keeps at most limit of them (all when limit is 0). anchors links
+// events to their rows; nil leaves the links to the caller.
+func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time) []findingRow {
+	sorted := slices.Clone(fs)
+	slices.SortStableFunc(sorted, func(x, y trackplan.Finding) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(severityRank(x.Severity), severityRank(y.Severity)),
+			cmp.Compare(x.Code, y.Code), cmp.Compare(x.Event, y.Event), cmp.Compare(x.Path, y.Path))
+	})
+	rows := make([]findingRow, 0, len(sorted))
+	for _, f := range sorted {
+		rows = append(rows, findingRow{
+			Code: string(f.Code), Severity: severityKey(f.Severity), Event: f.Event, EventHref: anchors[f.Event],
+			Path: f.Path, Expected: truncate(f.Expected, 120), Observed: truncate(f.Observed, 120),
+			Count: formatInt(f.Count), LastSeen: timeOf(f.LastSeen, now),
+		})
+	}
+	return rows
+}
+
+// volumeDays is the span of the events page's volume sparklines.
+const volumeDays = 30
+
+// addVolumes draws each row's daily volume over the last volumeDays days.
+func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) error {
+	now := h.now().UTC()
+	to := now.Truncate(24*time.Hour).AddDate(0, 0, 1)
+	from := to.AddDate(0, 0, -volumeDays)
+	byKey := map[eventKey]*eventRow{}
+	for _, r := range rows {
+		for _, k := range r.keys {
+			byKey[k] = r
+		}
+	}
+	series := map[*eventRow]*[volumeDays]float64{}
+	err := h.volumes.EventVolume(ctx, from, to, func(typ trackplan.CallType, name string, day time.Time, count int64) error {
+		r, ok := byKey[eventKey{typ, name}]
+		if !ok {
+			return nil
+		}
+		i := int(day.UTC().Sub(from) / (24 * time.Hour))
+		if i < 0 || i >= volumeDays {
+			return nil
+		}
+		s, ok := series[r]
+		if !ok {
+			s = new([volumeDays]float64)
+			series[r] = s
+		}
+		s[i] += float64(count)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load event volume: %w", err)
+	}
+	for _, r := range rows {
+		s, ok := series[r]
+		if !ok {
+			r.VolumeText = "0"
+			r.Volume = newSparkline(make([]float64, volumeDays), 0, 1, fmt.Sprintf("No messages in the last %d days", volumeDays))
+			continue
+		}
+		var sum, peak float64
+		for _, v := range s {
+			sum += v
+			peak = max(peak, v)
+		}
+		r.VolumeText = formatInt(int64(sum))
+		r.Volume = newSparkline(s[:], 0, 0, fmt.Sprintf("Daily volume over the last %d days: %s messages, at most %s a day",
+			volumeDays, formatInt(int64(sum)), formatInt(int64(peak))))
+	}
+	return nil
+}
+
+// eventsPage is the content of the events page.
+type eventsPage struct {
+	Filter     string
+	Statuses   []statusChip
+	Rows       []*eventRow
+	HasVolume  bool
+	VolumeDays int
+	WindowDays int
+}
+
+// statusChip is one status filter link with its count.
+type statusChip struct {
+	Key, Label, Href string
+	N                int
+	Current          bool
+}
+
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
+	sel, err := h.selectProfile(r)
+	if err != nil {
+		return err
+	}
+	filter := r.URL.Query().Get("status")
+	want, ok := parseStatus(filter)
+	if filter != "" && !ok {
+		return badRequestf("unknown status %q (want live, violations, deprecated_seen, not_seen or unplanned)", filter)
+	}
+	hl, err := h.loadHealth(r.Context(), true)
+	if err != nil {
+		return err
+	}
+	page := eventsPage{Filter: filter, VolumeDays: volumeDays, WindowDays: h.window}
+	page.Statuses = append(page.Statuses, statusChip{Key: "all", Label: "All", Href: sel.link("/events"), N: len(hl.rows), Current: filter == ""})
+	for s := range numStatuses {
+		page.Statuses = append(page.Statuses, statusChip{Key: s.Key(), Label: s.Label(), Href: sel.link("/events", "status", s.Key()),
+			N: hl.byStatus[s], Current: filter == s.Key()})
+	}
+	for _, row := range hl.rows {
+		if filter == "" || row.Status == want {
+			page.Rows = append(page.Rows, row)
+		}
+	}
+	if h.volumes != nil {
+		if err := h.addVolumes(r.Context(), page.Rows); err != nil {
+			return err
+		}
+		page.HasVolume = true
+	}
+	l := sel.layoutFor("Events", "events", "")
+	l.Content = page
+	return h.render(w, http.StatusOK, "events", l)
+}

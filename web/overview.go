@@ -1,0 +1,234 @@
+package web
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/trackplan/trackplan"
+)
+
+// Overview limits.
+const (
+	topFindings  = 10
+	topUnplanned = 10
+	topMovers    = 5
+)
+
+// overviewPage is the content of the overview.
+type overviewPage struct {
+	Stats []stat
+	// Plan health.
+	Planned        int
+	HealthBar      stackedBar
+	Legend         []statusChip
+	WindowDays     int
+	Findings       []findingRow
+	FindingsTotal  int
+	Severities     []stat
+	Unplanned      []*eventRow
+	UnplannedTotal int
+	EventsHref     string
+	UnplannedHref  string
+	// Engagement, nil when the profile has no run (or there is no profile).
+	Engagement *engagement
+	Profile    string
+}
+
+// stat is a labelled figure.
+type stat struct {
+	Label, Value, Key string
+}
+
+// engagement is the overview's engagement section.
+type engagement struct {
+	Profile      string
+	At           timeView
+	WindowDays   int
+	P90          string
+	ActiveUsers  string
+	Users        string
+	Accounts     string
+	Histogram    histogram
+	Bands        []bandCount
+	Risers       movers
+	Fallers      movers
+	AccountsHref string
+}
+
+// bandCount is how many accounts are in one band.
+type bandCount struct {
+	Band  bandView
+	N     string
+	Pct   string
+	Meter meter
+	Href  string
+}
+
+// movers is a table of accounts with large score changes.
+type movers struct {
+	Caption string
+	Rows    []mover
+}
+
+// mover is an account with a large score change.
+type mover struct {
+	Name  string
+	Href  string
+	Score string
+	Band  bandView
+	Trend trendView
+}
+
+func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
+	sel, err := h.selectProfile(r)
+	if err != nil {
+		return err
+	}
+	hl, err := h.loadHealth(r.Context(), false)
+	if err != nil {
+		return err
+	}
+	run, err := h.latestRun(r.Context(), sel)
+	if err != nil {
+		return err
+	}
+	page := overviewPage{Profile: sel.name(), WindowDays: h.window, EventsHref: sel.link("/events"),
+		UnplannedHref: sel.link("/events", "status", statusUnplanned.Key())}
+
+	page.Stats = []stat{
+		{Label: "Messages", Value: formatInt(hl.totals.Messages)},
+		{Label: "Users", Value: formatInt(hl.totals.Users)},
+		{Label: "Accounts", Value: formatInt(hl.totals.Accounts)},
+		{Label: "Rejected", Value: formatInt(hl.totals.Rejected)},
+	}
+
+	var parts []part
+	for s := range numStatuses {
+		n := hl.byStatus[s]
+		if s != statusUnplanned {
+			page.Planned += n
+		}
+		parts = append(parts, part{Key: s.Key(), Label: s.Label(), N: n})
+		page.Legend = append(page.Legend, statusChip{Key: s.Key(), Label: s.Label(), N: n,
+			Href: sel.link("/events", "status", s.Key())})
+	}
+	page.HealthBar = newStackedBar(fmt.Sprintf("%d planned events: %d live, %d with violations, %d deprecated but seen, %d not seen; and %d unplanned events",
+		page.Planned, hl.byStatus[statusLive], hl.byStatus[statusViolations], hl.byStatus[statusDeprecatedSeen],
+		hl.byStatus[statusNotSeen], hl.byStatus[statusUnplanned]), parts)
+
+	page.FindingsTotal = len(hl.findings)
+	var sev [3]int
+	for _, f := range hl.findings {
+		sev[severityRank(f.Severity)]++
+	}
+	page.Severities = []stat{
+		{Label: "errors", Value: formatInt(int64(sev[0])), Key: "error"},
+		{Label: "warnings", Value: formatInt(int64(sev[1])), Key: "warning"},
+		{Label: "info", Value: formatInt(int64(sev[2])), Key: "info"},
+	}
+	page.Findings = findingRows(hl.findings, hl.anchors, h.now())
+	if len(page.Findings) > topFindings {
+		page.Findings = page.Findings[:topFindings]
+	}
+
+	for _, row := range hl.rows {
+		if row.Status == statusUnplanned {
+			page.UnplannedTotal++
+			if len(page.Unplanned) < topUnplanned {
+				page.Unplanned = append(page.Unplanned, row)
+			}
+		}
+	}
+
+	if run != nil {
+		page.Engagement = engagementOf(run, sel, h)
+	}
+	l := sel.layoutFor("Overview", "overview", "/")
+	l.Content = page
+	return h.render(w, http.StatusOK, "overview", l)
+}
+
+func engagementOf(run *trackplan.ScoreRun, sel selection, h *Handler) *engagement {
+	now := h.now()
+	e := &engagement{
+		Profile: run.Profile, At: timeOf(run.At, now), WindowDays: run.WindowDays,
+		P90: formatScore(run.P90), ActiveUsers: formatInt(int64(run.ActiveUsers)),
+		Users: formatInt(int64(len(run.Users))), Accounts: formatInt(int64(len(run.Accounts))),
+		AccountsHref: sel.link("/accounts"),
+	}
+	scores := make([]float64, 0, run.ActiveUsers)
+	for i := range run.Users {
+		if u := &run.Users[i]; u.Active {
+			scores = append(scores, float64(u.Score))
+		}
+	}
+	e.Histogram = newScoreHistogram(scores, "active user")
+
+	counts := map[trackplan.Band]int{}
+	for i := range run.Accounts {
+		counts[run.Accounts[i].Band]++
+	}
+	for _, b := range bands() {
+		n := counts[b]
+		pct := 0.0
+		if len(run.Accounts) > 0 {
+			pct = float64(n) / float64(len(run.Accounts)) * 100
+		}
+		e.Bands = append(e.Bands, bandCount{Band: bandOf(b), N: formatInt(int64(n)), Pct: formatPct(pct),
+			Meter: meterOf(pct, bandKey(b)), Href: sel.link("/accounts", "band", string(b))})
+	}
+
+	var up, down []*trackplan.AccountScore
+	for i := range run.Accounts {
+		a := &run.Accounts[i]
+		switch {
+		case a.Trend.Change > 0:
+			up = append(up, a)
+		case a.Trend.Change < 0:
+			down = append(down, a)
+		}
+	}
+	byChange := func(dir float64) func(x, y *trackplan.AccountScore) int {
+		return func(x, y *trackplan.AccountScore) int {
+			return cmp.Or(cmp.Compare(dir*y.Trend.Change, dir*x.Trend.Change), cmp.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID))
+		}
+	}
+	e.Risers = movers{Caption: "Accounts whose average score rose the most since one time frame earlier",
+		Rows: moverRows(topK(up, topMovers, byChange(1)), sel)}
+	e.Fallers = movers{Caption: "Accounts whose average score fell the most since one time frame earlier",
+		Rows: moverRows(topK(down, topMovers, byChange(-1)), sel)}
+	return e
+}
+
+// topK returns the k first elements of s in the order of less, without
+// sorting all of s.
+func topK[T any](s []T, k int, less func(x, y T) int) []T {
+	if len(s) <= k {
+		out := slices.Clone(s)
+		slices.SortFunc(out, less)
+		return out
+	}
+	out := make([]T, 0, k+1)
+	for _, v := range s {
+		if len(out) == k && less(v, out[k-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(out, v, less)
+		out = slices.Insert(out, i, v)
+		if len(out) > k {
+			out = out[:k]
+		}
+	}
+	return out
+}
+
+func moverRows(accounts []*trackplan.AccountScore, sel selection) []mover {
+	out := make([]mover, 0, len(accounts))
+	for _, a := range accounts {
+		out = append(out, mover{Name: a.Name, Href: accountHref(sel, a.ID), Score: formatScore(a.AverageScore),
+			Band: bandOf(a.Band), Trend: trendOf(a.Trend)})
+	}
+	return out
+}
