@@ -4,87 +4,19 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/trackplan/trackplan/internal/browsertest"
 )
 
-// chromiumBinary finds Chromium: /usr/bin/chromium, else chromium or
-// chromium-browser on PATH; "" when there is none.
-func chromiumBinary() string {
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// chromium runs headless Chromium with a fresh profile and returns its
-// stdout and its log (stderr, with --enable-logging=stderr).
-func chromium(t *testing.T, bin string, args ...string) (stdout []byte, log string) {
-	t.Helper()
-	profile, err := os.MkdirTemp("", "trackplan-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Chromium's helper processes may still be writing for a moment after
-	// it exits, so a failed removal is not a test failure.
-	defer os.RemoveAll(profile)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-		"--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir=" + profile,
-		"--enable-logging=stderr", "--v=0"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	// Chromium starts helper processes: run it in its own process group
-	// and end the whole group, on timeout and after it exits.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	if err != nil {
-		t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.Bytes(), errOut.String()
-}
-
-// consoleErrors returns the lines of a Chromium log that report a page's
-// console output or an uncaught exception. Chromium logs every console
-// message, whatever its level, as `INFO:CONSOLE:<line>] "<message>",
-// source: <url> (<line>)` (older versions: `INFO:CONSOLE(<line>)]`), and
-// with them CSP violations, refused resources and uncaught exceptions
-// ("Uncaught TypeError: …"). The dashboard logs nothing, so any such line
-// is an error.
-func consoleErrors(log string) []string {
-	var lines []string
-	for line := range strings.Lines(log) {
-		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "CONSOLE(") || strings.Contains(line, "Uncaught") {
-			lines = append(lines, strings.TrimSpace(line))
-		}
-	}
-	return lines
-}
-
 func TestBrowser(t *testing.T) {
-	bin := chromiumBinary()
+	bin := browsertest.Binary()
 	if bin == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is not installed; CI must install it (apt-get install -y chromium)")
@@ -119,8 +51,8 @@ func TestBrowser(t *testing.T) {
 	defer big.Close()
 
 	t.Run("detector", func(t *testing.T) {
-		_, log := chromium(t, bin, "--dump-dom", srv.URL+"/broken-for-test")
-		got := strings.Join(consoleErrors(log), "\n")
+		_, log := browsertest.Run(t, bin, "--dump-dom", srv.URL+"/broken-for-test")
+		got := strings.Join(browsertest.ConsoleErrors(log), "\n")
 		for _, want := range []string{"dashboard-test-error", "Uncaught ReferenceError"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("the console detector missed %q; Chromium's log format may have changed:\n%s", want, log)
@@ -146,19 +78,19 @@ func TestBrowser(t *testing.T) {
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
 			url := p.base + p.path
-			dom, log := chromium(t, bin, "--dump-dom", url)
+			dom, log := browsertest.Run(t, bin, "--dump-dom", url)
 			for _, want := range p.want {
 				if !bytes.Contains(dom, []byte(want)) {
 					t.Errorf("%s: %q missing from the DOM", p.path, want)
 				}
 			}
-			for _, line := range consoleErrors(log) {
+			for _, line := range browsertest.ConsoleErrors(log) {
 				t.Errorf("%s: console: %s", p.path, line)
 			}
 
 			shot := filepath.Join(artifacts, p.name+".png")
-			_, log = chromium(t, bin, "--screenshot="+shot, "--window-size=1280,1600", url)
-			for _, line := range consoleErrors(log) {
+			_, log = browsertest.Run(t, bin, "--screenshot="+shot, "--window-size=1280,1600", url)
+			for _, line := range browsertest.ConsoleErrors(log) {
 				t.Errorf("%s: console: %s", p.path, line)
 			}
 			png, err := os.ReadFile(shot)

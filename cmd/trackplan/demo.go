@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/report"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/simulate"
@@ -29,6 +30,9 @@ func demoCommand() *cli.Command {
 			&cli.IntFlag{Name: "days", Value: 30, Usage: "days of history"},
 			&cli.Int64Flag{Name: "seed", Value: 7, Usage: "random seed"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary store and print its path"},
+			&cli.BoolFlag{Name: "push-to-self", Usage: "really push the scores, into the demo's own collector"},
+			&cli.BoolFlag{Name: "serve", Usage: "keep the collector and dashboard running until interrupted"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address of the demo's collector and dashboard"},
 		},
 		Action: runDemo,
 	}
@@ -60,17 +64,23 @@ func runDemo(c *cli.Context) error {
 
 	key := randomKey()
 	log := logger(c)
+	dash, err := newDashboard(c.String("listen"), cfg, st, func() *trackplan.Plan { return plan }, log)
+	if err != nil {
+		return err
+	}
 	srv, err := startServer(serverConfig{
-		Listen:  "127.0.0.1:0",
-		Sources: []segment.Source{{Name: "demo", WriteKey: key}},
-		Store:   st,
-		Plan:    plan,
-		Logger:  log,
+		Listen:    c.String("listen"),
+		Sources:   []segment.Source{{Name: "demo", WriteKey: key}},
+		Store:     st,
+		Plan:      plan,
+		Dashboard: dash,
+		Logger:    log,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "collector listening on http://%s (temporary store %s)\n", srv.Addr, dbPath)
+	defer srv.Shutdown(10 * time.Second)
+	fmt.Fprintf(out, "collector and dashboard on http://%s (temporary store %s)\n", srv.Addr, dbPath)
 
 	res, err := runSimulation(c.Context, simulation{
 		Plan:     plan,
@@ -81,13 +91,9 @@ func runDemo(c *cli.Context) error {
 		Client: clientLog{logger: log.With("component", "simulate")},
 	})
 	if err != nil {
-		srv.Shutdown(5 * time.Second)
 		return err
 	}
 	res.print(out)
-	if err := srv.Shutdown(10 * time.Second); err != nil {
-		return err
-	}
 
 	o, err := st.Observed(c.Context)
 	if err != nil {
@@ -117,6 +123,41 @@ func runDemo(c *cli.Context) error {
 	fmt.Fprintln(out, "\n== Top accounts (Sherlock engagement score) ==")
 	if err := newScoreView(run, false, 10).writeText(out); err != nil {
 		return err
+	}
+
+	pcfg := pushConfig(cfg, nil)
+	pcfg.DryRun = !c.Bool("push-to-self")
+	client := segment.ClientConfig{Endpoint: "http://" + srv.Addr, WriteKey: key, Logger: log.With("component", "push")}
+	p, err := tpsync.NewPush(st, client, pcfg, time.Now, log)
+	if err != nil {
+		return usage("push: %v", err)
+	}
+	pushed, err := p.Run(c.Context)
+	if err != nil {
+		return upstream(fmt.Errorf("push: %w", err))
+	}
+	if pcfg.DryRun {
+		fmt.Fprintln(out, "\n== Score push, dry run (trackplan push --dry-run) ==")
+	} else {
+		fmt.Fprintln(out, "\n== Score push into the demo's own collector ==")
+	}
+	writePushText(out, pushed, 8)
+	if !pcfg.DryRun {
+		o, err := st.Observed(c.Context)
+		if err != nil {
+			return upstream(err)
+		}
+		for _, e := range o.Events {
+			if e.Type == trackplan.Group || e.Type == trackplan.Identify {
+				fmt.Fprintf(out, "observed back: %d %s calls (source %s), with traits such as %s\n", e.Count, e.Type, e.Source,
+					propSummary(e.Properties))
+			}
+		}
+	}
+
+	if c.Bool("serve") {
+		fmt.Fprintf(out, "\ndashboard: http://%s/ — press Ctrl-C to stop\n", srv.Addr)
+		<-c.Context.Done()
 	}
 	if c.Bool("keep") {
 		fmt.Fprintf(out, "\nstore kept at %s (use --db %s)\n", dbPath, dbPath)

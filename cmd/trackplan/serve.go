@@ -73,6 +73,31 @@ func runServe(c *cli.Context) error {
 		}
 	}
 	d.metrics = metrics.New(storeSize(cfg.DB))
+	if w := pushWriteKey(cfg); w != "" {
+		d.push = func(profiles []*trackplan.Profile) (schedule.Func, error) {
+			names := make([]string, len(profiles))
+			for i, p := range profiles {
+				names[i] = p.Name
+			}
+			p, err := tpsync.NewPush(st, pushClient(c, cfg), pushConfig(cfg, names), d.now, log)
+			if err != nil {
+				return nil, usage("push: %v", err)
+			}
+			return func(ctx context.Context) (map[string]int64, error) {
+				r, err := p.Run(ctx)
+				d.metrics.Pushed("acknowledged", int64(r.Total().Acknowledged))
+				d.metrics.Pushed("failed", int64(r.Total().Failed))
+				d.metrics.Pushed("unchanged", int64(r.Total().Unchanged))
+				return r.Counts(), err
+			}, nil
+		}
+	} else {
+		log.Info("score push off: no Segment write key (SEGMENT_WRITE_KEY or push.write_key)")
+	}
+	dash, err := newDashboard(cfg.Listen, cfg, st, d.currentPlan, log)
+	if err != nil {
+		return err
+	}
 	jobs, err := d.jobs()
 	if err != nil {
 		return err
@@ -111,7 +136,8 @@ func runServe(c *cli.Context) error {
 			_, err := st.Runs(ctx, "", 1)
 			return err
 		},
-		Logger: log,
+		Dashboard: dash,
+		Logger:    log,
 	})
 	if err != nil {
 		return err
@@ -168,8 +194,10 @@ type serverConfig struct {
 	// Metrics, when set, are updated and served at /metrics.
 	Metrics *metrics.Metrics
 	// Ready, when set, answers /readyz: nil means ready.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Dashboard, when set, serves every GET the collector does not.
+	Dashboard http.Handler
+	Logger    *slog.Logger
 }
 
 // server is a running collector.
@@ -237,6 +265,9 @@ func startServer(cfg serverConfig) (*server, error) {
 	})
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
+	if cfg.Dashboard != nil {
+		mux.Handle("GET /", cfg.Dashboard)
 	}
 	s.http = &http.Server{
 		Handler:           mux,

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+	tpsync "github.com/trackplan/trackplan/sync"
+	"github.com/trackplan/trackplan/web"
+)
+
+// dashboardData adapts the store and the plan in force to what the
+// dashboard reads. Drift findings are recomputed at most every findingsTTL.
+type dashboardData struct {
+	st      store.Store
+	cfg     Config
+	plan    func() *trackplan.Plan
+	now     func() time.Time
+	mu      sync.Mutex
+	cached  []trackplan.Finding
+	cacheAt time.Time
+}
+
+const findingsTTL = 30 * time.Second
+
+func (d *dashboardData) Plan() *trackplan.Plan { return d.plan() }
+
+func (d *dashboardData) Profiles() []*trackplan.Profile {
+	ps, err := scoringProfiles(d.plan(), d.cfg)
+	if err != nil {
+		return []*trackplan.Profile{trackplan.DefaultProfile(d.plan())}
+	}
+	return ps
+}
+
+func (d *dashboardData) Observed(ctx context.Context) (*store.Observed, error) {
+	return d.st.Observed(ctx)
+}
+
+func (d *dashboardData) Findings(ctx context.Context) ([]trackplan.Finding, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	if d.cached != nil && now.Sub(d.cacheAt) < findingsTTL {
+		return d.cached, nil
+	}
+	rep, err := tpsync.Drift(ctx, d.st, d.plan(), now.UTC(), driftOptions(d.cfg, time.Duration(d.cfg.Drift.Window)))
+	if err != nil {
+		return nil, err
+	}
+	d.cached, d.cacheAt = rep.Findings, now
+	return rep.Findings, nil
+}
+
+func (d *dashboardData) LatestScores(ctx context.Context, profile string, before time.Time) (*trackplan.ScoreRun, error) {
+	return d.st.LatestScores(ctx, profile, before)
+}
+
+func (d *dashboardData) AccountHistory(ctx context.Context, profile, groupID string, limit int) ([]store.ScorePoint, error) {
+	return d.st.AccountHistory(ctx, profile, groupID, limit)
+}
+
+func (d *dashboardData) EventVolume(ctx context.Context, from, to time.Time, fn func(typ trackplan.CallType, name string, day time.Time, count int64) error) error {
+	return d.st.EventDaily(ctx, from, to, fn)
+}
+
+func (d *dashboardData) AccountTraits(ctx context.Context, groupID string) (map[string]json.RawMessage, error) {
+	return d.st.AccountTraitsOf(ctx, groupID)
+}
+
+func (d *dashboardData) AccountActivity(ctx context.Context, groupID string, events []string, from, to time.Time) ([]web.EventUse, error) {
+	uses, err := d.st.AccountActivity(ctx, groupID, events, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.EventUse, len(uses))
+	for i, u := range uses {
+		out[i] = web.EventUse{Event: u.Event, Window: u.Window, Total: u.Total, LastSeen: u.LastSeen}
+	}
+	return out, nil
+}
+
+// newDashboard builds the dashboard handler, behind authentication when it
+// listens beyond loopback.
+func newDashboard(listen string, cfg Config, st store.Store, plan func() *trackplan.Plan, log *slog.Logger) (http.Handler, error) {
+	auth, err := web.RequireAuth(listen, string(cfg.Dashboard.Token), cfg.Dashboard.User, string(cfg.Dashboard.Password))
+	if err != nil {
+		return nil, usage("dashboard: %v (set dashboard.token, or dashboard.user and dashboard.password)", err)
+	}
+	data := &dashboardData{st: st, cfg: cfg, plan: plan, now: time.Now}
+	h, err := web.New(web.Options{Data: data, Volumes: data, Traits: data, Activity: data, Logger: log,
+		DriftWindowDays: int(time.Duration(cfg.Drift.Window) / (24 * time.Hour))})
+	if err != nil {
+		return nil, err
+	}
+	return auth(h), nil
+}

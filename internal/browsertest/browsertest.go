@@ -1,0 +1,82 @@
+//go:build unix
+
+// Package browsertest runs headless Chromium for the tests that check pages
+// in a real browser: the DOM after scripts ran, console errors, screenshots.
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary finds Chromium: /usr/bin/chromium, else chromium or
+// chromium-browser on PATH; "" when there is none.
+func Binary() string {
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Run runs headless Chromium with a fresh profile and returns its
+// stdout and its log (stderr, with --enable-logging=stderr).
+func Run(t testing.TB, bin string, args ...string) (stdout []byte, log string) {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "trackplan-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Chromium's helper processes may still be writing for a moment after
+	// it exits, so a failed removal is not a test failure.
+	defer os.RemoveAll(profile)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+		"--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir=" + profile,
+		"--enable-logging=stderr", "--v=0"}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	// Chromium starts helper processes: run it in its own process group
+	// and end the whole group, on timeout and after it exits.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	err = cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if err != nil {
+		t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.Bytes(), errOut.String()
+}
+
+// ConsoleErrors returns the lines of a Chromium log that report a page's
+// console output or an uncaught exception. Chromium logs every console
+// message, whatever its level, as `INFO:CONSOLE:<line>] "<message>",
+// source: <url> (<line>)` (older versions: `INFO:CONSOLE(<line>)]`), and
+// with them CSP violations, refused resources and uncaught exceptions
+// ("Uncaught TypeError: …"). The dashboard logs nothing, so any such line
+// is an error.
+func ConsoleErrors(log string) []string {
+	var lines []string
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "CONSOLE(") || strings.Contains(line, "Uncaught") {
+			lines = append(lines, strings.TrimSpace(line))
+		}
+	}
+	return lines
+}
