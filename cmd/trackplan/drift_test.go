@@ -18,7 +18,7 @@ import (
 )
 
 // segmentJSON renders a message the way Segment's archives hold it.
-func segmentJSON(t *testing.T, m *trackplan.Message) []byte {
+func segmentJSON(t testing.TB, m *trackplan.Message) []byte {
 	t.Helper()
 	out := map[string]any{"type": m.Type, "messageId": m.MessageID, "timestamp": m.Timestamp.Format(time.RFC3339Nano)}
 	set := func(k, v string) {

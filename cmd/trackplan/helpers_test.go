@@ -108,7 +108,7 @@ func rejectionsByReason(o *store.Observed) map[string]int64 {
 	return out
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

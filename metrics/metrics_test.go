@@ -1,0 +1,40 @@
+package metrics
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExposition(t *testing.T) {
+	m := New(func() float64 { return 4096 })
+	m.Request("web", 200, 10, 2, 3*time.Millisecond)
+	m.Commit(4, time.Millisecond)
+	m.Violation("TYPE_MISMATCH")
+	m.JobRun("score", "ok", time.Second)
+	m.NotionRequests("PATCH", 429, 3)
+	m.Pushed("acknowledged", 7)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`trackplan_messages_accepted_total{source="web"} 10`,
+		`trackplan_messages_rejected_total{source="web"} 2`,
+		`trackplan_messages_duplicate_total 4`,
+		`trackplan_collector_request_seconds_count{code="OK"} 1`,
+		`trackplan_commit_seconds_count 1`,
+		`trackplan_violations_total{code="TYPE_MISMATCH"} 1`,
+		`trackplan_job_runs_total{job="score",outcome="ok"} 1`,
+		`trackplan_notion_requests_total{method="PATCH",status="Too Many Requests"} 3`,
+		`trackplan_push_messages_total{outcome="acknowledged"} 7`,
+		`trackplan_store_size_bytes 4096`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
