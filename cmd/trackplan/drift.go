@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -145,9 +146,11 @@ func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.S
 	p := ingest.Open(db, ingest.Options{Logger: logger(c)})
 	p.SetChecker(trackplan.NewChecker(plan))
 	reader := &segment.NDJSON{Source: "events"}
+	async := ingest.NewAsync(p, 4)
 	_, err = reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
-		return p.Submit(c.Context, msgs, rejs)
+		return async.Submit(c.Context, msgs, rejs)
 	})
+	err = errors.Join(err, async.Wait())
 	p.Close()
 	if err != nil {
 		db.Close()

@@ -84,13 +84,14 @@ func importFile(c *cli.Context, p *ingest.Pipeline, path string) (lines, rejecte
 		r = io.TeeReader(f, bar)
 	}
 	reader := &segment.NDJSON{Source: c.String("source")}
+	async := ingest.NewAsync(p, 4)
 	lines, err = reader.Read(r, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
 		rejected += len(rejs)
-		if err := p.Submit(c.Context, msgs, rejs); err != nil {
-			return upstream(fmt.Errorf("store messages: %w", err))
-		}
-		return nil
+		return async.Submit(c.Context, msgs, rejs)
 	})
+	if werr := async.Wait(); werr != nil {
+		return lines, rejected, upstream(fmt.Errorf("import %s: store messages: %w", path, werr))
+	}
 	if err != nil {
 		return lines, rejected, fmt.Errorf("import %s: %w", path, err)
 	}
