@@ -12,10 +12,10 @@ import (
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/metrics"
+	"github.com/trackplan/trackplan/notion"
 	"github.com/trackplan/trackplan/schedule"
 	"github.com/trackplan/trackplan/scoring"
 	"github.com/trackplan/trackplan/store"
-	tpsync "github.com/trackplan/trackplan/sync"
 )
 
 // Job names, as used by the config's schedule, `serve --once` and the run log.
@@ -40,9 +40,9 @@ type daemon struct {
 	pipeline *ingest.Pipeline
 	// readPlan reads the plan from its source (file, Notion, template).
 	readPlan func(ctx context.Context) (*trackplan.Plan, error)
-	// writeBack builds the Notion write-back; nil when the plan is not in
-	// Notion.
-	writeBack func() (*tpsync.WriteBack, error)
+	// notionSyncRun runs the Notion write-back; nil when the plan is not
+	// in Notion.
+	notionSyncRun func(ctx context.Context) (notion.Changes, error)
 	// push builds the score push; nil when pushing is not configured.
 	push func(profiles []*trackplan.Profile) (schedule.Func, error)
 }
@@ -71,7 +71,7 @@ func (d *daemon) jobs() ([]schedule.Job, error) {
 		{Name: jobScore, Spec: s.Score, Run: d.score},
 		{Name: jobPrune, Spec: s.Prune, Run: d.prune},
 	}
-	if d.writeBack != nil {
+	if d.notionSyncRun != nil {
 		jobs = append(jobs, schedule.Job{Name: jobNotionSync, Spec: s.NotionSync, Run: d.notionSync})
 	}
 	if d.push != nil {
@@ -99,11 +99,7 @@ func (d *daemon) refreshPlan(ctx context.Context) (map[string]int64, error) {
 }
 
 func (d *daemon) notionSync(ctx context.Context) (map[string]int64, error) {
-	wb, err := d.writeBack()
-	if err != nil {
-		return nil, err
-	}
-	changes, err := wb.Run(ctx)
+	changes, err := d.notionSyncRun(ctx)
 	return map[string]int64{"rows_written": int64(len(changes))}, err
 }
 

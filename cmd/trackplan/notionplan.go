@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/metrics"
 	"github.com/trackplan/trackplan/notion"
 )
 
@@ -99,7 +100,7 @@ func loadNotionPlan(c *cli.Context, cfg Config, eventsDB string) (*trackplan.Pla
 		return nil, err
 	}
 	res, err := client.ReadPlan(c.Context)
-	logger(c).Debug("notion requests", "requests", client.Requests())
+	reportNotionRequests(c, client)
 	if err != nil {
 		return nil, notionError(err)
 	}
@@ -117,4 +118,20 @@ func notionError(err error) error {
 		return usage("%v", err)
 	}
 	return upstream(err)
+}
+
+// notionRequestsKey is where the daemon puts its metrics for the Notion
+// request counts (App.Metadata).
+const notionRequestsKey = "notion-requests"
+
+// reportNotionRequests logs a client's request counts at debug level and,
+// in the daemon, adds them to the metrics.
+func reportNotionRequests(c *cli.Context, client *notion.Client) {
+	counts := client.Requests()
+	logger(c).Debug("notion requests", "requests", counts)
+	if m, ok := c.App.Metadata[notionRequestsKey].(*metrics.Metrics); ok {
+		for k, n := range counts {
+			m.NotionRequests(k.Method, k.Status, n)
+		}
+	}
 }

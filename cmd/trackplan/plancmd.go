@@ -110,7 +110,7 @@ func planInit(c *cli.Context) error {
 			return err
 		}
 		res, err := client.Init(c.Context, parent, plan, notion.InitOptions{})
-		logger(c).Debug("notion requests", "requests", client.Requests())
+		reportNotionRequests(c, client)
 		if err != nil {
 			return notionError(err)
 		}
@@ -180,7 +180,7 @@ func planPush(c *cli.Context) error {
 		return err
 	}
 	changes, err := client.Push(c.Context, plan, notion.PushOptions{DryRun: c.Bool("dry-run"), Prune: c.Bool("prune")})
-	logger(c).Debug("notion requests", "requests", client.Requests())
+	reportNotionRequests(c, client)
 	printChanges(c.App.Writer, changes, c.Bool("dry-run"))
 	if err != nil {
 		return notionError(err)

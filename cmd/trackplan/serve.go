@@ -15,6 +15,7 @@ import (
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/metrics"
+	"github.com/trackplan/trackplan/notion"
 	"github.com/trackplan/trackplan/schedule"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
@@ -53,10 +54,16 @@ func runServe(c *cli.Context) error {
 
 	d := &daemon{cfg: cfg, st: st, log: log, now: time.Now,
 		readPlan: func(ctx context.Context) (*trackplan.Plan, error) { return loadPlan(withContext(c, ctx), cfg) }}
+	d.metrics = metrics.New(storeSize(cfg.DB))
+	c.App.Metadata[notionRequestsKey] = d.metrics
 	if id := notionEventsDB(cfg); id != "" && strings.HasPrefix(cfg.Plan, "notion:") {
-		d.writeBack = func() (*tpsync.WriteBack, error) {
-			wb, _, err := newWriteBackOn(c, cfg, id, st, d.currentPlan)
-			return wb, err
+		d.notionSyncRun = func(ctx context.Context) (notion.Changes, error) {
+			wb, client, err := newWriteBackOn(c, cfg, id, st, d.currentPlan)
+			if err != nil {
+				return nil, err
+			}
+			defer reportNotionRequests(c, client)
+			return wb.Run(ctx)
 		}
 	}
 	if c.Bool("check") {
@@ -72,8 +79,7 @@ func runServe(c *cli.Context) error {
 			return err
 		}
 	}
-	d.metrics = metrics.New(storeSize(cfg.DB))
-	if w := pushWriteKey(cfg); w != "" {
+	if pushWriteKey(cfg) != "" {
 		d.push = func(profiles []*trackplan.Profile) (schedule.Func, error) {
 			names := make([]string, len(profiles))
 			for i, p := range profiles {

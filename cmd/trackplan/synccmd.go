@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/notion"
 	"github.com/trackplan/trackplan/store"
 	tpsync "github.com/trackplan/trackplan/sync"
 )
@@ -27,7 +28,7 @@ func syncCommand() *cli.Command {
 			if id == "" {
 				return usage("sync writes to Notion: give --plan notion:<events-database-id>")
 			}
-			job, st, err := newWriteBack(c, cfg, id)
+			job, client, st, err := newWriteBack(c, cfg, id)
 			if err != nil {
 				return err
 			}
@@ -37,6 +38,7 @@ func syncCommand() *cli.Command {
 				job.AddUnplanned = c.Bool("add-unplanned")
 			}
 			changes, err := job.Run(c.Context)
+			reportNotionRequests(c, client)
 			printChanges(c.App.Writer, changes, job.DryRun)
 			if err != nil {
 				return notionError(err)
@@ -46,28 +48,29 @@ func syncCommand() *cli.Command {
 	}
 }
 
-// newWriteBack wires the Notion write-back job over the store it opens;
-// the caller closes the store.
-func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBack, store.Store, error) {
+// newWriteBack wires the Notion write-back job over the store it opens,
+// and returns its Notion client (for request counts); the caller closes
+// the store.
+func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBack, *notion.Client, store.Store, error) {
 	plan, err := loadNotionPlan(c, cfg, eventsDB)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	st, err := openStore(c.Context, cfg.DB)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	wb, _, err := newWriteBackOn(c, cfg, eventsDB, st, func() *trackplan.Plan { return plan })
+	wb, client, err := newWriteBackOn(c, cfg, eventsDB, st, func() *trackplan.Plan { return plan })
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return wb, st, nil
+	return wb, client, st, nil
 }
 
 // newWriteBackOn wires the Notion write-back over an open store; plan gives
 // the plan in force at each run.
-func newWriteBackOn(c *cli.Context, cfg Config, eventsDB string, st store.Store, plan func() *trackplan.Plan) (*tpsync.WriteBack, store.Store, error) {
+func newWriteBackOn(c *cli.Context, cfg Config, eventsDB string, st store.Store, plan func() *trackplan.Plan) (*tpsync.WriteBack, *notion.Client, error) {
 	client, err := newNotionClient(c, cfg, eventsDB)
 	if err != nil {
 		return nil, nil, err
@@ -83,7 +86,7 @@ func newWriteBackOn(c *cli.Context, cfg Config, eventsDB string, st store.Store,
 		Options:      driftOptions(cfg, time.Duration(cfg.Drift.Window)),
 		AddUnplanned: addUnplanned,
 		Logger:       logger(c),
-	}, st, nil
+	}, client, nil
 }
 
 func driftOptions(cfg Config, window time.Duration) tpsync.DriftOptions {
