@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s", code, stderr)
 	}
 	for _, want := range []string{"acknowledged, 0 failed", "== Observed ==", "== Drift", "UNPLANNED_EVENT",
-		"TYPE_MISMATCH", "REQUIRED_MISSING", "PLANNED_NOT_SEEN", "== Top accounts", "Most Engaged", "dry run", "would send"} {
+		"TYPE_MISMATCH", "REQUIRED_MISSING", "PLANNED_NOT_SEEN", "== Top accounts", "P90", "Engaged", "dry run", "would send"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
