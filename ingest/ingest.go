@@ -114,6 +114,9 @@ func (p *Pipeline) Totals() store.IngestResult {
 	return p.totals.IngestResult
 }
 
+// Queued returns how many submissions wait for a commit.
+func (p *Pipeline) Queued() int { return len(p.queue) }
+
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("ingest pipeline closed")
 

@@ -21,10 +21,33 @@ type gated struct {
 	*sqlite.DB
 	gate    chan struct{}
 	mu      sync.Mutex
+	blocked int
 	batches []int
 }
 
+// waiting reports whether a commit is waiting at the gate.
+func (g *gated) waiting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.blocked > 0
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (g *gated) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error) {
+	g.mu.Lock()
+	g.blocked++
+	g.mu.Unlock()
 	<-g.gate
 	g.mu.Lock()
 	g.batches = append(g.batches, len(b.Messages))
@@ -66,11 +89,11 @@ func TestGroupCommitAndOverload(t *testing.T) {
 	// four more fill the queue; the sixth is refused after QueueWait.
 	errs := make(chan error, 5)
 	go func() { errs <- p.Submit(context.Background(), msgs("first-", 10), nil) }()
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, func() bool { return st.waiting() }) // the committer holds the first
 	for i := range 4 {
 		go func() { errs <- p.Submit(context.Background(), msgs(fmt.Sprint("q", i, "-"), 10), nil) }()
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, func() bool { return p.Queued() == 4 })
 	if err := p.Submit(context.Background(), msgs("late-", 10), nil); !errors.Is(err, trackplan.ErrOverloaded) {
 		t.Fatalf("submission into a full queue: %v; want ErrOverloaded", err)
 	}
@@ -101,7 +124,7 @@ func TestCloseCommitsWhatIsQueued(t *testing.T) {
 	st := openGated(t)
 	p := ingest.Open(st, ingest.Options{})
 	var wg sync.WaitGroup
-	for i := range 3 {
+	submit := func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -110,7 +133,11 @@ func TestCloseCommitsWhatIsQueued(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	submit(0)
+	waitFor(t, st.waiting) // the committer holds the first submission
+	submit(1)
+	submit(2)
+	waitFor(t, func() bool { return p.Queued() == 2 })
 	close(st.gate)
 	p.Close()
 	wg.Wait()
