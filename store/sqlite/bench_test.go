@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -12,28 +11,8 @@ import (
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/sqlite"
+	"github.com/trackplan/trackplan/store/storetest"
 )
-
-// benchBatch builds a batch shaped like SaaS traffic: 2,000 users in 200
-// accounts, a dozen events, a few properties each.
-func benchBatch(rng *rand.Rand, seq *int, n int) *store.Batch {
-	events := []string{"Signed In", "Report Exported", "Dashboard Viewed", "Feature Used", "Invite Sent",
-		"Report Created", "Integration Connected", "Signed Out", "Trial Started", "Account Added User"}
-	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	b := &store.Batch{Messages: make([]store.Checked, n)}
-	for i := range b.Messages {
-		*seq++
-		user := rng.IntN(2000)
-		props := map[string]any{"format": "csv", "row_count": float64(rng.IntN(1000)), "source": "web",
-			"items": []any{map[string]any{"sku": "a"}}}
-		m := &trackplan.Message{Source: "web", Type: trackplan.Track, MessageID: fmt.Sprint("m", *seq),
-			UserID: fmt.Sprint("user-", user), GroupID: fmt.Sprint("acct-", user/10), Event: events[rng.IntN(len(events))],
-			Timestamp: now.Add(time.Duration(rng.IntN(30*24)) * time.Hour), ReceivedAt: now, Properties: props}
-		m.Raw, _ = json.Marshal(props)
-		b.Messages[i] = store.Checked{Message: m}
-	}
-	return b
-}
 
 func benchmarkIngest(b *testing.B, size int) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.DefaultLimits())
@@ -41,23 +20,7 @@ func benchmarkIngest(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	rng := rand.New(rand.NewPCG(1, 1))
-	seq := 0
-	batches := make([]*store.Batch, 0, 64)
-	for range 64 {
-		batches = append(batches, benchBatch(rng, &seq, size))
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		batch := batches[i%len(batches)]
-		if i >= len(batches) { // fresh ids so nothing is a duplicate
-			batch = benchBatch(rng, &seq, size)
-		}
-		if _, err := db.Ingest(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "msgs/s")
+	storetest.BenchIngest(b, db, size)
 }
 
 // BenchmarkIngest measures one transaction per batch, at the batch sizes a
