@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/storetest"
 )
