@@ -42,6 +42,9 @@ type Options struct {
 	// OnCommit, if set, is called after each commit with its size and
 	// duration (for metrics).
 	OnCommit func(r store.IngestResult, took time.Duration, err error)
+	// Now is the clock that stamps each batch's acceptance (dedupe keys
+	// expire from it); nil means time.Now.
+	Now func() time.Time
 	// OnViolation, if set, is called for every violation the check finds
 	// (for metrics). It must be quick and safe for concurrent use.
 	OnViolation func(code trackplan.Code)
@@ -86,6 +89,9 @@ func Open(st Store, opts Options) *Pipeline {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pipeline{st: st, opts: opts, queue: make(chan *submission, opts.QueueSize), cancel: cancel}
@@ -225,6 +231,7 @@ func (p *Pipeline) commit(ctx context.Context, group []*submission) {
 			b.Rejections = append(b.Rejections, s.batch.Rejections...)
 		}
 	}
+	b.At = p.opts.Now().UTC()
 	start := time.Now()
 	r, err := p.st.Ingest(ctx, b)
 	took := time.Since(start)

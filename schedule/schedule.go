@@ -127,9 +127,13 @@ func (s *Scheduler) Start() { s.cron.Start() }
 // past it their context is cancelled (the next run converges) and Stop
 // waits for them to return.
 func (s *Scheduler) Stop(grace time.Duration) {
-	<-s.cron.Stop().Done()
+	cronDone := s.cron.Stop() // no new runs; Done once started ones return
 	done := make(chan struct{})
-	go func() { s.running.Wait(); close(done) }()
+	go func() {
+		<-cronDone.Done()
+		s.running.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(grace):

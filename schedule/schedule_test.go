@@ -194,3 +194,23 @@ func TestBadSpecs(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestStopAbandonsJobsAfterGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &memLog{}
+		s, _ := New([]Job{{Name: "sync", Spec: "@every 1m", Run: func(ctx context.Context) (map[string]int64, error) {
+			<-ctx.Done() // runs until abandoned
+			return nil, ctx.Err()
+		}}}, Options{RunLog: log})
+		s.Start()
+		time.Sleep(90 * time.Second) // the job is running
+		start := time.Now()
+		s.Stop(5 * time.Second)
+		if took := time.Since(start); took != 5*time.Second {
+			t.Errorf("Stop took %s; want the 5s grace period", took)
+		}
+		if got := log.outcomes("sync"); len(got) != 1 || got[0] != trackplan.OutcomeFailed {
+			t.Errorf("outcomes = %v; want the abandoned run recorded as failed", got)
+		}
+	})
+}

@@ -9,6 +9,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -99,6 +101,29 @@ func DefaultLimits() Limits {
 type Batch struct {
 	Messages   []Checked
 	Rejections []trackplan.Rejection
+	// At is when the batch was accepted. Dedupe keys expire from it (not
+	// from a message's own receivedAt, which an archive import carries
+	// from long ago); zero means each message's ReceivedAt.
+	At time.Time
+}
+
+// KeyTime is the time a message's dedupe key is stored with.
+func (b *Batch) KeyTime(m *trackplan.Message) time.Time {
+	if !b.At.IsZero() {
+		return b.At
+	}
+	return m.ReceivedAt
+}
+
+// MessageKey is the dedupe key of a message: its messageId, or a hash of
+// its raw JSON when the client sent none, so an identical resend still
+// counts once.
+func MessageKey(m *trackplan.Message) string {
+	if m.MessageID != "" {
+		return m.MessageID
+	}
+	sum := sha256.Sum256(m.Raw)
+	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
 // Checked is an accepted message and its plan violations.

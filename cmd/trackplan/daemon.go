@@ -38,13 +38,16 @@ type daemon struct {
 	now      func() time.Time
 	plan     atomic.Pointer[trackplan.Plan]
 	pipeline *ingest.Pipeline
+	// check says whether messages are checked against the plan (serve
+	// --check); plan-refresh never turns it on when it is off.
+	check bool
 	// readPlan reads the plan from its source (file, Notion, template).
 	readPlan func(ctx context.Context) (*trackplan.Plan, error)
 	// notionSyncRun runs the Notion write-back; nil when the plan is not
 	// in Notion.
 	notionSyncRun func(ctx context.Context) (notion.Changes, error)
-	// push builds the score push; nil when pushing is not configured.
-	push func(profiles []*trackplan.Profile) (schedule.Func, error)
+	// push is the score push job; nil when pushing is not configured.
+	push schedule.Func
 }
 
 // currentPlan is the plan in force, never nil.
@@ -58,13 +61,13 @@ func (d *daemon) currentPlan() *trackplan.Plan {
 // setPlan puts a plan in force: new messages are checked against it.
 func (d *daemon) setPlan(p *trackplan.Plan) {
 	d.plan.Store(p)
-	if d.pipeline != nil {
+	if d.pipeline != nil && d.check {
 		d.pipeline.SetChecker(trackplan.NewChecker(p))
 	}
 }
 
 // jobs lists the daemon's jobs with the config's schedules.
-func (d *daemon) jobs() ([]schedule.Job, error) {
+func (d *daemon) jobs() []schedule.Job {
 	s := d.cfg.Schedule
 	jobs := []schedule.Job{
 		{Name: jobPlanRefresh, Spec: s.PlanRefresh, Run: d.refreshPlan},
@@ -75,18 +78,10 @@ func (d *daemon) jobs() ([]schedule.Job, error) {
 		jobs = append(jobs, schedule.Job{Name: jobNotionSync, Spec: s.NotionSync, Run: d.notionSync})
 	}
 	if d.push != nil {
-		profiles, err := scoringProfiles(d.currentPlan(), d.cfg)
-		if err != nil {
-			return nil, err
-		}
-		run, err := d.push(profiles)
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, schedule.Job{Name: jobPush, Run: run})
+		jobs = append(jobs, schedule.Job{Name: jobPush, Run: d.push})
 		jobs[1].Then = jobPush // push after each successful score run
 	}
-	return jobs, nil
+	return jobs
 }
 
 func (d *daemon) refreshPlan(ctx context.Context) (map[string]int64, error) {

@@ -52,7 +52,7 @@ func runServe(c *cli.Context) error {
 	}
 	defer st.Close()
 
-	d := &daemon{cfg: cfg, st: st, log: log, now: time.Now,
+	d := &daemon{cfg: cfg, st: st, log: log, now: time.Now, check: c.Bool("check"),
 		readPlan: func(ctx context.Context) (*trackplan.Plan, error) { return loadPlan(withContext(c, ctx), cfg) }}
 	d.metrics = metrics.New(storeSize(cfg.DB))
 	c.App.Metadata[notionRequestsKey] = d.metrics
@@ -80,22 +80,25 @@ func runServe(c *cli.Context) error {
 		}
 	}
 	if pushWriteKey(cfg) != "" {
-		d.push = func(profiles []*trackplan.Profile) (schedule.Func, error) {
-			names := make([]string, len(profiles))
-			for i, p := range profiles {
-				names[i] = p.Name
+		// The profiles are named by the config alone, so the push does not
+		// depend on the plan having loaded.
+		names := []string{trackplan.DefaultProfileName}
+		for _, p := range cfg.Scoring.Profiles {
+			if p.Name != trackplan.DefaultProfileName {
+				names = append(names, p.Name)
 			}
-			p, err := tpsync.NewPush(st, pushClient(c, cfg), pushConfig(cfg, names), d.now, log)
-			if err != nil {
-				return nil, usage("push: %v", err)
-			}
-			return func(ctx context.Context) (map[string]int64, error) {
-				r, err := p.Run(ctx)
-				d.metrics.Pushed("acknowledged", int64(r.Total().Acknowledged))
-				d.metrics.Pushed("failed", int64(r.Total().Failed))
-				d.metrics.Pushed("unchanged", int64(r.Total().Unchanged))
-				return r.Counts(), err
-			}, nil
+		}
+		p, err := tpsync.NewPush(st, pushClient(c, cfg), pushConfig(cfg, names), d.now, log)
+		if err != nil {
+			return usage("push: %v", err)
+		}
+		d.push = func(ctx context.Context) (map[string]int64, error) {
+			r, err := p.Run(ctx)
+			t := r.Total()
+			d.metrics.Pushed("acknowledged", int64(t.Acknowledged))
+			d.metrics.Pushed("failed", int64(t.Failed))
+			d.metrics.Pushed("unchanged", int64(t.Unchanged))
+			return r.Counts(), err
 		}
 	} else {
 		log.Info("score push off: no Segment write key (SEGMENT_WRITE_KEY or push.write_key)")
@@ -104,17 +107,17 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := d.jobs()
-	if err != nil {
-		return err
-	}
 	var leader func() bool
 	if pg, ok := st.(*postgres.DB); ok {
+		// The lock is held until the scheduler has stopped, so no other
+		// replica starts a job this one is still finishing.
+		lctx, stopLeading := context.WithCancel(context.WithoutCancel(c.Context))
+		defer stopLeading()
 		l := pg.Leader(postgres.DefaultLeaderKey, log)
-		go l.Run(c.Context, nil)
+		go l.Run(lctx, nil)
 		leader = l.IsLeader
 	}
-	sched, err := schedule.New(jobs, schedule.Options{Logger: log, RunLog: st, Leader: leader,
+	sched, err := schedule.New(d.jobs(), schedule.Options{Logger: log, RunLog: st, Leader: leader,
 		Observe: d.metrics.JobRun})
 	if err != nil {
 		return usage("schedule: %v", err)

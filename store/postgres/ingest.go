@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
 )
 
@@ -39,7 +36,7 @@ func (db *DB) ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
 
-	fresh, dups, err := claim(ctx, tx, b.Messages)
+	fresh, dups, err := claim(ctx, tx, b)
 	if err != nil {
 		return store.IngestResult{}, err
 	}
@@ -59,17 +56,6 @@ func (db *DB) ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
 }
 
-// messageKey is the dedupe key of a message: its messageId, or a hash of its
-// raw JSON when the client sent none, so an identical resend still counts
-// once. It is the SQLite store's key, made storable as text.
-func messageKey(m *trackplan.Message) string {
-	if m.MessageID != "" {
-		return text(m.MessageID)
-	}
-	sum := sha256.Sum256(m.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:16])
-}
-
 type msgKey struct{ source, id string }
 
 func (a msgKey) compare(b msgKey) int {
@@ -81,14 +67,15 @@ func (a msgKey) compare(b msgKey) int {
 // whose keys were new and, per source, how many were duplicates. A key
 // claimed by a concurrent transaction that has not committed yet makes this
 // one wait for it: a message is stored by exactly one transaction.
-func claim(ctx context.Context, tx pgx.Tx, msgs []store.Checked) ([]store.Checked, map[string]int64, error) {
+func claim(ctx context.Context, tx pgx.Tx, b *store.Batch) ([]store.Checked, map[string]int64, error) {
+	msgs := b.Messages
 	dups := map[string]int64{}
 	keys := make([]msgKey, len(msgs))
 	first := make(map[msgKey]bool, len(msgs))
 	unique := make([]msgKey, 0, len(msgs))
 	at := make(map[msgKey]time.Time, len(msgs))
 	for i, c := range msgs {
-		k := msgKey{text(c.Message.Source), messageKey(c.Message)}
+		k := msgKey{text(c.Message.Source), text(store.MessageKey(c.Message))}
 		keys[i] = k
 		if first[k] {
 			dups[c.Message.Source]++
@@ -96,7 +83,7 @@ func claim(ctx context.Context, tx pgx.Tx, msgs []store.Checked) ([]store.Checke
 		}
 		first[k] = true
 		unique = append(unique, k)
-		at[k] = c.Message.ReceivedAt
+		at[k] = b.KeyTime(c.Message)
 	}
 	if len(unique) == 0 {
 		return nil, dups, nil

@@ -2,14 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 
-	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
 )
 
@@ -29,11 +26,11 @@ func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	}
 	defer tx.Rollback()
 
-	fresh, dups, err := claim(ctx, tx, b.Messages)
+	fresh, dups, err := claim(ctx, tx, b)
 	if err != nil {
 		return store.IngestResult{}, err
 	}
-	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections}, dups, db.guard, db.limits)
+	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections, At: b.At}, dups, db.guard, db.limits)
 	newIDs := map[store.EventKey]int64{}
 	if err := db.writeDelta(ctx, tx, d, newIDs); err != nil {
 		return store.IngestResult{}, err
@@ -51,25 +48,16 @@ func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
 }
 
-// MessageKey is the dedupe key of a message: its messageId, or a hash of its
-// raw JSON when the client sent none, so an identical resend still counts once.
-func MessageKey(m *trackplan.Message) string {
-	if m.MessageID != "" {
-		return m.MessageID
-	}
-	sum := sha256.Sum256(m.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:16])
-}
-
 // claim inserts the batch's dedupe keys and returns the messages whose keys
 // were new, and per source how many were duplicates.
-func claim(ctx context.Context, tx *sql.Tx, msgs []store.Checked) ([]store.Checked, map[string]int64, error) {
+func claim(ctx context.Context, tx *sql.Tx, b *store.Batch) ([]store.Checked, map[string]int64, error) {
+	msgs := b.Messages
 	type key struct{ source, id string }
 	dups := map[string]int64{}
 	first := make(map[key]int, len(msgs))
 	unique := make([]int, 0, len(msgs))
 	for i, c := range msgs {
-		k := key{c.Message.Source, MessageKey(c.Message)}
+		k := key{c.Message.Source, store.MessageKey(c.Message)}
 		if _, ok := first[k]; ok {
 			dups[k.source]++
 			continue
@@ -91,7 +79,7 @@ func claim(ctx context.Context, tx *sql.Tx, msgs []store.Checked) ([]store.Check
 			}
 			sb.WriteString("(?,?,?)")
 			m := msgs[i].Message
-			args = append(args, m.Source, MessageKey(m), micro(m.ReceivedAt))
+			args = append(args, m.Source, store.MessageKey(m), micro(b.KeyTime(m)))
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING RETURNING source, message_id`)
 		rows, err := tx.QueryContext(ctx, sb.String(), args...)
@@ -113,7 +101,7 @@ func claim(ctx context.Context, tx *sql.Tx, msgs []store.Checked) ([]store.Check
 	fresh := make([]store.Checked, 0, len(inserted))
 	for _, i := range unique {
 		m := msgs[i].Message
-		if inserted[key{m.Source, MessageKey(m)}] {
+		if inserted[key{m.Source, store.MessageKey(m)}] {
 			fresh = append(fresh, msgs[i])
 		} else {
 			dups[m.Source]++

@@ -293,6 +293,12 @@ func testViolations(t *testing.T, open Opener) {
 
 func testPrune(t *testing.T, open Opener) {
 	s := open(t, store.DefaultLimits())
+	// An archived message, received long ago, accepted at t0+2h: its
+	// dedupe key lives from its acceptance, so the prune below keeps it.
+	archived := track("archived", "u", "", "Signed In", t0.AddDate(-2, 0, 0), nil)
+	if _, err := s.Ingest(context.Background(), &store.Batch{Messages: []store.Checked{archived}, At: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	old := track("old", "u", "", "Signed In", t0, nil)
 	ingest(t, s, old)
 	if err := s.Prune(context.Background(), t0.Add(time.Hour), t0.Add(-24*time.Hour)); err != nil {
@@ -301,6 +307,9 @@ func testPrune(t *testing.T, open Opener) {
 	// Past the dedupe window, a resend is stored again.
 	if r := ingest(t, s, old); r.Stored != 1 {
 		t.Errorf("after prune, resend stored %d; want 1", r.Stored)
+	}
+	if r, _ := s.Ingest(context.Background(), &store.Batch{Messages: []store.Checked{archived}, At: t0.Add(3 * time.Hour)}); r.Duplicates != 1 {
+		t.Errorf("the archived message's resend: %+v; want a duplicate", r)
 	}
 }
 
