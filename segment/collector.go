@@ -37,8 +37,9 @@ type Source struct {
 // the Segment Webhooks destination (/webhook/segment).
 type Collector struct {
 	Sources []Source
-	// WebhookSecret, when set, is required: every webhook POST must carry
-	// X-Signature = hex HMAC-SHA1(secret, raw body).
+	// WebhookSecret, when set, authenticates webhook POSTs: each must carry
+	// X-Signature = hex HMAC-SHA1(secret, raw body). Without it, webhook
+	// POSTs need a write key like every other endpoint.
 	WebhookSecret string
 	// WebhookSource names the source of webhook messages (default "webhook").
 	WebhookSource string
@@ -175,6 +176,11 @@ func (c *Collector) store(r *http.Request, req *Request) (Outcome, error) {
 	if !ok {
 		return Outcome{}, trackplan.ErrUnauthorized
 	}
+	return c.submit(r, req, source)
+}
+
+// submit normalises a request's messages for a source and stores them.
+func (c *Collector) submit(r *http.Request, req *Request, source string) (Outcome, error) {
 	msgs, rejs := req.Messages(source, c.now(), c.limits())
 	out := Outcome{Source: source, Accepted: len(msgs), Rejected: len(rejs)}
 	return out, c.Ingester.Submit(r.Context(), msgs, rejs)
@@ -195,14 +201,19 @@ func (c *Collector) source(key string) (string, bool) {
 	return name, found == 1
 }
 
+// webhook takes one message of Segment's Webhooks destination. With a
+// shared secret, the X-Signature header authenticates it and the message
+// belongs to WebhookSource; without one, it needs a write key like the
+// other endpoints (the destination can send an Authorization header).
 func (c *Collector) webhook(_ http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
-	if c.WebhookSecret != "" {
-		got, err := hex.DecodeString(r.Header.Get("X-Signature"))
-		mac := hmac.New(sha1.New, []byte(c.WebhookSecret))
-		mac.Write(body)
-		if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
-			return Outcome{}, fmt.Errorf("webhook signature: %w", trackplan.ErrUnauthorized)
-		}
+	if c.WebhookSecret == "" {
+		return c.single(r, body, "")
+	}
+	got, err := hex.DecodeString(r.Header.Get("X-Signature"))
+	mac := hmac.New(sha1.New, []byte(c.WebhookSecret))
+	mac.Write(body)
+	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
+		return Outcome{}, fmt.Errorf("webhook signature: %w", trackplan.ErrUnauthorized)
 	}
 	req, err := ParseSingle(body, "", c.limits())
 	if err != nil {
@@ -212,9 +223,7 @@ func (c *Collector) webhook(_ http.ResponseWriter, r *http.Request, body []byte)
 	if source == "" {
 		source = "webhook"
 	}
-	msgs, rejs := req.Messages(source, c.now(), c.limits())
-	out := Outcome{Source: source, Accepted: len(msgs), Rejected: len(rejs)}
-	return out, c.Ingester.Submit(r.Context(), msgs, rejs)
+	return c.submit(r, req, source)
 }
 
 // respond writes Segment's answer for err and returns the status code.

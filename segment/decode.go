@@ -169,6 +169,9 @@ func (r *Request) Messages(source string, receivedAt time.Time, l Limits) ([]*tr
 	for _, raw := range r.Items {
 		m, reason := r.decodeItem(raw, l)
 		if reason != "" {
+			if bytes.Contains(raw, []byte(`"writeKey"`)) {
+				raw = withoutWriteKey(raw)
+			}
 			rejs = append(rejs, trackplan.Rejection{Source: source, Reason: reason, Sample: sample(raw), ReceivedAt: receivedAt})
 			continue
 		}
@@ -215,6 +218,9 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 	}
 	if !typ.Valid() {
 		return nil, ReasonUnknownType
+	}
+	if bytes.Contains(raw, []byte(`"writeKey"`)) {
+		raw = withoutWriteKey(raw)
 	}
 	d := &decoded{Message: trackplan.Message{
 		Type:        typ,
@@ -343,4 +349,20 @@ func sample(raw []byte) []byte {
 		return raw
 	}
 	return raw[:n]
+}
+
+// withoutWriteKey removes a top-level "writeKey" from a message's JSON, so
+// the credential never reaches a sample, the reservoir or a report. A text
+// that is not a JSON object is masked wholesale rather than kept.
+func withoutWriteKey(raw []byte) []byte {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return []byte(`"(unreadable message containing a write key; not kept)"`)
+	}
+	delete(obj, "writeKey")
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return []byte(`"(unreadable message containing a write key; not kept)"`)
+	}
+	return out
 }

@@ -146,3 +146,21 @@ func TestBatchContextGroupApplies(t *testing.T) {
 		t.Errorf("batch sentAt not applied: %v, want %v", msgs[0].Timestamp, want)
 	}
 }
+
+func TestWriteKeyNeverKept(t *testing.T) {
+	body := []byte(`{"writeKey":"wk-secret-1","type":"track","userId":"u","event":"E","properties":{"a":1}}`)
+	req, err := ParseSingle(body, trackplan.Track, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := req.Messages("web", recv, DefaultLimits())
+	if len(msgs) != 1 || strings.Contains(string(msgs[0].Raw), "wk-secret-1") {
+		t.Fatalf("raw keeps the write key: %s", msgs[0].Raw)
+	}
+	bad := []byte(`{"writeKey":"wk-secret-2","type":"track","userId":"u"}`) // no event: rejected
+	req, _ = ParseSingle(bad, trackplan.Track, DefaultLimits())
+	_, rejs := req.Messages("web", recv, DefaultLimits())
+	if len(rejs) != 1 || strings.Contains(string(rejs[0].Sample), "wk-secret-2") {
+		t.Fatalf("rejection sample keeps the write key: %s", rejs[0].Sample)
+	}
+}

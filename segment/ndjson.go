@@ -68,8 +68,8 @@ func (n *NDJSON) Read(r io.Reader, fn func(msgs []*trackplan.Message, rejs []tra
 	}
 	for {
 		line, err := readLine(br, l.MaxRequestBytes)
-		if len(line) > 0 || err == errLineTooLong {
-			lines++
+		if err == nil || len(line) > 0 || err == errLineTooLong {
+			lines++ // every physical line counts, blank ones too, so samples name the right line
 			got, bad := n.parseLine(line, err, lines, now().UTC(), l)
 			msgs = append(msgs, got...)
 			rejs = append(rejs, bad...)
@@ -90,8 +90,12 @@ func (n *NDJSON) Read(r io.Reader, fn func(msgs []*trackplan.Message, rejs []tra
 
 func (n *NDJSON) parseLine(line []byte, readErr error, num int, now time.Time, l Limits) ([]*trackplan.Message, []trackplan.Rejection) {
 	reject := func(why string) []trackplan.Rejection {
+		shown := sample(line)
+		if bytes.Contains(line, []byte(`"writeKey"`)) {
+			shown = []byte("(contains a write key; not kept)")
+		}
 		return []trackplan.Rejection{{Source: n.Source, Reason: ReasonMalformedLine,
-			Sample: fmt.Appendf(nil, "line %d: %s: %s", num, why, sample(line)), ReceivedAt: now}}
+			Sample: fmt.Appendf(nil, "line %d: %s: %s", num, why, shown), ReceivedAt: now}}
 	}
 	if readErr == errLineTooLong {
 		return nil, reject(fmt.Sprintf("longer than %d bytes", l.MaxRequestBytes))

@@ -131,3 +131,19 @@ func TestCollectorBadInput(t *testing.T) {
 		t.Errorf("CARDINALITY_LIMIT counted %d times; want 19 (every wide message after the first)", limited)
 	}
 }
+
+// TestWebhookWithoutSecretNeedsWriteKey: with no webhook secret configured,
+// the webhook endpoint is not open to anyone: it takes a write key.
+func TestWebhookWithoutSecretNeedsWriteKey(t *testing.T) {
+	ts := startTestServer(t, "")
+	hook := []byte(`{"type":"track","userId":"u","event":"Signed In","messageId":"hook-open"}`)
+	if got := ts.post(t, "/webhook/segment", hook, map[string]string{"Authorization": ""}); got.status != 401 {
+		t.Errorf("unauthenticated webhook: %d; want 401", got.status)
+	}
+	if got := ts.post(t, "/webhook/segment", hook, nil); got.status != 200 {
+		t.Errorf("webhook with the write key: %d %s", got.status, got.body)
+	}
+	if o := ts.observed(t); o.Totals.Messages != 1 || o.Events[0].Source != "web" {
+		t.Errorf("observed %+v", o.Totals)
+	}
+}

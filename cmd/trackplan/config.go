@@ -365,6 +365,7 @@ func configCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				cfg.DB = redactDSN(cfg.DB)
 				enc := yaml.NewEncoder(c.App.Writer)
 				enc.SetIndent(2)
 				defer enc.Close()

@@ -76,3 +76,20 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Errorf("sources = %+v", cfg.Sources)
 	}
 }
+
+func TestConfigCheckMasksSecrets(t *testing.T) {
+	t.Setenv("TRACKPLAN_WEB_KEY", "wk-123456")
+	path := writeConfig(t, "sources:\n  - name: web\n    write_key: ${TRACKPLAN_WEB_KEY}\nnotion:\n  token: secret_abc\n")
+	code, out, stderr := trackplanRun(t, "--config", path, "--db", "postgres://u:hunter2@db.example/x?password=p2", "config", "check")
+	if code != 0 {
+		t.Fatalf("config check: %d %s", code, stderr)
+	}
+	for _, secret := range []string{"wk-123456", "secret_abc", "hunter2", "p2"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("config check prints %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "name: web") {
+		t.Errorf("config check output:\n%s", out)
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -147,15 +146,18 @@ func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.S
 	p.SetChecker(trackplan.NewChecker(plan))
 	reader := &segment.NDJSON{Source: "events"}
 	async := ingest.NewAsync(p, 4)
-	_, err = reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
+	_, readErr := reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
 		return async.Submit(c.Context, msgs, rejs)
 	})
-	err = errors.Join(err, async.Wait())
+	storeErr := async.Wait()
 	p.Close()
-	if err != nil {
+	if readErr != nil || storeErr != nil {
 		db.Close()
 		os.RemoveAll(dir)
-		return nil, usage("--events %s: %v", file, err)
+		if storeErr != nil {
+			return nil, upstream(fmt.Errorf("--events %s: store: %w", file, storeErr))
+		}
+		return nil, usage("--events %s: %v", file, readErr)
 	}
 	return &tempStore{Store: db, dir: dir}, nil
 }

@@ -132,6 +132,9 @@ var globalFlags = []cli.Flag{
 	&cli.StringFlag{Name: "plan", Usage: "plan: a YAML/JSON file or notion:<events-database-id> (default: the config, else the B2B SaaS template)", EnvVars: []string{"TRACKPLAN_PLAN"}},
 	&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"TRACKPLAN_LOG_LEVEL"}},
 	&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"TRACKPLAN_LOG_FORMAT"}},
+	&cli.StringFlag{Name: "notion-url", Usage: "Notion API base URL (for proxies and tests)", EnvVars: []string{"TRACKPLAN_NOTION_URL"}},
+	&cli.Float64Flag{Name: "notion-rate", Usage: "Notion requests per second (default 3, Notion's limit)", EnvVars: []string{"TRACKPLAN_NOTION_RATE"}},
+	&cli.StringFlag{Name: "notion-properties-db", Usage: "the Notion Properties database id (default: found through the Events relation)", EnvVars: []string{"TRACKPLAN_NOTION_PROPERTIES_DB"}},
 	&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile of the run to this file", Hidden: true},
 }
 

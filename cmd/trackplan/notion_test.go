@@ -34,7 +34,7 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 	url := "--notion-url=" + srv.URL
 	t.Setenv("TRACKPLAN_NOTION_RATE", "1000")
 
-	code, out, stderr := trackplanRun(t, "plan", "init", "--template", "b2b-saas", "--notion-parent", notiontest.RootPage, url)
+	code, out, stderr := trackplanRun(t, url, "plan", "init", "--template", "b2b-saas", "--notion-parent", notiontest.RootPage)
 	if code != 0 {
 		t.Fatalf("plan init: %d %s", code, stderr)
 	}
@@ -44,7 +44,7 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 	}
 	planFlag := "--plan=notion:" + m[1]
 
-	code, pulled, stderr := trackplanRun(t, planFlag, "plan", "pull", url)
+	code, pulled, stderr := trackplanRun(t, planFlag, url, "plan", "pull")
 	if code != 0 {
 		t.Fatalf("plan pull: %d %s", code, stderr)
 	}
@@ -62,7 +62,7 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	writes := srv.Writes()
-	code, out, stderr = trackplanRun(t, planFlag, "plan", "push", url, file)
+	code, out, stderr = trackplanRun(t, planFlag, url, "plan", "push", file)
 	if code != 0 || !strings.Contains(out, "nothing to change") || srv.Writes() != writes {
 		t.Errorf("push of the same plan: exit %d, %d writes\n%s%s", code, srv.Writes()-writes, out, stderr)
 	}
@@ -72,7 +72,7 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 	if code, _, stderr := trackplanRun(t, "--db", db, "import", events); code != 0 {
 		t.Fatal(stderr)
 	}
-	code, out, stderr = trackplanRun(t, "--db", db, planFlag, "sync", url)
+	code, out, stderr = trackplanRun(t, "--db", db, planFlag, url, "sync")
 	if code != 0 || !strings.Contains(out, "changed") {
 		t.Fatalf("first sync: exit %d\n%s%s", code, out, stderr)
 	}
@@ -80,13 +80,13 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 		t.Errorf("the unplanned event was not added:\n%s", out)
 	}
 	writes = srv.Writes()
-	code, out, _ = trackplanRun(t, "--db", db, planFlag, "sync", url)
+	code, out, _ = trackplanRun(t, "--db", db, planFlag, url, "sync")
 	if code != 0 || srv.Writes() != writes || !strings.Contains(out, "nothing to change") {
 		t.Errorf("second sync: exit %d, %d writes\n%s", code, srv.Writes()-writes, out)
 	}
 
 	t.Setenv("NOTION_TOKEN", "secret_wrong")
-	code, _, stderr = trackplanRun(t, planFlag, "plan", "pull", url)
+	code, _, stderr = trackplanRun(t, planFlag, url, "plan", "pull")
 	if code != exitUpstream || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || strings.Contains(stderr, "secret_wrong") {
 		t.Errorf("wrong token: exit %d, stderr %q; want exit 3 and one line without the token", code, stderr)
 	}

@@ -14,14 +14,6 @@ import (
 	"github.com/trackplan/trackplan/notion"
 )
 
-// notionFlags are the Notion settings every command that talks to Notion
-// takes; they override the config file.
-var notionFlags = []cli.Flag{
-	&cli.StringFlag{Name: "notion-url", Usage: "Notion API base URL (for proxies and tests)", EnvVars: []string{"TRACKPLAN_NOTION_URL"}},
-	&cli.Float64Flag{Name: "notion-rate", Usage: "Notion requests per second (default 3, Notion's limit)", EnvVars: []string{"TRACKPLAN_NOTION_RATE"}},
-	&cli.StringFlag{Name: "notion-properties-db", Usage: "the Properties database id (default: found through the Events relation)", EnvVars: []string{"TRACKPLAN_NOTION_PROPERTIES_DB"}},
-}
-
 // notionToken reads the Notion token: NOTION_TOKEN, TRACKPLAN_NOTION_TOKEN,
 // then the config file.
 func notionToken(cfg Config) string {

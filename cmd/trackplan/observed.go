@@ -38,7 +38,11 @@ func observedCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c.Context, c.String("db"))
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, cfg.DB)
 			if err != nil {
 				return err
 			}

@@ -25,48 +25,48 @@ func planCommand() *cli.Command {
 			{
 				Name:  "init",
 				Usage: "create a plan from a template, as a file (--out) or as two Notion databases (--notion-parent)",
-				Flags: append([]cli.Flag{
+				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "template", Value: templates.Default, Usage: "template: " + strings.Join(templates.Names(), ", ")},
 					&cli.StringFlag{Name: "out", Usage: "write the plan to this file (.yaml, .yml or .json)"},
 					&cli.StringFlag{Name: "notion-parent", Usage: "create the Events and Properties databases under this Notion page"},
-				}, notionFlags...),
+				},
 				Action: planInit,
 			},
 			{
 				Name:  "pull",
 				Usage: "read the plan from Notion (--plan notion:<id>) into a file or standard output",
-				Flags: append([]cli.Flag{
+				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Usage: "file to write (default: standard output)"},
 					formatFlag("yaml", "json"),
-				}, notionFlags...),
+				},
 				Action: planPull,
 			},
 			{
 				Name:      "push",
 				Usage:     "write a plan file into the Notion databases: only changed rows are written",
 				ArgsUsage: "FILE",
-				Flags: append([]cli.Flag{
+				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "dry-run", Usage: "print what would change and write nothing"},
 					&cli.BoolFlag{Name: "prune", Usage: "archive rows the file does not have"},
-				}, notionFlags...),
+				},
 				Action: planPush,
 			},
 			{
 				Name:  "lint",
 				Usage: "check the plan's content: naming, duplicates, documentation, scored events",
-				Flags: append([]cli.Flag{
+				Flags: []cli.Flag{
 					formatFlag("text", "json", "markdown"),
 					&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "error, warning or never"},
-				}, notionFlags...),
+				},
 				Action: planLint,
 			},
 			{
 				Name:  "export",
 				Usage: "export the plan for another pipeline",
-				Flags: append([]cli.Flag{
+				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "jsonschema", Usage: "jsonschema, segment, rudderstack, amplitude-csv or amplitude-user-csv"},
 					&cli.StringFlag{Name: "out", Usage: "file to write (default: standard output)"},
-				}, notionFlags...),
+				},
 				Action: planExport,
 			},
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -38,27 +39,38 @@ func migrateCommand() *cli.Command {
 		Name:  "migrate",
 		Usage: "create or upgrade the store's schema",
 		Action: func(c *cli.Context) error {
-			st, err := openStore(c.Context, c.String("db"))
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(c.Context, cfg.DB)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			logger(c).Info("store migrated", "db", redactDSN(c.String("db")))
+			logger(c).Info("store migrated", "db", redactDSN(cfg.DB))
 			return nil
 		},
 	}
 }
 
-// redactDSN hides a password in a database URL before it is logged.
+// redactDSN hides the password of a database URL (in its user info or a
+// password parameter) before it is logged or printed.
 func redactDSN(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if !isPostgres(dsn) {
 		return dsn
 	}
-	creds := dsn[scheme+3 : at]
-	if i := strings.IndexByte(creds, ':'); i >= 0 {
-		return dsn[:scheme+3] + creds[:i] + ":***" + dsn[at:]
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparseable URL hidden)"
 	}
-	return dsn
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }

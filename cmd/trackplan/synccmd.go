@@ -15,10 +15,10 @@ func syncCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sync",
 		Usage: "write what was observed back into the Notion plan (only changed rows are written)",
-		Flags: append([]cli.Flag{
+		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would change and write nothing"},
 			&cli.BoolFlag{Name: "add-unplanned", Value: true, Usage: "add rows (Status proposed) for unplanned events"},
-		}, notionFlags...),
+		},
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c)
 			if err != nil {
