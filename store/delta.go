@@ -27,6 +27,9 @@ type Delta struct {
 	Aliases     map[string]string // anonymousId or previousId → userId
 	DailyActs   map[DailyKey]int64
 	TotalActs   map[ActivityKey]*ActivityDelta
+	// GuardAdds is what building the delta added to the guard: a store
+	// passes it to Guard.Forget when its transaction fails.
+	GuardAdds GuardAdds
 }
 
 // SourceDelta counts a source's messages in a batch.
@@ -125,11 +128,45 @@ func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 type Guard struct {
 	limits Limits
 	events map[string]map[EventKey]map[string]struct{} // source → event → paths
+	values map[valueKey]map[string]struct{}            // distinct observed values of a violation
+}
+
+// valueKey identifies a violation whose observed value varies (an enum).
+type valueKey struct {
+	Event EventKey
+	Code  trackplan.Code
+	Path  string
+}
+
+// MaxObservedValues bounds how many distinct observed values a violation
+// of one (event, code, path) keeps; the rest are counted together.
+const MaxObservedValues = 20
+
+// OtherValues is the observed value that stands for the values past
+// MaxObservedValues.
+const OtherValues = "(other values)"
+
+// GuardAdds lists what one Aggregate added to a guard, so a store whose
+// transaction failed can take it back.
+type GuardAdds struct {
+	events []EventKey
+	paths  []eventPath
+	values []valueAdd
+}
+
+type eventPath struct {
+	key  EventKey
+	path string
+}
+
+type valueAdd struct {
+	key   valueKey
+	value string
 }
 
 // NewGuard returns a guard with nothing known yet.
 func NewGuard(l Limits) *Guard {
-	return &Guard{limits: l, events: map[string]map[EventKey]map[string]struct{}{}}
+	return &Guard{limits: l, events: map[string]map[EventKey]map[string]struct{}{}, values: map[valueKey]map[string]struct{}{}}
 }
 
 // Know records an event (and a path, when path is not empty) the store
@@ -150,7 +187,20 @@ func (g *Guard) Know(k EventKey, path string) {
 	}
 }
 
-func (g *Guard) allowEvent(k EventKey) bool {
+// Forget takes back what an Aggregate added, after its transaction failed.
+func (g *Guard) Forget(a GuardAdds) {
+	for _, v := range a.values {
+		delete(g.values[v.key], v.value)
+	}
+	for _, p := range a.paths {
+		delete(g.events[p.key.Source][p.key], p.path)
+	}
+	for _, k := range a.events {
+		delete(g.events[k.Source], k)
+	}
+}
+
+func (g *Guard) allowEvent(k EventKey, adds *GuardAdds) bool {
 	evs := g.events[k.Source]
 	if _, ok := evs[k]; ok {
 		return true
@@ -159,10 +209,11 @@ func (g *Guard) allowEvent(k EventKey) bool {
 		return false
 	}
 	g.Know(k, "")
+	adds.events = append(adds.events, k)
 	return true
 }
 
-func (g *Guard) allowPath(k EventKey, path string) bool {
+func (g *Guard) allowPath(k EventKey, path string, adds *GuardAdds) bool {
 	paths := g.events[k.Source][k]
 	if _, ok := paths[path]; ok {
 		return true
@@ -171,7 +222,26 @@ func (g *Guard) allowPath(k EventKey, path string) bool {
 		return false
 	}
 	paths[path] = struct{}{}
+	adds.paths = append(adds.paths, eventPath{k, path})
 	return true
+}
+
+// observedValue bounds the distinct values a violation keeps.
+func (g *Guard) observedValue(k valueKey, value string, adds *GuardAdds) string {
+	vals := g.values[k]
+	if _, ok := vals[value]; ok {
+		return value
+	}
+	if len(vals) >= MaxObservedValues {
+		return OtherValues
+	}
+	if vals == nil {
+		vals = map[string]struct{}{}
+		g.values[k] = vals
+	}
+	vals[value] = struct{}{}
+	adds.values = append(adds.values, valueAdd{k, value})
+	return value
 }
 
 // Aggregate builds the delta of a batch whose messages are all new. The
@@ -226,11 +296,17 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 	key := EventKey{Source: m.Source, Type: m.Type, Name: m.EventName()}
 	at := m.Timestamp
 
-	for _, v := range c.Violations {
-		d.addViolation(key, v, at, m.Raw)
-	}
-
-	if g.allowEvent(key) {
+	// An event past the guard is counted as CARDINALITY_LIMIT only: its
+	// schema, violations and activity rollups would be unbounded.
+	allowed := g.allowEvent(key, &d.GuardAdds)
+	if allowed {
+		for _, v := range c.Violations {
+			if v.Code == trackplan.EnumViolation {
+				masked, _ := Example(v.Observed)
+				v.Observed = g.observedValue(valueKey{key, v.Code, v.Path}, masked, &d.GuardAdds)
+			}
+			d.addViolation(key, v, at, m.Raw)
+		}
 		d.observe(key, m, at, g, l)
 	} else {
 		d.addViolation(EventKey{Source: m.Source}, trackplan.Violation{
@@ -258,7 +334,7 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 			d.Aliases[m.PreviousID] = m.UserID
 		}
 	case trackplan.Track, trackplan.Page, trackplan.Screen:
-		if m.UserID != "" {
+		if m.UserID != "" && allowed {
 			d.DailyActs[DailyKey{Day(at), m.UserID, key.Name}]++
 			seen(d.TotalActs, ActivityKey{m.UserID, key.Name}, at)
 		}
@@ -294,7 +370,7 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 	trackplan.Flatten(m.Payload(), func(f trackplan.Field) {
 		sp := paths[f.Path]
 		if sp == nil {
-			if !g.allowPath(key, f.Path) {
+			if !g.allowPath(key, f.Path, &d.GuardAdds) {
 				limited = true
 				return
 			}

@@ -41,12 +41,19 @@ func (db *DB) ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 		return store.IngestResult{}, err
 	}
 	db.guardMu.Lock()
-	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections}, dups, db.guard, db.limits)
+	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections, At: b.At}, dups, db.guard, db.limits)
 	db.guardMu.Unlock()
+	forget := func() {
+		db.guardMu.Lock()
+		db.guard.Forget(d.GuardAdds)
+		db.guardMu.Unlock()
+	}
 	if err := db.writeDelta(ctx, tx, d); err != nil {
+		forget()
 		return store.IngestResult{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
+		forget()
 		return store.IngestResult{}, fmt.Errorf("commit ingest: %w", err)
 	}
 	var ndup int

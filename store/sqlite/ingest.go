@@ -33,9 +33,11 @@ func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections, At: b.At}, dups, db.guard, db.limits)
 	newIDs := map[store.EventKey]int64{}
 	if err := db.writeDelta(ctx, tx, d, newIDs); err != nil {
+		db.guard.Forget(d.GuardAdds)
 		return store.IngestResult{}, err
 	}
 	if err := tx.Commit(); err != nil {
+		db.guard.Forget(d.GuardAdds)
 		return store.IngestResult{}, fmt.Errorf("commit ingest: %w", err)
 	}
 	for k, id := range newIDs {

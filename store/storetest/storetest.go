@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Snapshots", testSnapshots},
 		{"DriftSource", testDriftSource},
 		{"DashboardSource", testDashboardSource},
+		{"EnumValuesBounded", testEnumValues},
 		{"Ledger", testLedger},
 	}
 	for _, tt := range tests {
@@ -226,6 +228,20 @@ func testEventCardinality(t *testing.T, open Opener) {
 	if o.Totals.Messages != 6 {
 		t.Errorf("messages = %d; limited events still count as messages", o.Totals.Messages)
 	}
+	// An event past the guard leaves no violation rows nor rollups of its own.
+	over := track("over", "u1", "", "Event 99", t0, nil)
+	over.Violations = []trackplan.Violation{{Code: trackplan.UnplannedEvent}}
+	ingest(t, s, over)
+	vs, _ = s.Violations(context.Background(), t0.Add(-time.Hour))
+	for _, v := range vs {
+		if v.Event.Name == "Event 99" {
+			t.Errorf("a violation row for an event past the guard: %+v", v)
+		}
+	}
+	s.EventTotals(context.Background(), []string{"Event 99"}, func(u, e string, _, _ time.Time) error {
+		t.Errorf("an activity rollup for an event past the guard: %s %s", u, e)
+		return nil
+	})
 }
 
 func testPathCardinality(t *testing.T, open Opener) {
@@ -712,5 +728,31 @@ func testDashboardSource(t *testing.T, open Opener) {
 	}
 	if diff := cmp.Diff(wantUse, use); diff != "" {
 		t.Errorf("account activity (-want +got):\n%s", diff)
+	}
+}
+
+func testEnumValues(t *testing.T, open Opener) {
+	s := open(t, store.DefaultLimits())
+	var msgs []store.Checked
+	for i := range store.MaxObservedValues + 10 {
+		c := track(fmt.Sprint("e", i), "u", "", "Report Exported", t0, nil)
+		c.Violations = []trackplan.Violation{{Code: trackplan.EnumViolation, Path: "format", Expected: "one of csv, pdf",
+			Observed: fmt.Sprintf("person%d@example.com", i)}}
+		msgs = append(msgs, c)
+	}
+	ingest(t, s, msgs...)
+	vs, err := s.Violations(context.Background(), t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, v := range vs {
+		total += v.Count
+		if strings.Contains(v.Observed, "person") {
+			t.Errorf("an e-mail address kept as an observed value: %q", v.Observed)
+		}
+	}
+	if len(vs) > store.MaxObservedValues+1 || total != int64(len(msgs)) {
+		t.Errorf("%d violation rows counting %d; want at most %d rows counting every message", len(vs), total, store.MaxObservedValues+1)
 	}
 }
