@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +43,7 @@ func New(storeSize func() float64) *Metrics {
 	m.commits = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trackplan_commit_seconds",
 		Help: "Duration of one group-commit transaction.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.violations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_violations_total",
-		Help: "Plan violations found at ingest, by code."}, []string{"code"})
+		Help: "Plan violations found by the check at ingest, by code (duplicates included: the check runs before deduplication)."}, []string{"code"})
 	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_job_runs_total",
 		Help: "Scheduled and one-shot job runs, by job and outcome."}, []string{"job", "outcome"})
 	m.jobTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trackplan_job_duration_seconds",
@@ -50,7 +51,7 @@ func New(storeSize func() float64) *Metrics {
 	m.notion = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_notion_requests_total",
 		Help: "Requests made to the Notion API, by method and status."}, []string{"method", "status"})
 	m.pushed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_push_messages_total",
-		Help: "Score push messages, by outcome (sent, failed, unchanged)."}, []string{"outcome"})
+		Help: "Score push entities, by outcome (acknowledged, failed, unchanged)."}, []string{"outcome"})
 	m.reg.MustRegister(m.accepted, m.rejected, m.duplicates, m.requests, m.commits, m.violations,
 		m.jobRuns, m.jobTime, m.notion, m.pushed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -66,13 +67,15 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Request records one collector request.
+// Request records one collector request. Messages count only when the
+// request was answered 200: a refused request is retried by its client and
+// would count twice.
 func (m *Metrics) Request(source string, status, accepted, rejected int, took time.Duration) {
-	if source != "" {
+	if source != "" && status == http.StatusOK {
 		m.accepted.WithLabelValues(source).Add(float64(accepted))
 		m.rejected.WithLabelValues(source).Add(float64(rejected))
 	}
-	m.requests.WithLabelValues(http.StatusText(status)).Observe(took.Seconds())
+	m.requests.WithLabelValues(strconv.Itoa(status)).Observe(took.Seconds())
 }
 
 // Commit records one ingest transaction.
@@ -90,9 +93,10 @@ func (m *Metrics) JobRun(job, outcome string, took time.Duration) {
 	m.jobTime.WithLabelValues(job, outcome).Observe(took.Seconds())
 }
 
-// NotionRequests adds Notion requests of one method and status.
+// NotionRequests adds Notion requests of one method and status (0 when no
+// answer came).
 func (m *Metrics) NotionRequests(method string, status int, n int64) {
-	m.notion.WithLabelValues(method, http.StatusText(status)).Add(float64(n))
+	m.notion.WithLabelValues(method, strconv.Itoa(status)).Add(float64(n))
 }
 
 // Pushed adds score-push messages with an outcome.

@@ -11,6 +11,7 @@ import (
 func TestExposition(t *testing.T) {
 	m := New(func() float64 { return 4096 })
 	m.Request("web", 200, 10, 2, 3*time.Millisecond)
+	m.Request("web", 503, 10, 0, time.Millisecond) // refused: retried later, not counted
 	m.Commit(4, time.Millisecond)
 	m.Violation("TYPE_MISMATCH")
 	m.JobRun("score", "ok", time.Second)
@@ -24,11 +25,11 @@ func TestExposition(t *testing.T) {
 		`trackplan_messages_accepted_total{source="web"} 10`,
 		`trackplan_messages_rejected_total{source="web"} 2`,
 		`trackplan_messages_duplicate_total 4`,
-		`trackplan_collector_request_seconds_count{code="OK"} 1`,
+		`trackplan_collector_request_seconds_count{code="200"} 1`,
 		`trackplan_commit_seconds_count 1`,
 		`trackplan_violations_total{code="TYPE_MISMATCH"} 1`,
 		`trackplan_job_runs_total{job="score",outcome="ok"} 1`,
-		`trackplan_notion_requests_total{method="PATCH",status="Too Many Requests"} 3`,
+		`trackplan_notion_requests_total{method="PATCH",status="429"} 3`,
 		`trackplan_push_messages_total{outcome="acknowledged"} 7`,
 		`trackplan_store_size_bytes 4096`,
 		`go_goroutines`,

@@ -301,15 +301,15 @@ func (r *reconciler) typeConsistency() {
 			}
 			names := slices.Sorted(maps.Keys(types))
 			parts := make([]string, len(names))
-			var total, minority int64
+			var total, most int64
 			for i, t := range names {
 				parts[i] = fmt.Sprintf("%s×%d", t, types[t])
 				total += types[t]
-				minority = max(minority, types[t])
+				most = max(most, types[t])
 			}
 			r.add(trackplan.Finding{Code: trackplan.TypeInconsistent, Severity: trackplan.SeverityWarning, Source: e.Source,
 				Event: e.Name, Path: p.Path, Expected: "one type", Observed: strings.Join(parts, ", "),
-				Count: total - minority, Rate: round4(float64(total-minority) / float64(total)),
+				Count: total - most, Rate: round4(float64(total-most) / float64(total)),
 				FirstSeen: p.FirstSeen, LastSeen: p.LastSeen, Owner: r.owner(e.Type, e.Name)})
 		}
 	}

@@ -69,8 +69,8 @@ func (w *WriteBack) Run(ctx context.Context) (notion.Changes, error) {
 	return changes, nil
 }
 
-// maxDriftLines bounds the Drift column's summary; Notion cuts it at 2,000
-// characters anyway.
+// maxDriftLines bounds the Drift column's summary (the Notion adapter also
+// truncates it to Notion's 2,000 characters).
 const maxDriftLines = 12
 
 // Observations turns the store's view and a drift report into the rows the
