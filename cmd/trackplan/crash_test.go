@@ -21,9 +21,20 @@ import (
 	"github.com/trackplan/trackplan/store/sqlite"
 )
 
+// binDir holds the binary buildBinary compiles; TestMain removes it.
+var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "trackplan-bin-") })
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := binDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
 // buildBinary compiles trackplan once per test binary run.
 var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "trackplan-bin-")
+	dir, err := binDir()
 	if err != nil {
 		return "", err
 	}
