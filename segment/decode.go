@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/trackplan/trackplan"
 )
 
@@ -76,7 +78,7 @@ func ParseBatch(body []byte, l Limits) (*Request, error) {
 			GroupID flexString `json:"groupId"`
 		} `json:"context"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := gojson.Unmarshal(body, &env); err != nil {
 		return nil, &RequestError{Msg: "body is not a JSON batch: " + jsonProblem(err)}
 	}
 	if env.Batch == nil {
@@ -209,7 +211,7 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 		return nil, ReasonTooDeep
 	}
 	var w wire
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := gojson.Unmarshal(raw, &w); err != nil {
 		return nil, ReasonMalformed
 	}
 	typ := trackplan.CallType(w.Type)

@@ -1,9 +1,13 @@
 package segment
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/trackplan/trackplan"
 )
@@ -79,4 +83,24 @@ func checkMessage(t *testing.T, m *trackplan.Message) {
 	}
 	// Flattening an accepted payload must terminate and not panic.
 	trackplan.Flatten(m.Payload(), func(trackplan.Field) {})
+}
+
+// FuzzDecoderAgreement checks the fast decoder against encoding/json on
+// message objects: both accept or both reject, and agree on the result.
+func FuzzDecoderAgreement(f *testing.F) {
+	f.Add([]byte(`{"type":"track","userId":7,"event":"E","properties":{"a":[1,2.5,{"b":null}],"c":"\u00e9"}}`))
+	f.Add([]byte(`{"type":"identify","anonymousId":"a","traits":{"x":1e400}}`))
+	f.Add([]byte(`{"type":"group","groupId":"g","userId":"u","traits":{"dup":1,"dup":2}}`))
+	f.Add([]byte(`{"event":"\ud800","properties":{}} `))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var fast, std wire
+		errFast := gojson.Unmarshal(raw, &fast)
+		errStd := json.Unmarshal(raw, &std)
+		if (errFast == nil) != (errStd == nil) {
+			t.Fatalf("fast decoder error %v, encoding/json error %v, for %q", errFast, errStd, raw)
+		}
+		if errStd == nil && !reflect.DeepEqual(fast, std) {
+			t.Fatalf("decoders disagree on %q:\nfast %+v\nstd  %+v", raw, fast, std)
+		}
+	})
 }
