@@ -16,7 +16,7 @@ test:
 # Benchmarks: figures are reported in the README with these commands. Small
 # ones run as long as Go decides; the large ones (a whole simulated month,
 # a million users) once each.
-BENCH_SMALL = Check|NewChecker|Ingest$$|IngestConcurrent|Page$$
+BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Page$$
 BENCH_LARGE = IngestEndToEnd|DriftEvents1M|Score1M|Snapshot1M|Push$$
 
 bench:

@@ -32,7 +32,8 @@ type Options struct {
 	// MaxBatch is how many messages one transaction takes at most
 	// (default 10,000); smaller submissions are grouped up to it.
 	MaxBatch int
-	// QueueSize is how many submissions may wait for a commit (default 256).
+	// QueueSize is how many submissions may wait for a commit (default 32:
+	// about 8,000 messages, a few hundred milliseconds of commits).
 	QueueSize int
 	// QueueWait is how long Submit waits for room in a full queue before it
 	// answers ErrOverloaded (default 2s): brief bursts are absorbed as
@@ -82,7 +83,7 @@ func Open(st Store, opts Options) *Pipeline {
 		opts.MaxBatch = 10_000
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 256
+		opts.QueueSize = 32
 	}
 	if opts.QueueWait <= 0 {
 		opts.QueueWait = 2 * time.Second
