@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -87,7 +88,7 @@ func usage(format string, args ...any) error {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "trackplan",
 		Usage:                "keep your tracking plan honest and score engagement from Segment events",
 		Version:              version,
@@ -123,6 +124,52 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			configCommand(),
 			versionCommand(),
 		},
+	}
+	for _, f := range app.Flags {
+		withEnv(f)
+	}
+	for _, cmd := range app.Commands {
+		withEnvAll(cmd)
+	}
+	return app
+}
+
+// withEnvAll gives every flag of a command (and its subcommands) its
+// TRACKPLAN_<FLAG> environment variable.
+func withEnvAll(cmd *cli.Command) {
+	for _, f := range cmd.Flags {
+		withEnv(f)
+	}
+	for _, sub := range cmd.Subcommands {
+		withEnvAll(sub)
+	}
+}
+
+// withEnv sets a flag's environment variable to TRACKPLAN_<NAME> (dashes as
+// underscores) unless it names its own.
+func withEnv(f cli.Flag) {
+	name := "TRACKPLAN_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))
+	var env *[]string
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		env = &f.EnvVars
+	case *cli.BoolFlag:
+		env = &f.EnvVars
+	case *cli.IntFlag:
+		env = &f.EnvVars
+	case *cli.Int64Flag:
+		env = &f.EnvVars
+	case *cli.Float64Flag:
+		env = &f.EnvVars
+	case *cli.DurationFlag:
+		env = &f.EnvVars
+	case *cli.StringSliceFlag:
+		env = &f.EnvVars
+	case *cli.TimestampFlag:
+		env = &f.EnvVars
+	}
+	if env != nil && len(*env) == 0 {
+		*env = []string{name}
 	}
 }
 
