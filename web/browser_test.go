@@ -16,16 +16,7 @@ import (
 )
 
 func TestBrowser(t *testing.T) {
-	bin := browsertest.Binary()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; CI must install it (apt-get install -y chromium)")
-		}
-		t.Skip("chromium is not installed; the browser test runs where it is (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("the browser test is slow; skipped with -short")
-	}
+	bin := browsertest.Require(t)
 	artifacts := os.Getenv("TRACKPLAN_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = t.TempDir()

@@ -99,48 +99,16 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "crash.db")
 	p := startProcess(t, db)
 
-	var (
-		mu    sync.Mutex
-		acked []string
-		sent  [][]string // every batch sent, acknowledged or not
-	)
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second}
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ids := make([]string, 50)
-				items := make([]string, 50)
-				for j := range ids {
-					ids[j] = fmt.Sprintf("g%d-b%d-m%d", g, i, j)
-					items[j] = msg(ids[j], `,"properties":{"format":"csv","row_count":12}`)
-				}
-				mu.Lock()
-				sent = append(sent, ids)
-				mu.Unlock()
-				if postBatch(client, "http://"+p.addr, batch(items...)) == nil {
-					mu.Lock()
-					acked = append(acked, ids...)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	load := sendLoad("crash", []string{"http://" + p.addr}, 4, stop)
 	time.Sleep(1500 * time.Millisecond)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	p.cmd.Wait()
 	close(stop)
-	wg.Wait()
+	load.wait()
+	acked, sent := load.acked, load.sent
 	if len(acked) == 0 {
 		t.Fatal("no batch was acknowledged before the kill")
 	}
@@ -161,10 +129,11 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 
 	// Restart and resend everything: each message must count once.
 	p = startProcess(t, db)
+	client := &http.Client{Timeout: 5 * time.Second}
 	for _, ids := range sent {
 		items := make([]string, len(ids))
 		for j, id := range ids {
-			items[j] = msg(id, `,"properties":{"format":"csv","row_count":12}`)
+			items[j] = msg(id, "")
 		}
 		if err := postBatch(client, "http://"+p.addr, batch(items...)); err != nil {
 			t.Fatalf("resend: %v", err)

@@ -17,23 +17,27 @@ import (
 	"github.com/trackplan/trackplan/store/sqlite"
 )
 
-// loadResult is what a load generator saw.
+// loadResult is what a load generator saw: every batch sent, acknowledged
+// or not, and the ids acknowledged.
 type loadResult struct {
 	mu    sync.Mutex
+	wg    sync.WaitGroup
 	acked []string
 	sent  [][]string
 }
+
+// wait waits for the senders to stop (after stop is closed).
+func (r *loadResult) wait() { r.wg.Wait() }
 
 // sendLoad posts batches of 50 to each URL in turn from `workers`
 // goroutines until stop is closed. prefix keeps message ids unique.
 func sendLoad(prefix string, urls []string, workers int, stop <-chan struct{}) *loadResult {
 	res := &loadResult{}
-	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 10 * time.Second}
 	for g := range workers {
-		wg.Add(1)
+		res.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer res.wg.Done()
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -57,7 +61,6 @@ func sendLoad(prefix string, urls []string, workers int, stop <-chan struct{}) *
 			}
 		}()
 	}
-	go func() { <-stop; wg.Wait() }()
 	return res
 }
 
@@ -78,13 +81,13 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	err := p.cmd.Wait()
 	took := time.Since(start)
 	close(stop)
+	res.wait()
 	if err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	if took > 30*time.Second {
 		t.Errorf("shutdown took %s; the grace period is 30s", took)
 	}
-	time.Sleep(100 * time.Millisecond) // let the senders see the closed socket
 	res.mu.Lock()
 	acked := append([]string(nil), res.acked...)
 	res.mu.Unlock()
@@ -137,7 +140,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	res := sendLoad("rep", urls, 4, stop)
 	time.Sleep(2 * time.Second)
 	close(stop)
-	time.Sleep(200 * time.Millisecond)
+	res.wait()
 	res.mu.Lock()
 	sent := res.sent
 	res.mu.Unlock()

@@ -52,16 +52,7 @@ func TestDemo(t *testing.T) {
 // headless Chromium: key elements present, no console errors, screenshots
 // saved (to $TRACKPLAN_ARTIFACTS when set).
 func TestDemoInBrowser(t *testing.T) {
-	bin := browsertest.Binary()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; CI must install it (apt-get install -y chromium)")
-		}
-		t.Skip("chromium is not installed")
-	}
-	if testing.Short() {
-		t.Skip("slow")
-	}
+	bin := browsertest.Require(t)
 	artifacts := os.Getenv("TRACKPLAN_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = t.TempDir()

@@ -80,3 +80,21 @@ func ConsoleErrors(log string) []string {
 	}
 	return lines
 }
+
+// Require returns the Chromium binary, or skips the test when there is none
+// (and fails it under CI=true, where CI installs Chromium) or when running
+// with -short.
+func Require(t testing.TB) string {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; CI must install it (apt-get install -y chromium)")
+		}
+		t.Skip("chromium is not installed; the browser tests run where it is (CI installs it)")
+	}
+	if testing.Short() {
+		t.Skip("browser tests are slow; skipped with -short")
+	}
+	return bin
+}
