@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"io"
 	"time"
 
@@ -38,7 +40,7 @@ func DecodeRun(body []byte) (*trackplan.ScoreRun, error) {
 		return nil, fmt.Errorf("open score snapshot: %w", err)
 	}
 	var run trackplan.ScoreRun
-	if err := json.NewDecoder(io.Reader(zr)).Decode(&run); err != nil {
+	if err := gojson.NewDecoder(io.Reader(zr)).Decode(&run); err != nil {
 		return nil, fmt.Errorf("decode score snapshot: %w", err)
 	}
 	return &run, nil
