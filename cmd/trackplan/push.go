@@ -136,10 +136,21 @@ func writePushText(w io.Writer, r tpsync.PushResult, maxCalls int) {
 		for k := range call.Traits {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		// The score and the tier first: they are what a reader looks for.
+		first := func(k string) bool { return strings.HasSuffix(k, "score") || strings.HasSuffix(k, "tier") }
+		sort.Slice(keys, func(i, j int) bool {
+			if first(keys[i]) != first(keys[j]) {
+				return first(keys[i])
+			}
+			return keys[i] < keys[j]
+		})
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%s=%v", k, call.Traits[k])
+			v := call.Traits[k]
+			if v == nil {
+				v = "null"
+			}
+			parts[i] = fmt.Sprintf("%s=%v", k, v)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", call.Type, entity, cmp.Or(call.UserID, call.AnonymousID), call.Change,
 			oneLine(strings.Join(parts, " "), 110))
