@@ -116,7 +116,15 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	run, err := scoreProfile(c.Context, st, cfg, profiles[0], time.Now().UTC(), true)
+	// A snapshot a day for the past two weeks, as the daemon's hourly job
+	// would have left: the dashboard's history charts and the trends use them.
+	now := time.Now().UTC()
+	for d := 14; d >= 1; d-- {
+		if _, err := scoreProfile(c.Context, st, cfg, profiles[0], now.AddDate(0, 0, -d), true); err != nil {
+			return err
+		}
+	}
+	run, err := scoreProfile(c.Context, st, cfg, profiles[0], now, true)
 	if err != nil {
 		return err
 	}
