@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -311,7 +312,7 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 	} else {
 		d.addViolation(EventKey{Source: m.Source}, trackplan.Violation{
 			Code: trackplan.CardinalityLimit, Observed: "events per source",
-			Expected: "at most " + itoa(l.MaxEventsPerSource)}, at, m.Raw)
+			Expected: "at most " + strconv.Itoa(l.MaxEventsPerSource)}, at, m.Raw)
 	}
 
 	if m.UserID != "" {
@@ -394,7 +395,7 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 	})
 	if limited {
 		d.addViolation(key, trackplan.Violation{Code: trackplan.CardinalityLimit,
-			Observed: "property paths per event", Expected: "at most " + itoa(l.MaxPathsPerEvent)}, at, m.Raw)
+			Observed: "property paths per event", Expected: "at most " + strconv.Itoa(l.MaxPathsPerEvent)}, at, m.Raw)
 	}
 }
 
@@ -480,9 +481,4 @@ func MergeExamples(a, b []string, n int) []string {
 		out = out[:n]
 	}
 	return out
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

@@ -38,11 +38,7 @@ func observedCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(c.Context, cfg.DB)
+			_, st, err := configuredStore(c)
 			if err != nil {
 				return err
 			}

@@ -24,11 +24,7 @@ func runsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(c.Context, cfg.DB)
+			_, st, err := configuredStore(c)
 			if err != nil {
 				return err
 			}

@@ -39,11 +39,7 @@ func migrateCommand() *cli.Command {
 		Name:  "migrate",
 		Usage: "create or upgrade the store's schema",
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(c.Context, cfg.DB)
+			cfg, st, err := configuredStore(c)
 			if err != nil {
 				return err
 			}
@@ -73,4 +69,15 @@ func redactDSN(dsn string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// configuredStore loads the configuration and opens its store; the caller
+// closes the store.
+func configuredStore(c *cli.Context) (Config, store.Store, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := openStore(c.Context, cfg.DB)
+	return cfg, st, err
 }
