@@ -1,7 +1,9 @@
-// Package ingest is the path from decoded messages to durable aggregates: it
-// checks each message against the current plan and group-commits what
-// several callers submit into one store transaction. Submit returns only
-// after the commit, so a caller may acknowledge exactly what is durable.
+// Package ingest is the append path: it group-commits the normalised
+// messages and rejections that several callers submit into the event log,
+// one store transaction for the requests that arrive together. Submit
+// returns only after the commit, so a caller may acknowledge exactly what is
+// durable. Nothing else happens here: no plan check, no identity, no
+// rollups; package derive does those from the log.
 package ingest
 
 import (
@@ -19,12 +21,7 @@ import (
 
 // Store is what the pipeline needs from storage.
 type Store interface {
-	Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error)
-}
-
-// Checker checks one message against the plan.
-type Checker interface {
-	Check(m *trackplan.Message) []trackplan.Violation
+	Append(ctx context.Context, b *store.LogBatch) (store.IngestResult, error)
 }
 
 // Options tune the pipeline.
@@ -41,23 +38,19 @@ type Options struct {
 	QueueWait time.Duration
 	Logger    *slog.Logger
 	// OnCommit, if set, is called after each commit with its size and
-	// duration (for metrics).
+	// duration (for metrics, and to wake the aggregator).
 	OnCommit func(r store.IngestResult, took time.Duration, err error)
-	// Now is the clock that stamps each batch's acceptance (dedupe keys
-	// expire from it); nil means time.Now.
+	// Now is the clock that stamps each batch's acceptance (its arrival
+	// day in the log; dedupe keys expire from it); nil means time.Now.
 	Now func() time.Time
-	// OnViolation, if set, is called for every violation the check finds
-	// (for metrics). It must be quick and safe for concurrent use.
-	OnViolation func(code trackplan.Code)
 }
 
 // Pipeline group-commits submissions into a store. Start it with Open and
 // stop it with Close.
 type Pipeline struct {
-	st      Store
-	opts    Options
-	checker atomic.Pointer[checkerBox]
-	queue   chan *submission
+	st    Store
+	opts  Options
+	queue chan *submission
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -70,10 +63,8 @@ type Pipeline struct {
 	}
 }
 
-type checkerBox struct{ c Checker }
-
 type submission struct {
-	batch store.Batch
+	batch store.LogBatch
 	done  chan error
 }
 
@@ -104,16 +95,6 @@ func Open(st Store, opts Options) *Pipeline {
 	return p
 }
 
-// SetChecker replaces the plan check applied to new submissions; nil turns
-// checking off.
-func (p *Pipeline) SetChecker(c Checker) {
-	if c == nil {
-		p.checker.Store(nil)
-		return
-	}
-	p.checker.Store(&checkerBox{c})
-}
-
 // Totals returns what the pipeline has committed since it opened.
 func (p *Pipeline) Totals() store.IngestResult {
 	p.totals.Lock()
@@ -127,8 +108,8 @@ func (p *Pipeline) Queued() int { return len(p.queue) }
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("ingest pipeline closed")
 
-// Submit checks msgs against the plan and waits until they and the
-// rejections are committed. On a nil return everything is durable; on an
+// Submit encodes msgs as log records and waits until they and the
+// rejections are committed to the log. On a nil return everything is durable; on an
 // error nothing of this submission is acknowledged (the store rolls back the
 // whole transaction). It returns trackplan.ErrOverloaded when the queue is
 // full.
@@ -140,20 +121,14 @@ func (p *Pipeline) Submit(ctx context.Context, msgs []*trackplan.Message, rejs [
 		return err
 	}
 	s := &submission{done: make(chan error, 1)}
-	s.batch.Rejections = rejs
-	s.batch.Messages = make([]store.Checked, len(msgs))
-	box := p.checker.Load()
+	s.batch.Messages, s.batch.Rejections = msgs, rejs
+	s.batch.Lines = make([][]byte, len(msgs))
 	for i, m := range msgs {
-		s.batch.Messages[i].Message = m
-		if box != nil {
-			vs := box.c.Check(m)
-			s.batch.Messages[i].Violations = vs
-			if p.opts.OnViolation != nil {
-				for _, v := range vs {
-					p.opts.OnViolation(v.Code)
-				}
-			}
+		line, err := store.EncodeMessage(m)
+		if err != nil {
+			return err
 		}
+		s.batch.Lines[i] = line
 	}
 
 	p.mu.RLock()
@@ -222,19 +197,20 @@ func (p *Pipeline) run(ctx context.Context) {
 }
 
 func (p *Pipeline) commit(ctx context.Context, group []*submission) {
-	var b *store.Batch
+	var b *store.LogBatch
 	if len(group) == 1 {
 		b = &group[0].batch
 	} else {
-		b = &store.Batch{}
+		b = &store.LogBatch{}
 		for _, s := range group {
 			b.Messages = append(b.Messages, s.batch.Messages...)
 			b.Rejections = append(b.Rejections, s.batch.Rejections...)
+			b.Lines = append(b.Lines, s.batch.Lines...)
 		}
 	}
 	b.At = p.opts.Now().UTC()
 	start := time.Now()
-	r, err := p.st.Ingest(ctx, b)
+	r, err := p.st.Append(ctx, b)
 	took := time.Since(start)
 	if p.opts.OnCommit != nil {
 		p.opts.OnCommit(r, took, err)

@@ -12,8 +12,8 @@ import (
 	"github.com/trackplan/trackplan"
 )
 
-// Delta is the aggregate of one batch of new (deduplicated) messages: what a
-// store adds to its tables in the batch's transaction. Building it in memory
+// Delta is the aggregate of a run of logged messages: what a store adds to
+// its derived tables in one Apply transaction. Building it in memory
 // first turns thousands of messages into a few hundred upserts.
 type Delta struct {
 	Sources     map[string]*SourceDelta
@@ -33,9 +33,9 @@ type Delta struct {
 	GuardAdds GuardAdds
 }
 
-// SourceDelta counts a source's messages in a batch.
+// SourceDelta counts a source's logged messages and rejections in a run.
 type SourceDelta struct {
-	Messages, Rejected, Duplicates int64
+	Messages, Rejected int64
 }
 
 // Seen is a first/last-seen pair with a count.
@@ -245,10 +245,11 @@ func (g *Guard) observedValue(k valueKey, value string, adds *GuardAdds) string 
 	return value
 }
 
-// Aggregate builds the delta of a batch whose messages are all new. The
+// Aggregate builds the delta of a run of logged messages, in log order. The
 // guard decides which events and paths may be stored; what it refuses is
-// counted as a CARDINALITY_LIMIT violation instead.
-func Aggregate(b *Batch, dup map[string]int64, g *Guard, l Limits) *Delta {
+// counted as a CARDINALITY_LIMIT violation instead. The result does not
+// depend on how the log was split into runs.
+func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
 	d := &Delta{
 		Sources:     map[string]*SourceDelta{},
 		Events:      map[EventKey]*EventDelta{},
@@ -262,9 +263,6 @@ func Aggregate(b *Batch, dup map[string]int64, g *Guard, l Limits) *Delta {
 		Aliases:     map[string]string{},
 		DailyActs:   map[DailyKey]int64{},
 		TotalActs:   map[ActivityKey]*ActivityDelta{},
-	}
-	for src, n := range dup {
-		d.source(src).Duplicates += n
 	}
 	for _, r := range b.Rejections {
 		d.source(r.Source).Rejected++
@@ -403,8 +401,14 @@ func (d *Delta) addViolation(key EventKey, v trackplan.Violation, at time.Time, 
 	k := ViolationKey{Event: key, Code: v.Code, Path: v.Path, Expected: v.Expected, Observed: v.Observed}
 	vd := d.Violations[k]
 	if vd == nil {
-		vd = &ViolationDelta{Sample: raw}
+		vd = &ViolationDelta{}
 		d.Violations[k] = vd
+	}
+	// The sample is the latest message by event time, the later in the
+	// log on a tie: the stores keep the same rule across Apply calls, so
+	// the sample does not depend on how the log was split.
+	if vd.Count == 0 || !at.Before(vd.Last) {
+		vd.Sample = raw
 	}
 	vd.add(at)
 }

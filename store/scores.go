@@ -45,3 +45,30 @@ func DecodeRun(body []byte) (*trackplan.ScoreRun, error) {
 	}
 	return &run, nil
 }
+
+// EraseFromRun removes the given users and accounts from an encoded score
+// run and reports the new body and whether anything was removed.
+func EraseFromRun(body []byte, userIDs, groupIDs map[string]bool) ([]byte, bool, error) {
+	run, err := DecodeRun(body)
+	if err != nil {
+		return nil, false, err
+	}
+	users := run.Users[:0]
+	for _, u := range run.Users {
+		if !userIDs[u.ID] {
+			users = append(users, u)
+		}
+	}
+	accounts := run.Accounts[:0]
+	for _, a := range run.Accounts {
+		if !groupIDs[a.ID] {
+			accounts = append(accounts, a)
+		}
+	}
+	if len(users) == len(run.Users) && len(accounts) == len(run.Accounts) {
+		return body, false, nil
+	}
+	run.Users, run.Accounts = users, accounts
+	out, err := EncodeRun(run)
+	return out, err == nil, err
+}

@@ -1,7 +1,10 @@
 // Package store defines the Store contract, the one wide interface of
-// trackplan, and the aggregation that turns a batch of accepted messages into
-// the bounded aggregates every implementation writes (schema observations,
-// violations, traits, memberships, activity rollups, the reservoir).
+// trackplan, in two halves: the event log (every accepted message, appended
+// before it is acknowledged) and the state derived from it. It also holds the
+// log's block format and the aggregation that turns a run of logged messages
+// into the bounded aggregates every implementation writes (schema
+// observations, violations, traits, memberships, activity rollups, the
+// reservoir).
 //
 // Implementations live in store/sqlite and store/postgres; store/storetest is
 // the conformance suite both must pass.
@@ -20,10 +23,9 @@ import (
 // Store is what trackplan keeps between runs. Every method is safe for
 // concurrent use.
 type Store interface {
-	// Ingest stores one batch atomically: it drops messages already stored
-	// (same source and messageId), aggregates the rest and commits. When it
-	// returns nil, everything in the batch is durable.
-	Ingest(ctx context.Context, b *Batch) (IngestResult, error)
+	// Log is the event log; Derived the state derived from it.
+	Log
+	Derived
 
 	// Stored counts how many of the given messageIds of a source are stored
 	// (within the dedupe window).
@@ -32,7 +34,7 @@ type Store interface {
 	// Observed returns what has been seen, for `trackplan observed`.
 	Observed(ctx context.Context) (*Observed, error)
 
-	// Violations returns the per-message violations counted at ingest whose
+	// Violations returns the per-message violations counted when deriving whose
 	// last occurrence is at or after since.
 	Violations(ctx context.Context, since time.Time) ([]ViolationCount, error)
 
@@ -41,7 +43,7 @@ type Store interface {
 	Reservoir(ctx context.Context, key EventKey, limit int) ([]json.RawMessage, error)
 
 	// Prune removes dedupe keys received before dedupeBefore and activity
-	// rollups for days before activityBefore.
+	// rollups for days before activityBefore. The log is pruned by PruneLog.
 	Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error
 
 	// RecordRun appends a job run to the run log and sets its ID.
@@ -95,24 +97,12 @@ func DefaultLimits() Limits {
 	return Limits{MaxEventsPerSource: 2000, MaxPathsPerEvent: 500, ReservoirSize: 50, ExamplesPerPath: 3}
 }
 
-// Batch is what one ingest call stores: the accepted messages, each with the
-// violations found by checking it against the plan, and the messages the
-// collector rejected.
+// Batch is what one Apply call derives from: logged messages, each with the
+// violations found by checking it against the current plan, and logged
+// rejections, in log order.
 type Batch struct {
 	Messages   []Checked
 	Rejections []trackplan.Rejection
-	// At is when the batch was accepted. Dedupe keys expire from it (not
-	// from a message's own receivedAt, which an archive import carries
-	// from long ago); zero means each message's ReceivedAt.
-	At time.Time
-}
-
-// KeyTime is the time a message's dedupe key is stored with.
-func (b *Batch) KeyTime(m *trackplan.Message) time.Time {
-	if !b.At.IsZero() {
-		return b.At
-	}
-	return m.ReceivedAt
 }
 
 // MessageKey is the dedupe key of a message: its messageId, or a hash of
@@ -132,9 +122,9 @@ type Checked struct {
 	Violations []trackplan.Violation
 }
 
-// IngestResult counts what Ingest did.
+// IngestResult counts what Append did.
 type IngestResult struct {
-	Stored     int // new messages aggregated
+	Stored     int // new messages appended
 	Duplicates int // messages dropped as already stored
 	Rejected   int
 }
@@ -194,7 +184,7 @@ type RejectionSum struct {
 	LastSeen  time.Time `json:"last_seen"`
 }
 
-// ViolationCount is a per-message violation as counted at ingest.
+// ViolationCount is a per-message violation as counted when deriving.
 type ViolationCount struct {
 	Event     EventKey
 	Code      trackplan.Code

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/trackplan/trackplan/store"
 )
@@ -14,15 +15,28 @@ import (
 // row keeps it far below SQLite's variable limit.
 const dedupeChunk = 400
 
-// Ingest stores a batch in one transaction: claim the dedupe keys, aggregate
-// what is new, write the aggregates, commit.
-func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
+// Append claims the batch's dedupe keys and appends the fresh messages and
+// the rejections as one block, in one transaction. The single write
+// connection serialises appends, so sequence numbers follow commit order.
+func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult, error) {
+	lines, err := b.EncodeLines()
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	at := b.At
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	rejLines := make([][]byte, len(b.Rejections))
+	for i := range b.Rejections {
+		if rejLines[i], err = store.EncodeRejection(&b.Rejections[i]); err != nil {
+			return store.IngestResult{}, err
+		}
+	}
 
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return store.IngestResult{}, fmt.Errorf("begin ingest: %w", err)
+		return store.IngestResult{}, fmt.Errorf("begin append: %w", err)
 	}
 	defer tx.Rollback()
 
@@ -30,36 +44,86 @@ func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	if err != nil {
 		return store.IngestResult{}, err
 	}
-	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections, At: b.At}, dups, db.guard, db.limits)
-	newIDs := map[store.EventKey]int64{}
-	if err := db.writeDelta(ctx, tx, d, newIDs); err != nil {
-		db.guard.Forget(d.GuardAdds)
-		return store.IngestResult{}, err
+	block := make([][]byte, 0, len(fresh)+len(rejLines))
+	for _, i := range fresh {
+		block = append(block, lines[i])
 	}
-	if err := tx.Commit(); err != nil {
-		db.guard.Forget(d.GuardAdds)
-		return store.IngestResult{}, fmt.Errorf("commit ingest: %w", err)
-	}
-	for k, id := range newIDs {
-		db.eventIDs[k] = id
+	block = append(block, rejLines...)
+	if len(block) > 0 {
+		var head int64
+		if err := tx.QueryRowContext(ctx, `SELECT head FROM log_state`).Scan(&head); err != nil {
+			return store.IngestResult{}, fmt.Errorf("read log head: %w", err)
+		}
+		data := store.CompressBlock(block)
+		last := head + int64(len(block))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO log_blocks (first_seq, last_seq, day, at, count, data) VALUES (?, ?, ?, ?, ?, ?)`,
+			head+1, last, store.Day(at), micro(at), len(block), data); err != nil {
+			return store.IngestResult{}, fmt.Errorf("append log block: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE log_state SET head = ?`, last); err != nil {
+			return store.IngestResult{}, fmt.Errorf("advance log head: %w", err)
+		}
 	}
 	var ndup int
-	for _, n := range dups {
+	for src, n := range dups {
 		ndup += int(n)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO source_counts (source, duplicates) VALUES (?, ?)
+			ON CONFLICT (source) DO UPDATE SET duplicates = duplicates + excluded.duplicates`, src, n); err != nil {
+			return store.IngestResult{}, fmt.Errorf("count duplicates: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return store.IngestResult{}, fmt.Errorf("commit append: %w", err)
 	}
 	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
 }
 
-// claim inserts the batch's dedupe keys and returns the messages whose keys
-// were new, and per source how many were duplicates.
-func claim(ctx context.Context, tx *sql.Tx, b *store.Batch) ([]store.Checked, map[string]int64, error) {
+// Apply adds a run of logged records to the derived state and moves the
+// cursor, in one transaction.
+func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin apply: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE log_state SET cursor = ? WHERE cursor = ?`, to, from)
+	if err != nil {
+		return fmt.Errorf("move derive cursor: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("move derive cursor: %w", err)
+	} else if n != 1 {
+		return fmt.Errorf("apply records %d-%d: %w", from+1, to, store.ErrCursorMoved)
+	}
+	d := store.Aggregate(b, db.guard, db.limits)
+	newIDs := map[store.EventKey]int64{}
+	if err := db.writeDelta(ctx, tx, d, newIDs); err != nil {
+		db.guard.Forget(d.GuardAdds)
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		db.guard.Forget(d.GuardAdds)
+		return fmt.Errorf("commit apply: %w", err)
+	}
+	for k, id := range newIDs {
+		db.eventIDs[k] = id
+	}
+	return nil
+}
+
+// claim inserts the batch's dedupe keys and returns the indexes of the
+// messages whose keys were new, and per source how many were duplicates.
+func claim(ctx context.Context, tx *sql.Tx, b *store.LogBatch) ([]int, map[string]int64, error) {
 	msgs := b.Messages
 	type key struct{ source, id string }
 	dups := map[string]int64{}
 	first := make(map[key]int, len(msgs))
 	unique := make([]int, 0, len(msgs))
-	for i, c := range msgs {
-		k := key{c.Message.Source, store.MessageKey(c.Message)}
+	for i, m := range msgs {
+		k := key{m.Source, store.MessageKey(m)}
 		if _, ok := first[k]; ok {
 			dups[k.source]++
 			continue
@@ -80,7 +144,7 @@ func claim(ctx context.Context, tx *sql.Tx, b *store.Batch) ([]store.Checked, ma
 				sb.WriteByte(',')
 			}
 			sb.WriteString("(?,?,?)")
-			m := msgs[i].Message
+			m := msgs[i]
 			args = append(args, m.Source, store.MessageKey(m), micro(b.KeyTime(m)))
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING RETURNING source, message_id`)
@@ -100,11 +164,11 @@ func claim(ctx context.Context, tx *sql.Tx, b *store.Batch) ([]store.Checked, ma
 			return nil, nil, fmt.Errorf("claim message ids: %w", err)
 		}
 	}
-	fresh := make([]store.Checked, 0, len(inserted))
+	fresh := make([]int, 0, len(inserted))
 	for _, i := range unique {
-		m := msgs[i].Message
+		m := msgs[i]
 		if inserted[key{m.Source, store.MessageKey(m)}] {
-			fresh = append(fresh, msgs[i])
+			fresh = append(fresh, i)
 		} else {
 			dups[m.Source]++
 		}
@@ -117,10 +181,10 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 	defer ex.close()
 
 	for src, s := range d.Sources {
-		ex.exec(`INSERT INTO source_counts (source, messages, rejected, duplicates) VALUES (?, ?, ?, ?)
+		ex.exec(`INSERT INTO source_counts (source, messages, rejected) VALUES (?, ?, ?)
 			ON CONFLICT (source) DO UPDATE SET messages = messages + excluded.messages,
-			rejected = rejected + excluded.rejected, duplicates = duplicates + excluded.duplicates`,
-			src, s.Messages, s.Rejected, s.Duplicates)
+			rejected = rejected + excluded.rejected`,
+			src, s.Messages, s.Rejected)
 	}
 	for k, r := range d.Rejections {
 		ex.exec(`INSERT INTO rejections (source, reason, count, first_seen, last_seen, sample) VALUES (?, ?, ?, ?, ?, ?)

@@ -35,7 +35,7 @@ type DB struct {
 	write  *sql.DB
 	read   *sql.DB
 
-	mu       sync.Mutex // serialises Ingest: guard and eventIDs belong to it
+	mu       sync.Mutex // serialises Apply: guard and eventIDs belong to it
 	guard    *store.Guard
 	eventIDs map[store.EventKey]int64
 }
@@ -48,7 +48,11 @@ func Open(ctx context.Context, path string, limits store.Limits) (*DB, error) {
 	// multi-row upserts stay in memory (temp_store): on disk they were a
 	// third of the commit time.
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(off)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+	// secure_delete overwrites freed pages, so an erased person's data does
+	// not linger in the file; incremental auto-vacuum (set when the file is
+	// created) lets a log prune give pages back.
+	for _, p := range []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)",
+		"foreign_keys(off)", "cache_size(-65536)", "temp_store(MEMORY)", "secure_delete(ON)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()

@@ -50,7 +50,7 @@ func BenchIngest(b *testing.B, st store.Store, size int) {
 		if i >= len(batches) { // fresh ids so nothing is a duplicate
 			batch = BenchBatch(rng, &seq, size)
 		}
-		if _, err := st.Ingest(context.Background(), batch); err != nil {
+		if _, err := Ingest(context.Background(), st, time.Time{}, batch.Messages, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -65,7 +65,7 @@ func call(typ trackplan.CallType, id, user, group string, at time.Time, traits m
 
 func ingest(t *testing.T, s store.Store, msgs ...store.Checked) store.IngestResult {
 	t.Helper()
-	r, err := s.Ingest(context.Background(), &store.Batch{Messages: msgs})
+	r, err := Ingest(context.Background(), s, time.Time{}, msgs, nil)
 	if err != nil {
 		t.Fatalf("Ingest: %v", err)
 	}
@@ -182,7 +182,7 @@ func testRejections(t *testing.T, open Opener) {
 			{Source: "web", Reason: "no_user_anon_id", Sample: []byte(`{}`), ReceivedAt: t0},
 		},
 	}
-	if _, err := s.Ingest(context.Background(), b); err != nil {
+	if _, err := Ingest(context.Background(), s, time.Time{}, b.Messages, b.Rejections); err != nil {
 		t.Fatal(err)
 	}
 	o := observed(t, s)
@@ -312,7 +312,7 @@ func testPrune(t *testing.T, open Opener) {
 	// An archived message, received long ago, accepted at t0+2h: its
 	// dedupe key lives from its acceptance, so the prune below keeps it.
 	archived := track("archived", "u", "", "Signed In", t0.AddDate(-2, 0, 0), nil)
-	if _, err := s.Ingest(context.Background(), &store.Batch{Messages: []store.Checked{archived}, At: t0.Add(2 * time.Hour)}); err != nil {
+	if _, err := Ingest(context.Background(), s, t0.Add(2*time.Hour), []store.Checked{archived}, nil); err != nil {
 		t.Fatal(err)
 	}
 	old := track("old", "u", "", "Signed In", t0, nil)
@@ -324,7 +324,7 @@ func testPrune(t *testing.T, open Opener) {
 	if r := ingest(t, s, old); r.Stored != 1 {
 		t.Errorf("after prune, resend stored %d; want 1", r.Stored)
 	}
-	if r, _ := s.Ingest(context.Background(), &store.Batch{Messages: []store.Checked{archived}, At: t0.Add(3 * time.Hour)}); r.Duplicates != 1 {
+	if r, _ := Ingest(context.Background(), s, t0.Add(3*time.Hour), []store.Checked{archived}, nil); r.Duplicates != 1 {
 		t.Errorf("the archived message's resend: %+v; want a duplicate", r)
 	}
 }

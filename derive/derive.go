@@ -1,0 +1,249 @@
+// Package derive is the aggregator: it reads the event log in order, in
+// large runs, checks each message against the current plan, and applies what
+// the run adds to the derived state together with the cursor, in one store
+// transaction, so every record is applied exactly once whatever crashes and
+// however many processes derive at the same time.
+//
+// The same code runs live (inside serve), on demand (a command that reads
+// derived state first catches up), and for a rebuild.
+package derive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+// Log is the part of the store the aggregator reads.
+type Log interface {
+	ReadLog(ctx context.Context, after int64, maxRecords int, fn func(store.LogBlock) error) error
+	LogHead(ctx context.Context) (int64, error)
+}
+
+// Target is the derived state the aggregator writes.
+type Target interface {
+	Cursor(ctx context.Context) (int64, error)
+	Apply(ctx context.Context, from, to int64, b *store.Batch) error
+}
+
+// Checker checks one message against the plan.
+type Checker interface {
+	Check(m *trackplan.Message) []trackplan.Violation
+}
+
+// Options tune the aggregator.
+type Options struct {
+	// MaxRecords is about how many records one Apply takes (default
+	// 50,000): larger runs collapse more rows into each upsert.
+	MaxRecords int
+	// SkipCorrupt makes a corrupt block a reported skip instead of an
+	// error that stops derivation.
+	SkipCorrupt bool
+	// Interval is how often Run looks at the log when not notified
+	// (default 1s): appends by other processes are found this way.
+	Interval time.Duration
+	Logger   *slog.Logger
+	// OnViolation, if set, is called for every violation the check finds
+	// (for metrics). It must be quick.
+	OnViolation func(code trackplan.Code)
+	// OnApply, if set, is called after each Apply with the records applied
+	// and how long reading, checking and applying took.
+	OnApply func(records int, took time.Duration)
+	// Progress, if set, is called after each Apply with the cursor.
+	Progress func(cursor int64)
+}
+
+// Deriver applies the log to the derived state.
+type Deriver struct {
+	log     Log
+	into    Target
+	opts    Options
+	checker atomic.Pointer[checkerBox]
+	wake    chan struct{}
+	mu      sync.Mutex // one catch-up at a time in this process
+}
+
+type checkerBox struct{ c Checker }
+
+// New returns a Deriver reading log and writing into target (often the same
+// store).
+func New(log Log, into Target, opts Options) *Deriver {
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = 50_000
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Deriver{log: log, into: into, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// SetChecker sets the plan the following runs are checked against; nil
+// turns checking off.
+func (d *Deriver) SetChecker(c Checker) {
+	if c == nil {
+		d.checker.Store(nil)
+		return
+	}
+	d.checker.Store(&checkerBox{c})
+}
+
+// Notify tells Run that the log grew; it never blocks.
+func (d *Deriver) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Result is what a catch-up did.
+type Result struct {
+	Records int   // records applied by this call
+	Cursor  int64 // the cursor afterwards
+	// Skipped are the corrupt blocks passed over (SkipCorrupt only).
+	Skipped []*store.CorruptBlockError
+}
+
+// CatchUp applies everything the log holds beyond the cursor, run by run,
+// and returns once the cursor reached the head it found. A run another
+// process applied first is read again from the moved cursor.
+func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var res Result
+	for {
+		cur, err := d.into.Cursor(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Cursor = cur
+		start := time.Now()
+		b, to, n, err := d.read(ctx, cur, &res)
+		if err != nil {
+			return res, err
+		}
+		if to == cur {
+			return res, nil
+		}
+		if err := d.into.Apply(ctx, cur, to, b); err != nil {
+			if errors.Is(err, store.ErrCursorMoved) {
+				continue
+			}
+			return res, fmt.Errorf("derive records %d-%d: %w", cur+1, to, err)
+		}
+		res.Records += n
+		res.Cursor = to
+		if d.opts.OnApply != nil {
+			d.opts.OnApply(n, time.Since(start))
+		}
+		if d.opts.Progress != nil {
+			d.opts.Progress(to)
+		}
+	}
+}
+
+// read decodes and checks the next run after cur: the batch, the sequence
+// number it ends at (cur when the log holds nothing more) and its records.
+func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batch, int64, int, error) {
+	var (
+		b   store.Batch
+		to  = cur
+		n   int
+		box = d.checker.Load()
+	)
+	err := d.log.ReadLog(ctx, cur, d.opts.MaxRecords, func(blk store.LogBlock) error {
+		recs, err := store.DecodeBlock(blk)
+		if err != nil {
+			var ce *store.CorruptBlockError
+			if d.opts.SkipCorrupt && errors.As(err, &ce) {
+				d.opts.Logger.Error("corrupt log block skipped", "first", ce.First, "last", ce.Last, "err", ce.Err)
+				res.Skipped = append(res.Skipped, ce)
+				to = blk.Last
+				return nil
+			}
+			return err
+		}
+		for _, r := range recs {
+			if r.Rejection != nil {
+				b.Rejections = append(b.Rejections, *r.Rejection)
+				continue
+			}
+			c := store.Checked{Message: r.Message}
+			if box != nil {
+				c.Violations = box.c.Check(r.Message)
+				if d.opts.OnViolation != nil {
+					for _, v := range c.Violations {
+						d.opts.OnViolation(v.Code)
+					}
+				}
+			}
+			b.Messages = append(b.Messages, c)
+		}
+		n += len(recs)
+		to = blk.Last
+		return nil
+	})
+	if err != nil {
+		return nil, cur, 0, fmt.Errorf("read log after %d: %w", cur, err)
+	}
+	return &b, to, n, nil
+}
+
+// Run catches up whenever notified, and every Interval, until ctx ends. A
+// failed catch-up is logged and retried at the next tick.
+func (d *Deriver) Run(ctx context.Context) error {
+	tick := time.NewTicker(d.opts.Interval)
+	defer tick.Stop()
+	for {
+		if _, err := d.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			d.opts.Logger.Error("derive from the log failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// Lag is how far the derived state is behind the log.
+type Lag struct {
+	Records int64         // records appended but not applied
+	Age     time.Duration // since the oldest unapplied record arrived; 0 when caught up
+}
+
+// Lag measures how far the derived state is behind the log now.
+func (d *Deriver) Lag(ctx context.Context, now time.Time) (Lag, error) {
+	head, err := d.log.LogHead(ctx)
+	if err != nil {
+		return Lag{}, err
+	}
+	cur, err := d.into.Cursor(ctx)
+	if err != nil {
+		return Lag{}, err
+	}
+	l := Lag{Records: max(0, head-cur)}
+	if l.Records == 0 {
+		return l, nil
+	}
+	err = d.log.ReadLog(ctx, cur, 1, func(b store.LogBlock) error {
+		l.Age = max(0, now.Sub(b.At))
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return l, err
+	}
+	return l, nil
+}
+
+var errStop = errors.New("stop")

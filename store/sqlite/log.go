@@ -1,0 +1,215 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/trackplan/trackplan/store"
+)
+
+// derivedTables are emptied by ResetDerived: everything Apply writes.
+var derivedTables = []string{
+	"events", "event_daily", "properties", "property_types", "violations", "rejections",
+	"users", "user_traits", "accounts", "account_traits", "memberships", "aliases",
+	"activity_daily", "activity_total", "reservoir",
+}
+
+// ReadLog calls fn with the blocks after sequence number after, in order.
+func (db *DB) ReadLog(ctx context.Context, after int64, maxRecords int, fn func(store.LogBlock) error) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks
+		WHERE first_seq > ? ORDER BY first_seq`, after)
+	if err != nil {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	defer rows.Close()
+	read := 0
+	for rows.Next() && read < maxRecords {
+		var b store.LogBlock
+		var at int64
+		if err := rows.Scan(&b.First, &b.Last, &at, &b.Count, &b.Data); err != nil {
+			return fmt.Errorf("read log after %d: %w", after, err)
+		}
+		b.At = fromMicro(at)
+		read += int(b.Last - b.First + 1)
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	return nil
+}
+
+// LogStats describes the log.
+func (db *DB) LogStats(ctx context.Context) (store.LogStats, error) {
+	var (
+		s              store.LogStats
+		oldest, newest sql.NullInt64
+		pruned         bool
+		first, last    sql.NullInt64
+	)
+	err := db.read.QueryRowContext(ctx, `SELECT min(first_seq), max(last_seq), count(*), coalesce(sum(count), 0),
+		coalesce(sum(length(data)), 0), min(at), max(at), (SELECT pruned FROM log_state) FROM log_blocks`).
+		Scan(&first, &last, &s.Blocks, &s.Records, &s.Bytes, &oldest, &newest, &pruned)
+	if err != nil {
+		return s, fmt.Errorf("log stats: %w", err)
+	}
+	s.First, s.Last, s.Pruned = first.Int64, last.Int64, pruned
+	if oldest.Valid {
+		s.Oldest, s.Newest = fromMicro(oldest.Int64), fromMicro(newest.Int64)
+	}
+	return s, nil
+}
+
+// PruneLog drops the blocks of the arrival days before the given time's
+// day, in batches, and returns their pages to the file. Blocks not yet
+// applied to the derived state are kept.
+func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, error) {
+	var p store.LogPruned
+	day := store.Day(before)
+	for {
+		var n, recs, through int64
+		err := func() error {
+			tx, err := db.write.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(count), 0), coalesce(max(last_seq), 0) FROM (
+				SELECT count, last_seq FROM log_blocks WHERE day < ? AND last_seq <= (SELECT cursor FROM log_state)
+				ORDER BY first_seq LIMIT 1000)`, day).
+				Scan(&n, &recs, &through); err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM log_blocks WHERE first_seq IN (
+				SELECT first_seq FROM log_blocks WHERE day < ? AND last_seq <= (SELECT cursor FROM log_state)
+				ORDER BY first_seq LIMIT 1000)`, day); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE log_state SET pruned = 1`); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+		if err != nil {
+			return p, fmt.Errorf("prune log before %s: %w", day, err)
+		}
+		if n == 0 {
+			break
+		}
+		p.Blocks += n
+		p.Records += recs
+		p.Through = max(p.Through, through)
+	}
+	if p.Blocks > 0 {
+		if _, err := db.write.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+			return p, fmt.Errorf("vacuum after pruning the log: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// RewriteLog rewrites the blocks fn changes, one transaction for all, then
+// checkpoints the WAL so the old pages (zeroed by secure_delete) leave the
+// write-ahead log too.
+func (db *DB) RewriteLog(ctx context.Context, fn func(store.LogBlock) ([]byte, int, bool, error)) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin log rewrite: %w", err)
+	}
+	defer tx.Rollback()
+	var after int64
+	for {
+		var b store.LogBlock
+		var at int64
+		err := tx.QueryRowContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks
+			WHERE first_seq > ? ORDER BY first_seq LIMIT 1`, after).Scan(&b.First, &b.Last, &at, &b.Count, &b.Data)
+		if err == sql.ErrNoRows {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("rewrite log: %w", err)
+		}
+		b.At = fromMicro(at)
+		after = b.First
+		data, count, changed, err := fn(b)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		if len(data) == 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM log_blocks WHERE first_seq = ?`, b.First)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE log_blocks SET data = ?, count = ? WHERE first_seq = ?`, data, count, b.First)
+		}
+		if err != nil {
+			return fmt.Errorf("rewrite log block %d-%d: %w", b.First, b.Last, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit log rewrite: %w", err)
+	}
+	return db.checkpoint(ctx)
+}
+
+// checkpoint copies the WAL into the database file and truncates it.
+func (db *DB) checkpoint(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// LogHead is the last sequence number assigned.
+func (db *DB) LogHead(ctx context.Context) (int64, error) {
+	var h int64
+	if err := db.read.QueryRowContext(ctx, `SELECT head FROM log_state`).Scan(&h); err != nil {
+		return 0, fmt.Errorf("read log head: %w", err)
+	}
+	return h, nil
+}
+
+// Cursor is the sequence number of the last record applied.
+func (db *DB) Cursor(ctx context.Context) (int64, error) {
+	var c int64
+	if err := db.read.QueryRowContext(ctx, `SELECT cursor FROM log_state`).Scan(&c); err != nil {
+		return 0, fmt.Errorf("read derive cursor: %w", err)
+	}
+	return c, nil
+}
+
+// ResetDerived empties the derived tables and rewinds the cursor.
+func (db *DB) ResetDerived(ctx context.Context) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin reset: %w", err)
+	}
+	defer tx.Rollback()
+	for _, t := range derivedTables {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+			return fmt.Errorf("reset %s: %w", t, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE source_counts SET messages = 0, rejected = 0`); err != nil {
+		return fmt.Errorf("reset source counts: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE log_state SET cursor = 0`); err != nil {
+		return fmt.Errorf("reset derive cursor: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit reset: %w", err)
+	}
+	db.guard = store.NewGuard(db.limits)
+	clear(db.eventIDs)
+	return nil
+}

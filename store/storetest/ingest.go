@@ -1,0 +1,72 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+// Ingest appends msgs and rejs to s's log, accepted at at (zero: each
+// message's ReceivedAt), then applies everything the log holds beyond the
+// cursor, each message with the violations given for it here: the append
+// and derive halves of the store in one call, for tests of derived state
+// that choose the violations themselves.
+func Ingest(ctx context.Context, s store.Store, at time.Time, msgs []store.Checked, rejs []trackplan.Rejection) (store.IngestResult, error) {
+	lb := &store.LogBatch{Rejections: rejs, At: at}
+	type key struct{ source, id string }
+	violations := map[key][]trackplan.Violation{}
+	for _, c := range msgs {
+		lb.Messages = append(lb.Messages, c.Message)
+		k := key{c.Message.Source, store.MessageKey(c.Message)}
+		if _, ok := violations[k]; !ok {
+			violations[k] = c.Violations
+		}
+	}
+	r, err := s.Append(ctx, lb)
+	if err != nil {
+		return r, err
+	}
+	return r, Derive(ctx, s, func(m *trackplan.Message) []trackplan.Violation {
+		return violations[key{m.Source, store.MessageKey(m)}]
+	})
+}
+
+// Derive applies everything s's log holds beyond its cursor, checking each
+// message with check (nil: no violations).
+func Derive(ctx context.Context, s store.Store, check func(*trackplan.Message) []trackplan.Violation) error {
+	cur, err := s.Cursor(ctx)
+	if err != nil {
+		return err
+	}
+	var b store.Batch
+	to := cur
+	err = s.ReadLog(ctx, cur, 1<<30, func(blk store.LogBlock) error {
+		recs, err := store.DecodeBlock(blk)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Rejection != nil {
+				b.Rejections = append(b.Rejections, *r.Rejection)
+				continue
+			}
+			c := store.Checked{Message: r.Message}
+			if check != nil {
+				c.Violations = check(r.Message)
+			}
+			b.Messages = append(b.Messages, c)
+		}
+		to = blk.Last
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read log: %w", err)
+	}
+	if to == cur {
+		return nil
+	}
+	return s.Apply(ctx, cur, to, &b)
+}
