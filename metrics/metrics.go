@@ -26,6 +26,8 @@ type Metrics struct {
 	jobTime    *prometheus.HistogramVec
 	notion     *prometheus.CounterVec
 	pushed     *prometheus.CounterVec
+	derived    prometheus.Counter
+	deriveTime prometheus.Histogram
 }
 
 // New builds the metrics; storeSize, when set, is read at every scrape.
@@ -43,7 +45,11 @@ func New(storeSize func() float64) *Metrics {
 	m.commits = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trackplan_commit_seconds",
 		Help: "Duration of one group-commit transaction.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.violations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_violations_total",
-		Help: "Plan violations found by the check at ingest, by code (duplicates included: the check runs before deduplication)."}, []string{"code"})
+		Help: "Plan violations found by checking logged messages as they are derived, by code."}, []string{"code"})
+	m.derived = prometheus.NewCounter(prometheus.CounterOpts{Name: "trackplan_derived_records_total",
+		Help: "Log records (messages and rejections) applied to the derived state by this process."})
+	m.deriveTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trackplan_derive_seconds",
+		Help: "Duration of one derive run: reading, checking and applying a run of log records.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
 	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_job_runs_total",
 		Help: "Scheduled and one-shot job runs, by job and outcome."}, []string{"job", "outcome"})
 	m.jobTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trackplan_job_duration_seconds",
@@ -53,7 +59,7 @@ func New(storeSize func() float64) *Metrics {
 	m.pushed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trackplan_push_messages_total",
 		Help: "Score push entities, by outcome (acknowledged, failed, unchanged)."}, []string{"outcome"})
 	m.reg.MustRegister(m.accepted, m.rejected, m.duplicates, m.requests, m.commits, m.violations,
-		m.jobRuns, m.jobTime, m.notion, m.pushed,
+		m.jobRuns, m.jobTime, m.notion, m.pushed, m.derived, m.deriveTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if storeSize != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_store_size_bytes",
@@ -84,7 +90,26 @@ func (m *Metrics) Commit(duplicates int, took time.Duration) {
 	m.commits.Observe(took.Seconds())
 }
 
-// Violation counts one plan violation found at ingest.
+// Derived records one derive run of n log records.
+func (m *Metrics) Derived(n int, took time.Duration) {
+	m.derived.Add(float64(n))
+	m.deriveTime.Observe(took.Seconds())
+}
+
+// DeriveLag registers the derive lag gauges; lag is called at every scrape
+// and returns the records appended but not applied and the age in seconds
+// of the oldest of them.
+func (m *Metrics) DeriveLag(lag func() (records, seconds float64)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_derive_lag_records",
+			Help: "Log records appended but not yet applied to the derived state."},
+			func() float64 { r, _ := lag(); return r }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_derive_lag_seconds",
+			Help: "Age of the oldest log record not yet applied to the derived state."},
+			func() float64 { _, s := lag(); return s }))
+}
+
+// Violation counts one plan violation found when deriving.
 func (m *Metrics) Violation(code string) { m.violations.WithLabelValues(code).Inc() }
 
 // JobRun records one job run.

@@ -92,6 +92,9 @@ type ScheduleConfig struct {
 
 // RetentionConfig bounds what the store keeps.
 type RetentionConfig struct {
+	// Events is how long the event log keeps what arrived, counted in whole
+	// days of arrival time.
+	Events       Duration `yaml:"events"`
 	ActivityDays int      `yaml:"activity_days"`
 	Dedupe       Duration `yaml:"dedupe"`
 	SnapshotDays int      `yaml:"snapshot_days"`
@@ -116,7 +119,7 @@ func DefaultConfig() Config {
 		Push: PushConfig{Endpoint: "https://api.segment.io", Prefix: "engagement_", GroupUser: "most_recent",
 			AnonymousID: "trackplan-engagement", BatchSize: 250, Interval: Duration(time.Second)},
 		Schedule:  ScheduleConfig{PlanRefresh: "*/5 * * * *", NotionSync: "*/15 * * * *", Score: "0 * * * *", Prune: "30 3 * * *"},
-		Retention: RetentionConfig{ActivityDays: 400, Dedupe: Duration(48 * time.Hour), SnapshotDays: 400},
+		Retention: RetentionConfig{Events: Duration(30 * 24 * time.Hour), ActivityDays: 400, Dedupe: Duration(48 * time.Hour), SnapshotDays: 400},
 	}
 }
 
@@ -198,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.ActivityDays < 1 {
 		v.Add("retention.activity_days", "must be at least 1")
+	}
+	if c.Retention.Events < Duration(24*time.Hour) {
+		v.Add("retention.events", "must be at least 24h (the log is pruned by whole days)")
 	}
 	if c.Retention.Dedupe < Duration(24*time.Hour) {
 		v.Add("retention.dedupe", "must be at least 24h (Segment's dedupe window)")

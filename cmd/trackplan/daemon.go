@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
-	"github.com/trackplan/trackplan/ingest"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/metrics"
 	"github.com/trackplan/trackplan/notion"
 	"github.com/trackplan/trackplan/schedule"
@@ -28,8 +28,8 @@ const (
 )
 
 // daemon holds what the scheduled jobs share: the store, the current plan
-// (swapped atomically by plan-refresh) and the pipeline whose check follows
-// the plan.
+// (swapped atomically by plan-refresh) and the aggregator whose check
+// follows the plan.
 type daemon struct {
 	cfg      Config
 	st       store.Store
@@ -37,7 +37,7 @@ type daemon struct {
 	metrics  *metrics.Metrics
 	now      func() time.Time
 	plan     atomic.Pointer[trackplan.Plan]
-	pipeline *ingest.Pipeline
+	deriver  *derive.Deriver
 	// check says whether messages are checked against the plan (serve
 	// --check); plan-refresh never turns it on when it is off.
 	check bool
@@ -58,11 +58,12 @@ func (d *daemon) currentPlan() *trackplan.Plan {
 	return &trackplan.Plan{Version: trackplan.PlanVersion}
 }
 
-// setPlan puts a plan in force: new messages are checked against it.
+// setPlan puts a plan in force: messages derived from now on are checked
+// against it.
 func (d *daemon) setPlan(p *trackplan.Plan) {
 	d.plan.Store(p)
-	if d.pipeline != nil && d.check {
-		d.pipeline.SetChecker(trackplan.NewChecker(p))
+	if d.deriver != nil && d.check {
+		d.deriver.SetChecker(trackplan.NewChecker(p))
 	}
 }
 
@@ -118,11 +119,13 @@ func (d *daemon) score(ctx context.Context) (map[string]int64, error) {
 func (d *daemon) prune(ctx context.Context) (map[string]int64, error) {
 	now := d.now().UTC()
 	r := d.cfg.Retention
+	pruned, logErr := d.st.PruneLog(ctx, now.Add(-time.Duration(r.Events)))
 	err := errors.Join(
+		logErr,
 		d.st.Prune(ctx, now.Add(-time.Duration(r.Dedupe)), now.AddDate(0, 0, -r.ActivityDays)),
 		d.st.PruneScores(ctx, now.AddDate(0, 0, -r.SnapshotDays)),
 	)
-	return nil, err
+	return map[string]int64{"log_blocks": pruned.Blocks, "log_records": pruned.Records}, err
 }
 
 // saverFunc adapts a function to scoring.SnapshotSaver.

@@ -95,6 +95,9 @@ func runDemo(c *cli.Context) error {
 	}
 	res.print(out)
 
+	if err := srv.CatchUp(c.Context); err != nil {
+		return err
+	}
 	o, err := st.Observed(c.Context)
 	if err != nil {
 		return upstream(err)
@@ -151,6 +154,9 @@ func runDemo(c *cli.Context) error {
 	}
 	writePushText(out, pushed, 8)
 	if !pcfg.DryRun {
+		if err := srv.CatchUp(c.Context); err != nil {
+			return err
+		}
 		o, err := st.Observed(c.Context)
 		if err != nil {
 			return upstream(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,7 +30,7 @@ func driftCommand() *cli.Command {
 			&cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "evaluate as of this instant (RFC 3339), for reproducible runs"},
 			&cli.StringFlag{Name: "baseline", Usage: "YAML file of accepted drift (fingerprint, reason, expires)"},
 			&cli.BoolFlag{Name: "write-baseline", Usage: "write the current errors and warnings to --baseline, accepted for 90 days"},
-			&cli.StringFlag{Name: "events", Usage: "check an NDJSON file of Segment messages instead of the store (no daemon needed)"},
+			&cli.StringFlag{Name: "events", Usage: "check an NDJSON file of Segment messages (- for standard input) instead of the store (no daemon needed)"},
 		},
 		Action: runDrift,
 	}
@@ -72,8 +73,10 @@ func runDrift(c *cli.Context) error {
 	var st store.Store
 	if file := c.String("events"); file != "" {
 		st, err = storeFromEvents(c, plan, file)
-	} else {
-		st, err = openStore(c.Context, cfg.DB)
+	} else if st, err = openStore(c.Context, cfg.DB); err == nil {
+		if err = catchUp(c, cfg, st, plan); err != nil {
+			st.Close()
+		}
 	}
 	if err != nil {
 		return err
@@ -128,11 +131,15 @@ func runDrift(c *cli.Context) error {
 // temporary store that is removed afterwards, so `drift --events` and
 // `drift` on a store agree.
 func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.Store, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, usage("--events: %v", err)
+	var f io.Reader = c.App.Reader
+	if file != "-" {
+		fh, err := os.Open(file)
+		if err != nil {
+			return nil, usage("--events: %v", err)
+		}
+		defer fh.Close()
+		f = fh
 	}
-	defer f.Close()
 	dir, err := os.MkdirTemp("", "trackplan-drift-")
 	if err != nil {
 		return nil, upstream(err)
@@ -143,7 +150,6 @@ func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.S
 		return nil, upstream(err)
 	}
 	p := ingest.Open(db, ingest.Options{Logger: logger(c)})
-	p.SetChecker(trackplan.NewChecker(plan))
 	reader := &segment.NDJSON{Source: "events"}
 	async := ingest.NewAsync(p, 4)
 	_, readErr := reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
@@ -158,6 +164,11 @@ func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.S
 			return nil, upstream(fmt.Errorf("--events %s: store: %w", file, storeErr))
 		}
 		return nil, usage("--events %s: %v", file, readErr)
+	}
+	if _, err := newDeriver(c, db, plan, nil).CatchUp(c.Context); err != nil {
+		db.Close()
+		os.RemoveAll(dir)
+		return nil, upstream(fmt.Errorf("--events %s: derive: %w", file, err))
 	}
 	return &tempStore{Store: db, dir: dir}, nil
 }

@@ -45,9 +45,6 @@ func importCommand() *cli.Command {
 			}
 			defer st.Close()
 			p := ingest.Open(st, ingest.Options{Logger: logger(c)})
-			if plan != nil {
-				p.SetChecker(trackplan.NewChecker(plan))
-			}
 			var lines, rejected int
 			start := time.Now()
 			for _, path := range c.Args().Slice() {
@@ -60,6 +57,11 @@ func importCommand() *cli.Command {
 				}
 			}
 			p.Close()
+			// The derived state includes what was imported before import
+			// returns: no daemon needs to be running.
+			if _, err := newDeriver(c, st, plan, nil).CatchUp(c.Context); err != nil {
+				return upstream(fmt.Errorf("derive from the event log: %w", err))
+			}
 			t := p.Totals()
 			fmt.Fprintf(c.App.Writer, "imported %d lines in %s: %d messages stored, %d duplicates, %d rejected\n",
 				lines, time.Since(start).Round(time.Millisecond), t.Stored, t.Duplicates, rejected)

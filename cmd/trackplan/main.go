@@ -111,6 +111,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			serveCommand(),
 			importCommand(),
+			eventsCommand(),
+			rebuildCommand(),
+			forgetCommand(),
 			observedCommand(),
 			simulateCommand(),
 			scoreCommand(),

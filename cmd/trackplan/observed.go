@@ -38,11 +38,14 @@ func observedCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, st, err := configuredStore(c)
+			cfg, st, err := configuredStore(c)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if err := catchUp(c, cfg, st, nil); err != nil {
+				return err
+			}
 			o, err := st.Observed(c.Context)
 			if err != nil {
 				return upstream(err)

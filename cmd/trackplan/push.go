@@ -46,6 +46,9 @@ func pushCommand() *cli.Command {
 				return err
 			}
 			defer st.Close()
+			if err := catchUp(c, cfg, st, nil); err != nil {
+				return err
+			}
 			pcfg := pushConfig(cfg, c.StringSlice("profile"))
 			pcfg.DryRun, pcfg.Full = c.Bool("dry-run"), c.Bool("full")
 			p, err := tpsync.NewPush(st, pushClient(c, cfg), pcfg, time.Now, logger(c))

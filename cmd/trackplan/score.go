@@ -60,6 +60,9 @@ func scoreCommand() *cli.Command {
 				return err
 			}
 			defer st.Close()
+			if err := catchUp(c, cfg, st, plan); err != nil {
+				return err
+			}
 			at := time.Now().UTC()
 			if ts := c.Timestamp("at"); ts != nil {
 				at = ts.UTC()

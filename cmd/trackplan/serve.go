@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/metrics"
 	"github.com/trackplan/trackplan/notion"
@@ -32,7 +33,7 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "write-key", Usage: "accepted write key, as KEY or NAME=KEY (repeatable); NAME names the source", EnvVars: []string{"TRACKPLAN_WRITE_KEY"}},
 			&cli.StringFlag{Name: "webhook-secret", Usage: "shared secret of the Segment Webhooks destination (X-Signature)", EnvVars: []string{"TRACKPLAN_WEBHOOK_SECRET"}},
 			&cli.StringFlag{Name: "webhook-source", Value: "webhook", Usage: "source name of webhook messages", EnvVars: []string{"TRACKPLAN_WEBHOOK_SOURCE"}},
-			&cli.BoolFlag{Name: "check", Value: true, Usage: "check every message against the plan at ingest (--check=false to only collect)", EnvVars: []string{"TRACKPLAN_CHECK"}},
+			&cli.BoolFlag{Name: "check", Value: true, Usage: "check every logged message against the plan (--check=false to only collect)", EnvVars: []string{"TRACKPLAN_CHECK"}},
 			&cli.StringFlag{Name: "once", Usage: "run one job (plan-refresh, notion-sync, score, push, prune) and exit"},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 30 * time.Second, Usage: "how long shutdown waits for in-flight requests", EnvVars: []string{"TRACKPLAN_SHUTDOWN_GRACE"}},
 		},
@@ -107,14 +108,30 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var check *trackplan.Plan
+	if c.Bool("check") {
+		check = d.plan.Load()
+	}
+	d.deriver = newDeriver(c, st, check, d.metrics)
+	d.metrics.DeriveLag(func() (float64, float64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lag, err := d.deriver.Lag(ctx, time.Now())
+		if err != nil {
+			return -1, -1
+		}
+		return float64(lag.Records), lag.Age.Seconds()
+	})
 	var leader func() bool
-	if pg, ok := st.(*postgres.DB); ok {
+	pg, onPostgres := st.(*postgres.DB)
+	if onPostgres {
 		// The lock is held until the scheduler has stopped, so no other
-		// replica starts a job this one is still finishing.
+		// replica starts a job this one is still finishing. The leader
+		// alone derives from the log.
 		lctx, stopLeading := context.WithCancel(context.WithoutCancel(c.Context))
 		defer stopLeading()
 		l := pg.Leader(postgres.DefaultLeaderKey, log)
-		go l.Run(lctx, nil)
+		go l.Run(lctx, func(ctx context.Context) { d.deriver.Run(ctx) })
 		leader = l.IsLeader
 	}
 	sched, err := schedule.New(d.jobs(), schedule.Options{Logger: log, RunLog: st, Leader: leader,
@@ -135,9 +152,10 @@ func runServe(c *cli.Context) error {
 		Sources:       sources,
 		WebhookSecret: string(cfg.Webhook.Secret),
 		WebhookSource: cfg.Webhook.Source,
-		Store:         st,
-		Plan:          d.plan.Load(),
-		Metrics:       d.metrics,
+		Store:           st,
+		Deriver:         d.deriver,
+		DeriveElsewhere: onPostgres,
+		Metrics:         d.metrics,
 		Ready: func(ctx context.Context) error {
 			if c.Bool("check") && d.plan.Load() == nil {
 				return errors.New("plan not loaded")
@@ -151,7 +169,6 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	d.pipeline = srv.pipeline
 	sched.Start()
 	<-c.Context.Done()
 	log.Info("shutting down")
@@ -198,8 +215,14 @@ type serverConfig struct {
 	WebhookSecret string
 	WebhookSource string
 	Store         store.Store
-	// Plan, when set, checks every message at ingest.
-	Plan *trackplan.Plan
+	// Deriver applies the log to the derived state; nil means one over
+	// Store checking against Plan (nil: unchecked).
+	Deriver *derive.Deriver
+	Plan    *trackplan.Plan
+	// DeriveElsewhere leaves running the deriver to the caller (a
+	// PostgreSQL replica runs it only while it leads); the server still
+	// notifies it of appends and catches up once at shutdown.
+	DeriveElsewhere bool
 	// Metrics, when set, are updated and served at /metrics.
 	Metrics *metrics.Metrics
 	// Ready, when set, answers /readyz: nil means ready.
@@ -214,6 +237,8 @@ type server struct {
 	Addr     string // the address it listens on, with the real port
 	http     *http.Server
 	pipeline *ingest.Pipeline
+	deriver  *derive.Deriver
+	stopDerive func()
 	done     chan error
 	log      *slog.Logger
 	latency  latencies
@@ -228,20 +253,32 @@ func startServer(cfg serverConfig) (*server, error) {
 	if err != nil {
 		return nil, usage("listen on %s: %v", cfg.Listen, err)
 	}
+	dv := cfg.Deriver
+	if dv == nil {
+		dv = derive.New(cfg.Store, cfg.Store, derive.Options{Logger: cfg.Logger})
+		if cfg.Plan != nil {
+			dv.SetChecker(trackplan.NewChecker(cfg.Plan))
+		}
+	}
 	opts := ingest.Options{Logger: cfg.Logger}
-	if m := cfg.Metrics; m != nil {
-		opts.OnCommit = func(r store.IngestResult, took time.Duration, _ error) { m.Commit(r.Duplicates, took) }
-		opts.OnViolation = func(code trackplan.Code) { m.Violation(string(code)) }
+	opts.OnCommit = func(r store.IngestResult, took time.Duration, err error) {
+		if cfg.Metrics != nil {
+			cfg.Metrics.Commit(r.Duplicates, took)
+		}
+		if err == nil {
+			dv.Notify()
+		}
 	}
 	p := ingest.Open(cfg.Store, opts)
-	if cfg.Plan != nil {
-		p.SetChecker(trackplan.NewChecker(cfg.Plan))
-	}
 	s := &server{
 		Addr:     ln.Addr().String(),
 		pipeline: p,
+		deriver:  dv,
 		done:     make(chan error, 1),
 		log:      cfg.Logger,
+	}
+	if !cfg.DeriveElsewhere {
+		s.stopDerive = runDeriver(context.Background(), dv)
 	}
 	col := &segment.Collector{
 		Sources:       cfg.Sources,
@@ -308,12 +345,29 @@ func (s *server) Shutdown(grace time.Duration) error {
 		err = errors.Join(err, serveErr)
 	}
 	s.pipeline.Close()
+	if s.stopDerive != nil {
+		s.stopDerive()
+	}
+	// What was acknowledged is derived before the process goes, so a
+	// command run after serve stopped has nothing to catch up.
+	if _, derr := s.deriver.CatchUp(ctx); derr != nil {
+		err = errors.Join(err, fmt.Errorf("derive at shutdown: %w", derr))
+	}
 	if err != nil {
 		return fmt.Errorf("shut down collector: %w", err)
 	}
 	t := s.pipeline.Totals()
 	s.log.Info("collector stopped", "requests", s.latency.count(), "stored", t.Stored, "duplicates", t.Duplicates,
 		"rejected", t.Rejected, "latency_p50", s.latency.quantile(0.5), "latency_p99", s.latency.quantile(0.99))
+	return nil
+}
+
+// CatchUp applies everything the log holds to the derived state, for a
+// caller that reads derived state right after sending.
+func (s *server) CatchUp(ctx context.Context) error {
+	if _, err := s.deriver.CatchUp(ctx); err != nil {
+		return upstream(fmt.Errorf("derive from the event log: %w", err))
+	}
 	return nil
 }
 

@@ -60,6 +60,10 @@ func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBac
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := catchUp(c, cfg, st, plan); err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
 	wb, client, err := newWriteBackOn(c, cfg, eventsDB, st, func() *trackplan.Plan { return plan })
 	if err != nil {
 		st.Close()

@@ -213,3 +213,19 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 	clear(db.eventIDs)
 	return nil
 }
+
+// CorruptBlockForTest flips bytes in the middle of the block that starts at
+// first, as disk corruption would: for tests of corrupt-block handling.
+func (db *DB) CorruptBlockForTest(ctx context.Context, first int64) error {
+	var data []byte
+	if err := db.read.QueryRowContext(ctx, `SELECT data FROM log_blocks WHERE first_seq = ?`, first).Scan(&data); err != nil {
+		return fmt.Errorf("corrupt block %d: %w", first, err)
+	}
+	for i := len(data) / 2; i < len(data)/2+8 && i < len(data); i++ {
+		data[i] ^= 0xA5
+	}
+	if _, err := db.write.ExecContext(ctx, `UPDATE log_blocks SET data = ? WHERE first_seq = ?`, data, first); err != nil {
+		return fmt.Errorf("corrupt block %d: %w", first, err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
+	"github.com/trackplan/trackplan/metrics"
+	"github.com/trackplan/trackplan/store"
+)
+
+// newDeriver returns the aggregator of st's log into st, checking messages
+// against plan (nil: unchecked) and counting into m when set.
+func newDeriver(c *cli.Context, st store.Store, plan *trackplan.Plan, m *metrics.Metrics) *derive.Deriver {
+	opts := derive.Options{Logger: logger(c)}
+	if m != nil {
+		opts.OnViolation = func(code trackplan.Code) { m.Violation(string(code)) }
+		opts.OnApply = func(n int, took time.Duration) { m.Derived(n, took) }
+	}
+	d := derive.New(st, st, opts)
+	if plan != nil {
+		d.SetChecker(trackplan.NewChecker(plan))
+	}
+	return d
+}
+
+// catchUp applies whatever the log holds beyond the cursor before a command
+// reads derived state, so nothing it reports is stale even with no daemon
+// running. The plan is read only when there is something to apply (plan
+// nil); when it cannot be read, the records are applied unchecked and the
+// command says so in the log.
+func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) error {
+	head, err := st.LogHead(c.Context)
+	if err != nil {
+		return upstream(fmt.Errorf("read the event log: %w", err))
+	}
+	cur, err := st.Cursor(c.Context)
+	if err != nil {
+		return upstream(fmt.Errorf("read the derive cursor: %w", err))
+	}
+	if head <= cur {
+		return nil
+	}
+	if plan == nil {
+		if plan, err = loadPlan(c, cfg); err != nil {
+			logger(c).Warn("plan not loaded; deriving the newest messages without checks", "err", err)
+			plan = nil
+		}
+	}
+	start := time.Now()
+	r, err := newDeriver(c, st, plan, nil).CatchUp(c.Context)
+	if err != nil {
+		return upstream(fmt.Errorf("derive from the event log: %w", err))
+	}
+	logger(c).Debug("derived from the event log", "records", r.Records, "cursor", r.Cursor, "took", time.Since(start))
+	return nil
+}
+
+// runDeriver runs d until ctx ends and returns a function that stops it
+// and waits for it.
+func runDeriver(ctx context.Context, d *derive.Deriver) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
+)
+
+func forgetCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "forget",
+		Usage: "erase a person or an account from the event log and everything derived from it",
+		Description: "Erases the messages of the given users (by userId, and the anonymous ids and aliases linked to\n" +
+			"them in the log) and accounts (by groupId) from the event log, their rows from the derived state,\n" +
+			"the score snapshots and the push ledger, and samples, examples and reservoir messages that\n" +
+			"mention their ids, email or other identifying traits. The run log records that an erasure\n" +
+			"happened, with a salted hash of each id, never the id.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "user", Usage: "userId to erase (repeatable)"},
+			&cli.StringSliceFlag{Name: "account", Usage: "groupId to erase (repeatable)"},
+		},
+		Action: runForget,
+	}
+}
+
+// minNeedle is the shortest trait value treated as identifying: shorter
+// values ("pro", "admin") are shared by many people and identify no one.
+const minNeedle = 5
+
+func runForget(c *cli.Context) error {
+	users, accounts := c.StringSlice("user"), c.StringSlice("account")
+	if len(users) == 0 && len(accounts) == 0 {
+		return usage("forget needs --user ID or --account ID")
+	}
+	if slices.Contains(users, "") || slices.Contains(accounts, "") {
+		return usage("forget: an id must not be empty")
+	}
+	_, st, err := configuredStore(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	started := time.Now().UTC()
+
+	// Everything linked to the people in the log: anonymous ids and
+	// aliases, and the identifying values of their traits.
+	userSet, groupSet := set(users), set(accounts)
+	needles := map[string]bool{}
+	for id := range userSet {
+		needles[id] = true
+	}
+	for id := range groupSet {
+		needles[id] = true
+	}
+	err = st.ReadLog(c.Context, 0, 1<<62, func(b store.LogBlock) error {
+		recs, err := store.DecodeBlock(b)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			m := r.Message
+			if m == nil {
+				continue
+			}
+			if userSet[m.UserID] {
+				for _, id := range []string{m.AnonymousID, m.PreviousID} {
+					if id != "" {
+						userSet[id], needles[id] = true, true
+					}
+				}
+			}
+			if userSet[m.UserID] && m.Type == trackplan.Identify || groupSet[m.GroupID] && m.Type == trackplan.Group {
+				for _, v := range m.Traits {
+					if s, ok := v.(string); ok && len(s) >= minNeedle {
+						needles[s] = true
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return upstream(fmt.Errorf("forget: read the event log: %w", err))
+	}
+	needleList := keys(needles)
+	byteNeedles := make([][]byte, len(needleList))
+	for i, n := range needleList {
+		byteNeedles[i] = []byte(n)
+	}
+
+	var erased int64
+	err = st.RewriteLog(c.Context, func(b store.LogBlock) ([]byte, int, bool, error) {
+		data, remaining, changed, err := store.EraseRecords(b, func(r *store.Record) bool {
+			if r.Mentions(userSet, groupSet, byteNeedles) {
+				erased++
+				return true
+			}
+			return false
+		})
+		return data, remaining, changed, err
+	})
+	if err != nil {
+		return upstream(fmt.Errorf("forget: erase from the event log: %w", err))
+	}
+	if err := st.ForgetDerived(c.Context, keys(userSet), keys(groupSet), needleList); err != nil {
+		return upstream(err)
+	}
+
+	// The run log keeps that an erasure happened: salted hashes only.
+	salt := make([]byte, 8)
+	rand.Read(salt)
+	counts := map[string]int64{"log_records": erased, "users": int64(len(users)), "accounts": int64(len(accounts))}
+	for _, id := range append(append([]string(nil), users...), accounts...) {
+		h := sha256.Sum256(append(append([]byte(nil), salt...), id...))
+		counts["subject:"+hex.EncodeToString(salt)+":"+hex.EncodeToString(h[:12])] = 1
+	}
+	host, _ := os.Hostname()
+	run := &trackplan.JobRun{Job: "forget", Instance: fmt.Sprintf("%s:%d", host, os.Getpid()), Started: started,
+		Finished: time.Now().UTC(), Outcome: trackplan.OutcomeOK, Counts: counts}
+	if err := st.RecordRun(c.Context, run); err != nil {
+		return upstream(err)
+	}
+	fmt.Fprintf(c.App.Writer, "erased %d users and %d accounts: %d log records, their derived rows, snapshots and ledger entries\n",
+		len(users), len(accounts), erased)
+	return nil
+}
+
+func set(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// derivedDumps are queries that list every derived table's rows without
+// surrogate ids, in a stable order.
+var derivedDumps = map[string]string{
+	"events":         `SELECT source, type, name, count, first_seen, last_seen FROM events ORDER BY 1, 2, 3`,
+	"event_daily":    `SELECT e.source, e.type, e.name, d.day, d.count FROM event_daily d JOIN events e ON e.id = d.event_id ORDER BY 1, 2, 3, 4`,
+	"properties":     `SELECT e.source, e.type, e.name, p.path, p.present, p.first_seen, p.last_seen, p.examples FROM properties p JOIN events e ON e.id = p.event_id ORDER BY 1, 2, 3, 4`,
+	"property_types": `SELECT e.source, e.type, e.name, p.path, p.type, p.count FROM property_types p JOIN events e ON e.id = p.event_id ORDER BY 1, 2, 3, 4, 5`,
+	"violations":     `SELECT source, type, event, code, path, expected, observed, count, first_seen, last_seen, hex(sample) FROM violations ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+	"rejections":     `SELECT source, reason, count, first_seen, last_seen, sample FROM rejections ORDER BY 1, 2`,
+	"source_counts":  `SELECT source, messages, rejected, duplicates FROM source_counts ORDER BY 1`,
+	"users":          `SELECT user_id, count, first_seen, last_seen FROM users ORDER BY 1`,
+	"user_traits":    `SELECT user_id, name, value, at FROM user_traits ORDER BY 1, 2`,
+	"accounts":       `SELECT group_id, count, first_seen, last_seen FROM accounts ORDER BY 1`,
+	"account_traits": `SELECT group_id, name, value, at FROM account_traits ORDER BY 1, 2`,
+	"memberships":    `SELECT user_id, group_id, count, first_seen, last_seen FROM memberships ORDER BY 1, 2`,
+	"aliases":        `SELECT alias, user_id FROM aliases ORDER BY 1`,
+	"activity_daily": `SELECT day, user_id, event, count FROM activity_daily ORDER BY 1, 2, 3`,
+	"activity_total": `SELECT user_id, event, count, first_seen, last_seen FROM activity_total ORDER BY 1, 2`,
+	"reservoir":      `SELECT e.source, e.type, e.name, hex(r.body) FROM reservoir r JOIN events e ON e.id = r.event_id ORDER BY 1, 2, 3, r.id`,
+}
+
+// DumpDerived lists every derived table's rows as text, table by table,
+// without surrogate ids: two stores derived from the same log compare
+// equal. It is for tests and diagnostics.
+func (db *DB) DumpDerived(ctx context.Context) (map[string][]string, error) {
+	out := map[string][]string{}
+	for table, q := range derivedDumps {
+		rows, err := db.read.QueryContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("dump %s: %w", table, err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		lines := []string{}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("dump %s: %w", table, err)
+			}
+			parts := make([]string, len(vals))
+			for i, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				parts[i] = fmt.Sprint(v)
+			}
+			lines = append(lines, strings.Join(parts, " | "))
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("dump %s: %w", table, err)
+		}
+		out[table] = lines
+	}
+	return out, nil
+}
