@@ -31,13 +31,13 @@ const (
 // (swapped atomically by plan-refresh) and the aggregator whose check
 // follows the plan.
 type daemon struct {
-	cfg      Config
-	st       store.Store
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	now      func() time.Time
-	plan     atomic.Pointer[trackplan.Plan]
-	deriver  *derive.Deriver
+	cfg     Config
+	st      store.Store
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
+	plan    atomic.Pointer[trackplan.Plan]
+	deriver *derive.Deriver
 	// check says whether messages are checked against the plan (serve
 	// --check); plan-refresh never turns it on when it is off.
 	check bool

@@ -148,10 +148,10 @@ func runServe(c *cli.Context) error {
 		sources[i] = segment.Source{Name: s.Name, WriteKey: string(s.WriteKey)}
 	}
 	srv, err := startServer(serverConfig{
-		Listen:        cfg.Listen,
-		Sources:       sources,
-		WebhookSecret: string(cfg.Webhook.Secret),
-		WebhookSource: cfg.Webhook.Source,
+		Listen:          cfg.Listen,
+		Sources:         sources,
+		WebhookSecret:   string(cfg.Webhook.Secret),
+		WebhookSource:   cfg.Webhook.Source,
 		Store:           st,
 		Deriver:         d.deriver,
 		DeriveElsewhere: onPostgres,
@@ -234,14 +234,14 @@ type serverConfig struct {
 
 // server is a running collector.
 type server struct {
-	Addr     string // the address it listens on, with the real port
-	http     *http.Server
-	pipeline *ingest.Pipeline
-	deriver  *derive.Deriver
+	Addr       string // the address it listens on, with the real port
+	http       *http.Server
+	pipeline   *ingest.Pipeline
+	deriver    *derive.Deriver
 	stopDerive func()
-	done     chan error
-	log      *slog.Logger
-	latency  latencies
+	done       chan error
+	log        *slog.Logger
+	latency    latencies
 }
 
 // startServer listens and serves in the background until Shutdown.
