@@ -60,12 +60,18 @@ func EraseFromRun(body []byte, userIDs, groupIDs map[string]bool) ([]byte, bool,
 		}
 	}
 	accounts := run.Accounts[:0]
+	changed := len(users) != len(run.Users)
 	for _, a := range run.Accounts {
-		if !groupIDs[a.ID] {
-			accounts = append(accounts, a)
+		if groupIDs[a.ID] {
+			changed = true
+			continue
 		}
+		if userIDs[a.LastActiveUser] {
+			a.LastActiveUser, changed = "", true
+		}
+		accounts = append(accounts, a)
 	}
-	if len(users) == len(run.Users) && len(accounts) == len(run.Accounts) {
+	if !changed {
 		return body, false, nil
 	}
 	run.Users, run.Accounts = users, accounts

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
@@ -653,6 +654,7 @@ func TestPushToOwnCollector(t *testing.T) {
 		t.Fatalf("acknowledged %d; want 15", res.Total().Acknowledged)
 	}
 
+	catchUp(t, collected)
 	names := []string{"engagement_score", "engagement_tier", "engagement_activation", "engagement_total_users", "engagement_last_active"}
 	got := map[string]map[string]any{}
 	collect := func(prefix string) func(id, name string, v json.RawMessage) error {
@@ -697,6 +699,7 @@ func TestPushToOwnCollector(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("traits observed by the collector (-want +got):\n%s", diff)
 	}
+	catchUp(t, collected)
 	obs, err := collected.Observed(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -711,6 +714,7 @@ func TestPushToOwnCollector(t *testing.T) {
 
 	// Nothing changed: nothing more reaches the collector.
 	runPush(t, p)
+	catchUp(t, collected)
 	obs, err = collected.Observed(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -790,5 +794,13 @@ func TestCanonicalTraits(t *testing.T) {
 	}
 	if _, ok := parseMessageID(messageID(traitDigest(got))); !ok {
 		t.Error("a messageId does not parse back")
+	}
+}
+
+// catchUp derives what the collector's store logged.
+func catchUp(t *testing.T, st store.Store) {
+	t.Helper()
+	if _, err := derive.New(st, st, derive.Options{}).CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

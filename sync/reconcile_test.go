@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
@@ -158,7 +159,6 @@ func TestSimulatedDriftIsFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := ingest.Open(st, ingest.Options{})
-	p.SetChecker(trackplan.NewChecker(plan))
 	var buf []*trackplan.Message
 	err = g.Generate(func(m *trackplan.Message) error {
 		m.Source, m.ReceivedAt = "web", m.Timestamp
@@ -170,6 +170,11 @@ func TestSimulatedDriftIsFound(t *testing.T) {
 	}
 	p.Close()
 	if err != nil {
+		t.Fatal(err)
+	}
+	dv := derive.New(st, st, derive.Options{})
+	dv.SetChecker(trackplan.NewChecker(plan))
+	if _, err := dv.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 

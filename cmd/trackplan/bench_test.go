@@ -5,65 +5,127 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/simulate"
+	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/postgres"
+	"github.com/trackplan/trackplan/store/sqlite"
 	"github.com/trackplan/trackplan/templates"
 )
 
-// BenchmarkIngestEndToEnd measures the collector as deployed: `trackplan
-// serve` in one process, `trackplan simulate` (analytics-go, batches of 250)
-// in another, acknowledgement after commit, with and without the plan check.
-// It reports sustained events/s, request latency p50/p99 and the server's
-// peak RSS.
+// BenchmarkIngestEndToEnd measures the collector as deployed against a null
+// collector, side by side in one run and driven by the same load generator
+// (`trackplan simulate`: analytics-go, batches of 250, in its own process):
+//
+//   - null: the same HTTP handlers and decoding, answering 200 without
+//     storing (in the benchmark's process);
+//   - serve on SQLite (and PostgreSQL when TRACKPLAN_TEST_POSTGRES is set):
+//     acknowledgement after the log append, the aggregator deriving behind.
+//
+// It reports acknowledged events/s and its ratio to the null collector,
+// sustained events/s (until the aggregator has caught up) and its ratio,
+// the largest derive lag seen, request latency p50/p99, the server's peak
+// RSS and the log's bytes per event.
 func BenchmarkIngestEndToEnd(b *testing.B) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		for _, check := range []bool{true, false} {
-			if store == "postgres" && !check {
-				continue
-			}
-			b.Run(fmt.Sprintf("store=%s/check=%v", store, check), func(b *testing.B) {
-				db := filepath.Join(b.TempDir(), "bench.db")
-				if store == "postgres" {
-					base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
-					if base == "" {
-						b.Skip("TRACKPLAN_TEST_POSTGRES is not set")
-					}
-					schema := fmt.Sprintf("tp_bench_%d", time.Now().UnixNano())
-					dsn, err := postgres.CreateSchema(context.Background(), base, schema)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer postgres.DropSchema(context.Background(), base, schema)
-					db = dsn
-				}
-				for range b.N {
-					benchIngestOnce(b, db, check)
-				}
-			})
-		}
-	}
-}
-
-var stoppedRE = regexp.MustCompile(`msg="collector stopped" requests=(\d+) stored=(\d+).* latency_p50=(\S+) latency_p99=(\S+)`)
-
-func benchIngestOnce(b *testing.B, db string, check bool) {
 	bin, err := buildBinary()
 	if err != nil {
 		b.Fatal(err)
 	}
-	serve := exec.Command(bin, "--db", db, "serve", "--listen", "127.0.0.1:0",
-		"--write-key", "bench="+testKey, fmt.Sprintf("--check=%v", check))
+	for range b.N {
+		null := benchNullCollector(b, bin)
+		b.ReportMetric(null, "null-events/s")
+		for _, kind := range []string{"sqlite", "postgres"} {
+			db := filepath.Join(b.TempDir(), "bench.db")
+			if kind == "postgres" {
+				base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
+				if base == "" {
+					continue
+				}
+				schema := fmt.Sprintf("tp_bench_%d", time.Now().UnixNano())
+				dsn, err := postgres.CreateSchema(context.Background(), base, schema)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer postgres.DropSchema(context.Background(), base, schema)
+				db = dsn
+			}
+			r := benchServeOnce(b, bin, db)
+			b.ReportMetric(r.acked, kind+"-acked-events/s")
+			b.ReportMetric(r.acked/null, kind+"-acked-ratio")
+			b.ReportMetric(r.sustained, kind+"-sustained-events/s")
+			b.ReportMetric(r.sustained/null, kind+"-sustained-ratio")
+			b.ReportMetric(r.maxLag.Seconds(), kind+"-max-lag-s")
+			b.ReportMetric(float64(r.p50.Microseconds())/1000, kind+"-p50-ms")
+			b.ReportMetric(float64(r.p99.Microseconds())/1000, kind+"-p99-ms")
+			b.ReportMetric(float64(r.rss)/(1<<20), kind+"-peak-RSS-MB")
+			if r.bytesPerEvent > 0 {
+				b.ReportMetric(r.bytesPerEvent, kind+"-log-bytes/event")
+			}
+		}
+	}
+}
+
+// simulateArgs is the load of the end-to-end benchmark: about 1.1M
+// messages over 30 simulated days.
+func simulateArgs(endpoint string) []string {
+	return []string{"simulate", "--endpoint", endpoint, "--write-key", testKey,
+		"--accounts", "3000", "--users-per-account", "10", "--days", "30", "--seed", "5", "--batch-size", "250"}
+}
+
+// discard is an Ingester that acknowledges without storing.
+type discard struct{ n atomic.Int64 }
+
+func (d *discard) Submit(_ context.Context, msgs []*trackplan.Message, _ []trackplan.Rejection) error {
+	d.n.Add(int64(len(msgs)))
+	return nil
+}
+
+func benchNullCollector(b *testing.B, bin string) float64 {
+	sink := &discard{}
+	col := &segment.Collector{Sources: []segment.Source{{Name: "bench", WriteKey: testKey}}, Ingester: sink,
+		Logger: slog.New(slog.DiscardHandler)}
+	mux := http.NewServeMux()
+	col.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	start := time.Now()
+	if out, err := exec.Command(bin, simulateArgs(srv.URL)...).CombinedOutput(); err != nil {
+		b.Fatalf("simulate: %v\n%s", err, out)
+	}
+	return float64(sink.n.Load()) / time.Since(start).Seconds()
+}
+
+type serveResult struct {
+	acked, sustained float64
+	maxLag           time.Duration
+	p50, p99         time.Duration
+	rss              int64
+	bytesPerEvent    float64
+}
+
+var (
+	stoppedRE = regexp.MustCompile(`msg="collector stopped" requests=(\d+) stored=(\d+).* latency_p50=(\S+) latency_p99=(\S+)`)
+	lagRE     = regexp.MustCompile(`(?m)^trackplan_derive_lag_(records|seconds) (\S+)$`)
+)
+
+func benchServeOnce(b *testing.B, bin, db string) serveResult {
+	serve := exec.Command(bin, "--db", db, "serve", "--listen", "127.0.0.1:0", "--write-key", "bench="+testKey)
 	stderr, _ := serve.StderrPipe()
 	if err := serve.Start(); err != nil {
 		b.Fatal(err)
@@ -87,15 +149,58 @@ func benchIngestOnce(b *testing.B, db string, check bool) {
 		}
 	}
 
-	sim := exec.Command(bin, "simulate", "--endpoint", "http://"+addr, "--write-key", testKey,
-		"--accounts", "3000", "--users-per-account", "10", "--days", "30", "--seed", "5", "--batch-size", "250")
+	// Sample the derive lag every half second while the load runs.
+	var maxLag time.Duration
+	lag := func() (int64, time.Duration) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return -1, 0
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var recs int64 = -1
+		var age time.Duration
+		for _, m := range lagRE.FindAllStringSubmatch(string(body), -1) {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			if m[1] == "records" {
+				recs = int64(v)
+			} else {
+				age = time.Duration(v * float64(time.Second))
+			}
+		}
+		return recs, age
+	}
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(500 * time.Millisecond):
+				if _, age := lag(); age > maxLag {
+					maxLag = age
+				}
+			}
+		}
+	}()
+
 	start := time.Now()
-	out, err := sim.CombinedOutput()
-	took := time.Since(start)
+	out, err := exec.Command(bin, simulateArgs("http://"+addr)...).CombinedOutput()
+	acked := time.Since(start)
 	if err != nil {
 		serve.Process.Kill()
 		b.Fatalf("simulate: %v\n%s", err, out)
 	}
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if recs, _ := lag(); recs == 0 {
+			break
+		}
+	}
+	sustained := time.Since(start)
+	close(stopSampling)
+	<-sampled
 	rss := peakRSS(serve.Process.Pid)
 	serve.Process.Signal(syscall.SIGTERM)
 	var stats []string
@@ -109,13 +214,23 @@ func benchIngestOnce(b *testing.B, db string, check bool) {
 		b.Fatal("serve did not report its stats")
 	}
 	stored, _ := strconv.Atoi(stats[2])
-	p50, _ := time.ParseDuration(stats[3])
-	p99, _ := time.ParseDuration(stats[4])
-	b.ReportMetric(float64(stored)/took.Seconds(), "events/s")
-	b.ReportMetric(float64(stored), "events")
-	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MB")
+	r := serveResult{acked: float64(stored) / acked.Seconds(), sustained: float64(stored) / sustained.Seconds(),
+		maxLag: maxLag, rss: rss}
+	r.p50, _ = time.ParseDuration(stats[3])
+	r.p99, _ = time.ParseDuration(stats[4])
+	if !strings.HasPrefix(db, "postgres") {
+		st, err := sqlite.Open(context.Background(), db, store.DefaultLimits())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		ls, err := st.LogStats(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.bytesPerEvent = float64(ls.Bytes) / float64(max(ls.Records, 1))
+	}
+	return r
 }
 
 // peakRSS reads a process's peak resident set size (VmHWM) in bytes.

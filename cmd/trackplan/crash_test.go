@@ -6,19 +6,26 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/sqlite"
+	"github.com/trackplan/trackplan/templates"
 )
 
 // binDir holds the binary buildBinary compiles; TestMain removes it.
@@ -89,46 +96,110 @@ func startProcess(t *testing.T, db string, extra ...string) *process {
 	return nil
 }
 
-// TestCrashLosesNothingAcknowledged kills the collector with SIGKILL under
-// steady load, then checks that every acknowledged message survived and
-// that resending everything counts each message exactly once.
+// crashKills is how many SIGKILLs the crash test deals: a few in `make
+// test`, more in `make test-long` (TRACKPLAN_CRASH_KILLS).
+func crashKills(t *testing.T) int {
+	if v := os.Getenv("TRACKPLAN_CRASH_KILLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("TRACKPLAN_CRASH_KILLS=%q: want a positive number", v)
+		}
+		return n
+	}
+	return 3
+}
+
+// TestCrashLosesNothingAcknowledged kills the collector with SIGKILL at
+// random points under steady load, several times (each kill lands while
+// requests are being appended and while the aggregator is deriving behind
+// them), then checks that every acknowledged message is in the log exactly
+// once, that the derived state, once caught up, equals a rebuild from the
+// log, and that resending everything counts each message exactly once.
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
+	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "crash.db")
-	p := startProcess(t, db)
-
-	stop := make(chan struct{})
-	load := sendLoad("crash", []string{"http://" + p.addr}, 4, stop)
-	time.Sleep(1500 * time.Millisecond)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var acked []string
+	var sent [][]string
+	for kill := range crashKills(t) {
+		p := startProcess(t, db)
+		stop := make(chan struct{})
+		load := sendLoad(fmt.Sprintf("crash%d", kill), []string{"http://" + p.addr}, 4, stop)
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Wait()
+		close(stop)
+		load.wait()
+		acked = append(acked, load.acked...)
+		sent = append(sent, load.sent...)
 	}
-	p.cmd.Wait()
-	close(stop)
-	load.wait()
-	acked, sent := load.acked, load.sent
 	if len(acked) == 0 {
-		t.Fatal("no batch was acknowledged before the kill")
+		t.Fatal("no batch was acknowledged before the kills")
 	}
 
-	st, err := sqlite.Open(context.Background(), db, store.DefaultLimits())
+	st, err := sqlite.Open(ctx, db, store.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.Stored(context.Background(), "web", acked)
+	logged := map[string]int{}
+	err = st.ReadLog(ctx, 0, 1<<62, func(b store.LogBlock) error {
+		recs, err := store.DecodeBlock(b)
+		for _, r := range recs {
+			if r.Message != nil {
+				logged[r.Message.MessageID]++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range acked {
+		if logged[id] != 1 {
+			t.Fatalf("acknowledged message %s is in the log %d times; want once", id, logged[id])
+		}
+	}
+	for id, n := range logged {
+		if n != 1 {
+			t.Fatalf("message %s is in the log %d times", id, n)
+		}
+	}
+	plan, err := templates.Plan(defaultTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := derive.New(st, st, derive.Options{})
+	d.SetChecker(trackplan.NewChecker(plan))
+	if _, err := d.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live, err := st.DumpDerived(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ResetDerived(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := st.DumpDerived(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
-	if err != nil {
-		t.Fatal(err)
+	if diff := cmp.Diff(live, rebuilt); diff != "" {
+		t.Fatalf("after %d kills the derived state differs from a rebuild (-live +rebuild):\n%s", crashKills(t), diff)
 	}
-	if n != len(acked) {
-		t.Fatalf("after SIGKILL %d of %d acknowledged messages are stored", n, len(acked))
-	}
-	t.Logf("%d messages acknowledged before the kill, all present; %d batches sent", len(acked), len(sent))
+	t.Logf("%d kills: %d messages acknowledged, each in the log once; derived state equals a rebuild", crashKills(t), len(acked))
 
 	// Restart and resend everything: each message must count once.
-	p = startProcess(t, db)
+	p := startProcess(t, db)
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, ids := range sent {
 		items := make([]string, len(ids))
@@ -143,12 +214,12 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
-	st, err = sqlite.Open(context.Background(), db, store.DefaultLimits())
+	st, err = sqlite.Open(ctx, db, store.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	o, err := st.Observed(context.Background())
+	o, err := st.Observed(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

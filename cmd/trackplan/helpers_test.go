@@ -82,8 +82,13 @@ func (ts *testServer) post(t *testing.T, path string, body []byte, header map[st
 	return response{resp.StatusCode, string(b)}
 }
 
+// observed reads what the store observed, once the aggregator has derived
+// everything acknowledged so far.
 func (ts *testServer) observed(t *testing.T) *store.Observed {
 	t.Helper()
+	if err := ts.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	o, err := ts.st.Observed(context.Background())
 	if err != nil {
 		t.Fatal(err)

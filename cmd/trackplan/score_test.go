@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
@@ -48,6 +49,9 @@ func TestScoresFromSimulatedTraffic(t *testing.T) {
 	}
 	p.Close()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := derive.New(st, st, derive.Options{}).CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 
