@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,13 +123,15 @@ func pgSchemaDSN(t *testing.T) string {
 }
 
 // TestReplicasOnPostgres runs two daemons on one PostgreSQL under load from
-// two clients: totals are exact, a message resent to the other replica is
-// counted once, exactly one replica runs the scheduled job, and when the
-// leader is killed the other runs the next one.
+// two clients: the log holds every acknowledged message once, a message
+// resent to the other replica is counted once, exactly one replica derives
+// from the log and runs the scheduled job, and when the leader is killed the
+// other takes both over with nothing applied twice.
 func TestReplicasOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two daemons")
 	}
+	ctx := context.Background()
 	dsn := pgSchemaDSN(t)
 	cfg := filepath.Join(t.TempDir(), "trackplan.yaml")
 	os.WriteFile(cfg, []byte("schedule:\n  score: \"@every 1s\"\n  plan_refresh: \"\"\n  prune: \"\"\n"), 0o600)
@@ -142,7 +147,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	close(stop)
 	res.wait()
 	res.mu.Lock()
-	sent := res.sent
+	sent, acked := res.sent, res.acked
 	res.mu.Unlock()
 	// Resend every batch to the other replica: all duplicates.
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -158,12 +163,22 @@ func TestReplicasOnPostgres(t *testing.T) {
 		unique += len(ids)
 	}
 
-	st, err := postgres.Open(context.Background(), dsn, store.DefaultLimits())
+	st, err := postgres.Open(ctx, dsn, store.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	o, err := st.Observed(context.Background())
+	logged := loggedIDs(t, st)
+	for _, id := range acked {
+		if logged[id] != 1 {
+			t.Fatalf("acknowledged message %s is in the log %d times; want once", id, logged[id])
+		}
+	}
+	if len(logged) != unique {
+		t.Errorf("the log holds %d messages; want the %d sent", len(logged), unique)
+	}
+	waitDerived(t, st)
+	o, err := st.Observed(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +186,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Errorf("totals %+v; want %d messages, each resent once as a duplicate", o.Totals, unique)
 	}
 
-	runs, err := st.Runs(context.Background(), "score", 100)
+	runs, err := st.Runs(ctx, "score", 100)
 	if err != nil || len(runs) == 0 {
 		t.Fatalf("no score runs: %v", err)
 	}
@@ -181,21 +196,102 @@ func TestReplicasOnPostgres(t *testing.T) {
 			t.Errorf("score ran on %s and %s; exactly one replica should run it", leader, r.Instance)
 		}
 	}
-	// Kill the leader; the other takes over and runs the next job.
 	victim, survivor := a, b
 	if strings.HasSuffix(leader, fmt.Sprintf(":%d", b.cmd.Process.Pid)) {
 		victim, survivor = b, a
 	}
+	if n := derivedBy(t, victim); n != float64(unique) {
+		t.Errorf("the leader derived %v records; want all %d", n, unique)
+	}
+	if n := derivedBy(t, survivor); n != 0 {
+		t.Errorf("the follower derived %v records; only the leader derives", n)
+	}
+
+	// Kill the leader under load; the other takes over deriving and the
+	// scheduled job, and applies nothing twice.
+	stop = make(chan struct{})
+	more := sendLoad("after", []string{"http://" + survivor.addr}, 2, stop)
+	time.Sleep(300 * time.Millisecond)
 	victim.cmd.Process.Signal(syscall.SIGKILL)
 	victim.cmd.Wait()
+	time.Sleep(time.Second)
+	close(stop)
+	more.wait()
+	waitDerived(t, st)
+	logged = loggedIDs(t, st)
+	o, err = st.Observed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Totals.Messages != int64(len(logged)) {
+		t.Errorf("after failover %d messages derived from a log of %d", o.Totals.Messages, len(logged))
+	}
+	if n := derivedBy(t, survivor); n <= 0 {
+		t.Errorf("the survivor derived %v records after the leader died", n)
+	}
 	want := fmt.Sprintf(":%d", survivor.cmd.Process.Pid)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		runs, _ = st.Runs(context.Background(), "score", 1)
+		runs, _ = st.Runs(ctx, "score", 1)
 		if len(runs) == 1 && strings.HasSuffix(runs[0].Instance, want) {
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Errorf("after the leader died, the survivor never ran the job (last run by %s)", runs[0].Instance)
+}
+
+// loggedIDs counts the messages in a store's log by messageId.
+func loggedIDs(t *testing.T, st store.Store) map[string]int {
+	t.Helper()
+	ids := map[string]int{}
+	err := st.ReadLog(context.Background(), 0, 1<<62, func(b store.LogBlock) error {
+		recs, err := store.DecodeBlock(b)
+		for _, r := range recs {
+			if r.Message != nil {
+				ids[r.Message.MessageID]++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// waitDerived waits until the derived state has caught up with the log.
+func waitDerived(t *testing.T, st store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		head, err1 := st.LogHead(context.Background())
+		cur, err2 := st.Cursor(context.Background())
+		if err1 == nil && err2 == nil && cur == head {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("derived state not caught up in 30s: cursor %d, head %d (%v %v)", cur, head, err1, err2)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var derivedRE = regexp.MustCompile(`(?m)^trackplan_derived_records_total (\S+)$`)
+
+// derivedBy reads how many log records a daemon has derived.
+func derivedBy(t *testing.T, p *process) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := derivedRE.FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no trackplan_derived_records_total in /metrics")
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
 }

@@ -43,6 +43,12 @@ func Run(t *testing.T, open Opener) {
 		{"DashboardSource", testDashboardSource},
 		{"EnumValuesBounded", testEnumValues},
 		{"Ledger", testLedger},
+		{"LogRoundTrip", testLogRoundTrip},
+		{"ApplyCursor", testApplyCursor},
+		{"ResetAndRebuild", testResetAndRebuild},
+		{"PruneLog", testPruneLog},
+		{"RewriteLog", testRewriteLog},
+		{"ForgetDerived", testForgetDerived},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
