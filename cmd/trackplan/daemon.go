@@ -16,6 +16,7 @@ import (
 	"github.com/trackplan/trackplan/schedule"
 	"github.com/trackplan/trackplan/scoring"
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/sqlite"
 )
 
 // Job names, as used by the config's schedule, `serve --once` and the run log.
@@ -133,14 +134,15 @@ type saverFunc func(ctx context.Context, run *trackplan.ScoreRun) error
 
 func (f saverFunc) SaveScores(ctx context.Context, run *trackplan.ScoreRun) error { return f(ctx, run) }
 
-// storeSize reports the size of a SQLite store (database and WAL files).
+// storeSize reports the size of a SQLite store (database, log and WAL files).
 func storeSize(dsn string) func() float64 {
 	if isPostgres(dsn) {
 		return nil
 	}
 	return func() float64 {
 		var total int64
-		for _, p := range []string{dsn, dsn + "-wal"} {
+		log := sqlite.LogPath(dsn)
+		for _, p := range []string{dsn, dsn + "-wal", log, log + "-wal"} {
 			if fi, err := os.Stat(p); err == nil {
 				total += fi.Size()
 			}

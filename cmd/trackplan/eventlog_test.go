@@ -139,7 +139,7 @@ func findInStore(t *testing.T, db string, needles []string) []string {
 		look("score snapshot", b)
 	}
 	st.Close()
-	for _, f := range []string{db, db + "-wal"} {
+	for _, f := range []string{db, db + "-wal", sqlite.LogPath(db), sqlite.LogPath(db) + "-wal"} {
 		if b, err := os.ReadFile(f); err == nil {
 			look("file "+filepath.Base(f), b)
 		}

@@ -71,3 +71,33 @@ func BenchmarkSnapshot1M(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "load-s")
 	}
 }
+
+// BenchmarkAppend measures the append path alone: dedupe claims, the
+// compressed block, the commit.
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{250, 2500} {
+		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.DefaultLimits())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			storetest.BenchAppend(b, db, size)
+		})
+	}
+}
+
+// BenchmarkDerive measures deriving 100,000 logged messages in runs of
+// 5,000 and 50,000 records.
+func BenchmarkDerive(b *testing.B) {
+	for _, run := range []int{5000, 50000} {
+		b.Run(fmt.Sprint("run=", run), func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.DefaultLimits())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			storetest.BenchDerive(b, db, 100_000, run)
+		})
+	}
+}

@@ -58,7 +58,7 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit forget: %w", err)
 	}
-	return db.checkpoint(ctx)
+	return checkpoint(ctx, db.write)
 }
 
 func eraseFromRuns(ctx context.Context, tx *sql.Tx, userIDs, groupIDs []string) error {

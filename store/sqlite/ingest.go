@@ -16,8 +16,9 @@ import (
 const dedupeChunk = 400
 
 // Append claims the batch's dedupe keys and appends the fresh messages and
-// the rejections as one block, in one transaction. The single write
-// connection serialises appends, so sequence numbers follow commit order.
+// the rejections as one block, in one transaction of the log file. The
+// log's single write connection serialises appends, so sequence numbers
+// follow commit order.
 func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult, error) {
 	lines, err := b.EncodeLines()
 	if err != nil {
@@ -34,7 +35,7 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 		}
 	}
 
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.logw.BeginTx(ctx, nil)
 	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("begin append: %w", err)
 	}
@@ -51,7 +52,7 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 	block = append(block, rejLines...)
 	if len(block) > 0 {
 		var head int64
-		if err := tx.QueryRowContext(ctx, `SELECT head FROM log_state`).Scan(&head); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT head FROM log_head`).Scan(&head); err != nil {
 			return store.IngestResult{}, fmt.Errorf("read log head: %w", err)
 		}
 		data := store.CompressBlock(block)
@@ -60,15 +61,15 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 			head+1, last, store.Day(at), micro(at), len(block), data); err != nil {
 			return store.IngestResult{}, fmt.Errorf("append log block: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE log_state SET head = ?`, last); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE log_head SET head = ?`, last); err != nil {
 			return store.IngestResult{}, fmt.Errorf("advance log head: %w", err)
 		}
 	}
 	var ndup int
 	for src, n := range dups {
 		ndup += int(n)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO source_counts (source, duplicates) VALUES (?, ?)
-			ON CONFLICT (source) DO UPDATE SET duplicates = duplicates + excluded.duplicates`, src, n); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO duplicates (source, count) VALUES (?, ?)
+			ON CONFLICT (source) DO UPDATE SET count = count + excluded.count`, src, n); err != nil {
 			return store.IngestResult{}, fmt.Errorf("count duplicates: %w", err)
 		}
 	}
@@ -89,7 +90,7 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 		return fmt.Errorf("begin apply: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE log_state SET cursor = ? WHERE cursor = ?`, to, from)
+	res, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = ? WHERE cursor = ?`, to, from)
 	if err != nil {
 		return fmt.Errorf("move derive cursor: %w", err)
 	}

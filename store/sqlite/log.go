@@ -18,7 +18,7 @@ var derivedTables = []string{
 
 // ReadLog calls fn with the blocks after sequence number after, in order.
 func (db *DB) ReadLog(ctx context.Context, after int64, maxRecords int, fn func(store.LogBlock) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks
+	rows, err := db.logr.QueryContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks
 		WHERE first_seq > ? ORDER BY first_seq`, after)
 	if err != nil {
 		return fmt.Errorf("read log after %d: %w", after, err)
@@ -48,16 +48,19 @@ func (db *DB) LogStats(ctx context.Context) (store.LogStats, error) {
 	var (
 		s              store.LogStats
 		oldest, newest sql.NullInt64
-		pruned         bool
+		pruned, legacy bool
 		first, last    sql.NullInt64
 	)
-	err := db.read.QueryRowContext(ctx, `SELECT min(first_seq), max(last_seq), count(*), coalesce(sum(count), 0),
-		coalesce(sum(length(data)), 0), min(at), max(at), (SELECT pruned FROM log_state) FROM log_blocks`).
+	err := db.logr.QueryRowContext(ctx, `SELECT min(first_seq), max(last_seq), count(*), coalesce(sum(count), 0),
+		coalesce(sum(length(data)), 0), min(at), max(at), (SELECT pruned FROM log_head) FROM log_blocks`).
 		Scan(&first, &last, &s.Blocks, &s.Records, &s.Bytes, &oldest, &newest, &pruned)
 	if err != nil {
 		return s, fmt.Errorf("log stats: %w", err)
 	}
-	s.First, s.Last, s.Pruned = first.Int64, last.Int64, pruned
+	if err := db.read.QueryRowContext(ctx, `SELECT legacy FROM derive_state`).Scan(&legacy); err != nil {
+		return s, fmt.Errorf("log stats: %w", err)
+	}
+	s.First, s.Last, s.Pruned = first.Int64, last.Int64, pruned || legacy
 	if oldest.Valid {
 		s.Oldest, s.Newest = fromMicro(oldest.Int64), fromMicro(newest.Int64)
 	}
@@ -70,17 +73,21 @@ func (db *DB) LogStats(ctx context.Context) (store.LogStats, error) {
 func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, error) {
 	var p store.LogPruned
 	day := store.Day(before)
+	cursor, err := db.Cursor(ctx)
+	if err != nil {
+		return p, err
+	}
 	for {
 		var n, recs, through int64
 		err := func() error {
-			tx, err := db.write.BeginTx(ctx, nil)
+			tx, err := db.logw.BeginTx(ctx, nil)
 			if err != nil {
 				return err
 			}
 			defer tx.Rollback()
 			if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(count), 0), coalesce(max(last_seq), 0) FROM (
-				SELECT count, last_seq FROM log_blocks WHERE day < ? AND last_seq <= (SELECT cursor FROM log_state)
-				ORDER BY first_seq LIMIT 1000)`, day).
+				SELECT count, last_seq FROM log_blocks WHERE day < ? AND last_seq <= ?
+				ORDER BY first_seq LIMIT 1000)`, day, cursor).
 				Scan(&n, &recs, &through); err != nil {
 				return err
 			}
@@ -88,11 +95,11 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 				return nil
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM log_blocks WHERE first_seq IN (
-				SELECT first_seq FROM log_blocks WHERE day < ? AND last_seq <= (SELECT cursor FROM log_state)
-				ORDER BY first_seq LIMIT 1000)`, day); err != nil {
+				SELECT first_seq FROM log_blocks WHERE day < ? AND last_seq <= ?
+				ORDER BY first_seq LIMIT 1000)`, day, cursor); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE log_state SET pruned = 1`); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE log_head SET pruned = 1`); err != nil {
 				return err
 			}
 			return tx.Commit()
@@ -108,7 +115,7 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 		p.Through = max(p.Through, through)
 	}
 	if p.Blocks > 0 {
-		if _, err := db.write.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+		if _, err := db.logw.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
 			return p, fmt.Errorf("vacuum after pruning the log: %w", err)
 		}
 	}
@@ -119,7 +126,7 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 // checkpoints the WAL so the old pages (zeroed by secure_delete) leave the
 // write-ahead log too.
 func (db *DB) RewriteLog(ctx context.Context, fn func(store.LogBlock) ([]byte, int, bool, error)) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.logw.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin log rewrite: %w", err)
 	}
@@ -157,12 +164,12 @@ func (db *DB) RewriteLog(ctx context.Context, fn func(store.LogBlock) ([]byte, i
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit log rewrite: %w", err)
 	}
-	return db.checkpoint(ctx)
+	return checkpoint(ctx, db.logw)
 }
 
-// checkpoint copies the WAL into the database file and truncates it.
-func (db *DB) checkpoint(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+// checkpoint copies a file's WAL into the database file and truncates it.
+func checkpoint(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
@@ -171,7 +178,7 @@ func (db *DB) checkpoint(ctx context.Context) error {
 // LogHead is the last sequence number assigned.
 func (db *DB) LogHead(ctx context.Context) (int64, error) {
 	var h int64
-	if err := db.read.QueryRowContext(ctx, `SELECT head FROM log_state`).Scan(&h); err != nil {
+	if err := db.logr.QueryRowContext(ctx, `SELECT head FROM log_head`).Scan(&h); err != nil {
 		return 0, fmt.Errorf("read log head: %w", err)
 	}
 	return h, nil
@@ -180,7 +187,7 @@ func (db *DB) LogHead(ctx context.Context) (int64, error) {
 // Cursor is the sequence number of the last record applied.
 func (db *DB) Cursor(ctx context.Context) (int64, error) {
 	var c int64
-	if err := db.read.QueryRowContext(ctx, `SELECT cursor FROM log_state`).Scan(&c); err != nil {
+	if err := db.read.QueryRowContext(ctx, `SELECT cursor FROM derive_state`).Scan(&c); err != nil {
 		return 0, fmt.Errorf("read derive cursor: %w", err)
 	}
 	return c, nil
@@ -203,7 +210,7 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE source_counts SET messages = 0, rejected = 0`); err != nil {
 		return fmt.Errorf("reset source counts: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE log_state SET cursor = 0`); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = 0`); err != nil {
 		return fmt.Errorf("reset derive cursor: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -218,13 +225,13 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 // first, as disk corruption would: for tests of corrupt-block handling.
 func (db *DB) CorruptBlockForTest(ctx context.Context, first int64) error {
 	var data []byte
-	if err := db.read.QueryRowContext(ctx, `SELECT data FROM log_blocks WHERE first_seq = ?`, first).Scan(&data); err != nil {
+	if err := db.logr.QueryRowContext(ctx, `SELECT data FROM log_blocks WHERE first_seq = ?`, first).Scan(&data); err != nil {
 		return fmt.Errorf("corrupt block %d: %w", first, err)
 	}
 	for i := len(data) / 2; i < len(data)/2+8 && i < len(data); i++ {
 		data[i] ^= 0xA5
 	}
-	if _, err := db.write.ExecContext(ctx, `UPDATE log_blocks SET data = ? WHERE first_seq = ?`, data, first); err != nil {
+	if _, err := db.logw.ExecContext(ctx, `UPDATE log_blocks SET data = ? WHERE first_seq = ?`, data, first); err != nil {
 		return fmt.Errorf("corrupt block %d: %w", first, err)
 	}
 	return nil

@@ -20,11 +20,13 @@ func (db *DB) Observed(ctx context.Context) (*store.Observed, error) {
 	err := db.read.QueryRowContext(ctx, `SELECT
 		coalesce((SELECT sum(messages) FROM source_counts), 0),
 		coalesce((SELECT sum(rejected) FROM source_counts), 0),
-		coalesce((SELECT sum(duplicates) FROM source_counts), 0),
 		(SELECT count(*) FROM users), (SELECT count(*) FROM accounts)`).
-		Scan(&o.Totals.Messages, &o.Totals.Rejected, &o.Totals.Duplicates, &o.Totals.Users, &o.Totals.Accounts)
+		Scan(&o.Totals.Messages, &o.Totals.Rejected, &o.Totals.Users, &o.Totals.Accounts)
 	if err != nil {
 		return nil, fmt.Errorf("read totals: %w", err)
+	}
+	if err := db.logr.QueryRowContext(ctx, `SELECT coalesce(sum(count), 0) FROM duplicates`).Scan(&o.Totals.Duplicates); err != nil {
+		return nil, fmt.Errorf("read duplicate counts: %w", err)
 	}
 
 	rows, err := db.read.QueryContext(ctx, `SELECT id, source, type, name, count, first_seen, last_seen
@@ -153,7 +155,7 @@ func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]jso
 func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM dedupe WHERE received_at < ?`, micro(dedupeBefore)); err != nil {
+	if _, err := db.logw.ExecContext(ctx, `DELETE FROM dedupe WHERE received_at < ?`, micro(dedupeBefore)); err != nil {
 		return fmt.Errorf("prune dedupe keys: %w", err)
 	}
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM activity_daily WHERE day < ?`, store.Day(activityBefore)); err != nil {
@@ -196,7 +198,7 @@ func (db *DB) Stored(ctx context.Context, source string, ids []string) (int, err
 		}
 		var n int
 		q := `SELECT count(*) FROM dedupe WHERE source = ? AND message_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
-		if err := db.read.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		if err := db.logr.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count stored messages: %w", err)
 		}
 		total += n

@@ -22,53 +22,43 @@ import (
 	"github.com/trackplan/trackplan/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql logmigrations/*.sql
 var migrationFiles embed.FS
 
 var _ store.Store = (*DB)(nil)
 
-// DB is a SQLite-backed store. One connection writes (SQLite allows one
-// writer at a time); a small pool reads.
+// DB is a SQLite-backed store in two files: the derived state at the path
+// given, and the event log beside it (path + "-log"), so an append never
+// waits for the aggregator's transaction. Each file has one writing
+// connection (SQLite allows one writer at a time) and a small reading pool.
 type DB struct {
 	path   string
 	limits store.Limits
-	write  *sql.DB
+	write  *sql.DB // derived state
 	read   *sql.DB
+	logw   *sql.DB // the event log
+	logr   *sql.DB
 
 	mu       sync.Mutex // serialises Apply: guard and eventIDs belong to it
 	guard    *store.Guard
 	eventIDs map[store.EventKey]int64
 }
 
-// Open opens (creating if needed) the SQLite database at path and applies
-// pending migrations.
+// LogPath is the file the event log of the store at path is kept in.
+func LogPath(path string) string { return path + "-log" }
+
+// Open opens (creating if needed) the SQLite store at path and its log
+// file, and applies pending migrations.
 func Open(ctx context.Context, path string, limits store.Limits) (*DB, error) {
-	// WAL with full synchronous commits: an acknowledged batch survives
-	// power loss, not just a killed process. Statement journals of the
-	// multi-row upserts stay in memory (temp_store): on disk they were a
-	// third of the commit time.
-	q := url.Values{}
-	// secure_delete overwrites freed pages, so an erased person's data does
-	// not linger in the file; incremental auto-vacuum (set when the file is
-	// created) lets a log prune give pages back.
-	for _, p := range []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)",
-		"foreign_keys(off)", "cache_size(-65536)", "temp_store(MEMORY)", "secure_delete(ON)"} {
-		q.Add("_pragma", p)
+	db := &DB{path: path, limits: limits, eventIDs: map[store.EventKey]int64{}}
+	var err error
+	if db.write, db.read, err = openFile(path); err != nil {
+		return nil, err
 	}
-	dsn := "file:" + path + "?" + q.Encode()
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	if db.logw, db.logr, err = openFile(LogPath(path)); err != nil {
+		db.Close()
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0)
-	read, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
-	read.SetMaxOpenConns(4)
-	db := &DB{path: path, limits: limits, write: write, read: read, eventIDs: map[store.EventKey]int64{}}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -80,31 +70,80 @@ func Open(ctx context.Context, path string, limits store.Limits) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both connection pools.
-func (db *DB) Close() error {
-	return errors.Join(db.write.Close(), db.read.Close())
+// openFile opens one database file: a single writing connection and a
+// pool of readers.
+func openFile(path string) (write, read *sql.DB, err error) {
+	// WAL with full synchronous commits: an acknowledged batch survives
+	// power loss, not just a killed process. Statement journals of the
+	// multi-row upserts stay in memory (temp_store): on disk they were a
+	// third of the commit time. secure_delete overwrites freed pages, so an
+	// erased person's data does not linger in the file; incremental
+	// auto-vacuum (set when the file is created) lets a prune give pages
+	// back.
+	q := url.Values{}
+	for _, p := range []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)",
+		"foreign_keys(off)", "cache_size(-65536)", "temp_store(MEMORY)", "secure_delete(ON)"} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	write, err = sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	read, err = sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(4)
+	return write, read, nil
 }
 
-// Migrate applies the embedded migrations not yet recorded in
-// schema_migrations, each in its own transaction.
-func (db *DB) Migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate %s: %w", db.path, err)
+// Close closes every connection pool.
+func (db *DB) Close() error {
+	var errs []error
+	for _, p := range []*sql.DB{db.write, db.read, db.logw, db.logr} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
 	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	return errors.Join(errs...)
+}
+
+// Migrate applies the embedded migrations not yet recorded in each file's
+// schema_migrations, each in its own transaction, then moves what a store
+// from before the log kept of the append path (dedupe keys, duplicate
+// counts) into the log file.
+func (db *DB) Migrate(ctx context.Context) error {
+	if err := migrate(ctx, db.write, db.path, "migrations"); err != nil {
+		return err
+	}
+	if err := migrate(ctx, db.logw, LogPath(db.path), "logmigrations"); err != nil {
+		return err
+	}
+	return db.moveAppendState(ctx)
+}
+
+func migrate(ctx context.Context, w *sql.DB, path, dir string) error {
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: %w", path, err)
+	}
+	names, err := fs.Glob(migrationFiles, dir+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("list migrations: %w", err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := strings.TrimPrefix(name, dir+"/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: bad version prefix", base)
 		}
 		var n int
-		if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		if err := w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 			return fmt.Errorf("migrate %s: %w", base, err)
 		}
 		if n > 0 {
@@ -114,7 +153,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", base, err)
 		}
-		tx, err := db.write.BeginTx(ctx, nil)
+		tx, err := w.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", base, err)
 		}
@@ -130,6 +169,70 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit migration %s: %w", base, err)
 		}
+	}
+	return nil
+}
+
+// moveAppendState moves the dedupe keys and duplicate counts a store from
+// before the log kept in its main file into the log file, once: a resend
+// within the dedupe window still counts once after the upgrade.
+func (db *DB) moveAppendState(ctx context.Context) error {
+	var n int
+	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM dedupe LIMIT 1)`).Scan(&n); err != nil {
+		return fmt.Errorf("look for dedupe keys to move: %w", err)
+	}
+	var dups int64
+	if err := db.write.QueryRowContext(ctx, `SELECT coalesce(sum(duplicates), 0) FROM source_counts`).Scan(&dups); err != nil {
+		return fmt.Errorf("look for duplicate counts to move: %w", err)
+	}
+	if n == 0 && dups == 0 {
+		return nil
+	}
+	ltx, err := db.logw.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("move dedupe keys: %w", err)
+	}
+	defer ltx.Rollback()
+	rows, err := db.write.QueryContext(ctx, `SELECT source, message_id, received_at FROM dedupe`)
+	if err != nil {
+		return fmt.Errorf("move dedupe keys: %w", err)
+	}
+	for rows.Next() {
+		var src, id string
+		var at int64
+		if err := rows.Scan(&src, &id, &at); err != nil {
+			rows.Close()
+			return fmt.Errorf("move dedupe keys: %w", err)
+		}
+		if _, err := ltx.ExecContext(ctx, `INSERT OR IGNORE INTO dedupe (source, message_id, received_at) VALUES (?, ?, ?)`, src, id, at); err != nil {
+			rows.Close()
+			return fmt.Errorf("move dedupe keys: %w", err)
+		}
+	}
+	rows.Close()
+	if _, err := ltx.ExecContext(ctx, `INSERT INTO duplicates (source, count) VALUES ('', ?)
+		ON CONFLICT (source) DO UPDATE SET count = count + excluded.count`, dups); err != nil {
+		return fmt.Errorf("move duplicate counts: %w", err)
+	}
+	// The log file commits first: a crash before the main file's commit
+	// moves the keys again (INSERT OR IGNORE) and counts the duplicates of
+	// before the upgrade twice at worst, never loses a key.
+	if err := ltx.Commit(); err != nil {
+		return fmt.Errorf("move dedupe keys: %w", err)
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("move dedupe keys: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe`); err != nil {
+		return fmt.Errorf("move dedupe keys: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE source_counts SET duplicates = 0`); err != nil {
+		return fmt.Errorf("move duplicate counts: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("move dedupe keys: %w", err)
 	}
 	return nil
 }
