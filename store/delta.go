@@ -388,7 +388,7 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 		}
 		if ex, ok := Example(f.Value); ok {
 			pd := ev.Props[f.Path]
-			pd.Examples = MergeExamples(pd.Examples, []string{ex}, l.ExamplesPerPath)
+			pd.Examples = addExample(pd.Examples, ex, l.ExamplesPerPath)
 		}
 	})
 	if limited {
@@ -448,9 +448,9 @@ func Example(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		switch {
-		case emailLike.MatchString(x):
+		case strings.IndexByte(x, '@') > 0 && emailLike.MatchString(x):
 			return "***@" + x[strings.LastIndexByte(x, '@')+1:], true
-		case phoneLike.MatchString(x):
+		case len(x) >= 8 && (x[0] == '+' || x[0] >= '0' && x[0] <= '9') && phoneLike.MatchString(x):
 			return "+*** (phone)", true
 		}
 		return truncate(x, 64), true
@@ -470,6 +470,21 @@ func truncate(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s + "…"
+}
+
+// addExample adds one example to a sorted list of at most n distinct
+// examples, keeping the n smallest: MergeExamples for one value, without
+// allocating when the value does not make the list.
+func addExample(xs []string, x string, n int) []string {
+	i, found := slices.BinarySearch(xs, x)
+	if found || i >= n {
+		return xs
+	}
+	xs = slices.Insert(xs, i, x)
+	if len(xs) > n {
+		xs = xs[:n]
+	}
+	return xs
 }
 
 // MergeExamples merges two example lists into the n smallest distinct

@@ -82,17 +82,11 @@ type LogBatch struct {
 	// own goroutines so the append transaction only compresses.
 	Lines [][]byte
 	// At is when the batch was accepted: its arrival day in the log, and
-	// the time its dedupe keys expire from. Zero means now.
+	// the time its dedupe keys expire from (not a message's own receivedAt,
+	// which an archive carries from long ago). Zero means now.
 	At time.Time
 }
 
-// KeyTime is the time a message's dedupe key is stored with.
-func (b *LogBatch) KeyTime(m *trackplan.Message) time.Time {
-	if !b.At.IsZero() {
-		return b.At
-	}
-	return m.ReceivedAt
-}
 
 // LogBlock is one stored block of the log: records First through Last
 // (some may have been erased), appended at At.
@@ -151,4 +145,13 @@ func (b *LogBatch) EncodeLines() ([][]byte, error) {
 		lines[i] = line
 	}
 	return lines, nil
+}
+
+// KeyTime is the time a message's dedupe key is kept from: the batch's
+// acceptance, or the message's receive time when the batch has none.
+func (b *LogBatch) KeyTime(m *trackplan.Message) time.Time {
+	if !b.At.IsZero() {
+		return b.At
+	}
+	return m.ReceivedAt
 }

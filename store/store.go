@@ -90,11 +90,14 @@ type Limits struct {
 	MaxPathsPerEvent   int // distinct property paths per event; default 500
 	ReservoirSize      int // recent raw messages kept per event; default 50
 	ExamplesPerPath    int // example values kept per property path; default 3
+	// DedupeWindow is how long a message's dedupe key is kept (default
+	// 48h): a store that keeps its keys in memory loads this much at open.
+	DedupeWindow time.Duration
 }
 
 // DefaultLimits returns the limits of product.md.
 func DefaultLimits() Limits {
-	return Limits{MaxEventsPerSource: 2000, MaxPathsPerEvent: 500, ReservoirSize: 50, ExamplesPerPath: 3}
+	return Limits{MaxEventsPerSource: 2000, MaxPathsPerEvent: 500, ReservoirSize: 50, ExamplesPerPath: 3, DedupeWindow: 48 * time.Hour}
 }
 
 // Batch is what one Apply call derives from: logged messages, each with the

@@ -11,10 +11,6 @@ import (
 	"github.com/trackplan/trackplan/store"
 )
 
-// dedupeChunk is how many keys one INSERT … RETURNING claims; 3 parameters a
-// row keeps it far below SQLite's variable limit.
-const dedupeChunk = 400
-
 // Append claims the batch's dedupe keys and appends the fresh messages and
 // the rejections as one block, in one transaction of the log file. The
 // log's single write connection serialises appends, so sequence numbers
@@ -40,25 +36,29 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 		return store.IngestResult{}, fmt.Errorf("begin append: %w", err)
 	}
 	defer tx.Rollback()
-
-	fresh, dups, err := claim(ctx, tx, b)
-	if err != nil {
+	var head int64
+	if err := tx.QueryRowContext(ctx, `SELECT head FROM log_head`).Scan(&head); err != nil {
+		return store.IngestResult{}, fmt.Errorf("read log head: %w", err)
+	}
+	d := db.dedupe
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.catchUp(ctx, tx, head); err != nil {
 		return store.IngestResult{}, err
 	}
+	fresh, keys, dups := d.claim(b.Messages)
+
 	block := make([][]byte, 0, len(fresh)+len(rejLines))
 	for _, i := range fresh {
 		block = append(block, lines[i])
 	}
 	block = append(block, rejLines...)
+	last := head
 	if len(block) > 0 {
-		var head int64
-		if err := tx.QueryRowContext(ctx, `SELECT head FROM log_head`).Scan(&head); err != nil {
-			return store.IngestResult{}, fmt.Errorf("read log head: %w", err)
-		}
 		data := store.CompressBlock(block)
-		last := head + int64(len(block))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO log_blocks (first_seq, last_seq, day, at, count, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			head+1, last, store.Day(at), micro(at), len(block), data); err != nil {
+		last = head + int64(len(block))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO log_blocks (first_seq, last_seq, day, at, count, data, keys) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			head+1, last, store.Day(at), micro(at), len(block), data, keys); err != nil {
 			return store.IngestResult{}, fmt.Errorf("append log block: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE log_head SET head = ?`, last); err != nil {
@@ -76,6 +76,7 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 	if err := tx.Commit(); err != nil {
 		return store.IngestResult{}, fmt.Errorf("commit append: %w", err)
 	}
+	d.commit(keys, at, last)
 	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
 }
 
@@ -113,68 +114,6 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 		db.eventIDs[k] = id
 	}
 	return nil
-}
-
-// claim inserts the batch's dedupe keys and returns the indexes of the
-// messages whose keys were new, and per source how many were duplicates.
-func claim(ctx context.Context, tx *sql.Tx, b *store.LogBatch) ([]int, map[string]int64, error) {
-	msgs := b.Messages
-	type key struct{ source, id string }
-	dups := map[string]int64{}
-	first := make(map[key]int, len(msgs))
-	unique := make([]int, 0, len(msgs))
-	for i, m := range msgs {
-		k := key{m.Source, store.MessageKey(m)}
-		if _, ok := first[k]; ok {
-			dups[k.source]++
-			continue
-		}
-		first[k] = i
-		unique = append(unique, i)
-	}
-	inserted := make(map[key]bool, len(unique))
-	var sb strings.Builder
-	args := make([]any, 0, dedupeChunk*3)
-	for start := 0; start < len(unique); start += dedupeChunk {
-		end := min(start+dedupeChunk, len(unique))
-		sb.Reset()
-		args = args[:0]
-		sb.WriteString(`INSERT INTO dedupe (source, message_id, received_at) VALUES `)
-		for j, i := range unique[start:end] {
-			if j > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?)")
-			m := msgs[i]
-			args = append(args, m.Source, store.MessageKey(m), micro(b.KeyTime(m)))
-		}
-		sb.WriteString(` ON CONFLICT DO NOTHING RETURNING source, message_id`)
-		rows, err := tx.QueryContext(ctx, sb.String(), args...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("claim message ids: %w", err)
-		}
-		for rows.Next() {
-			var k key
-			if err := rows.Scan(&k.source, &k.id); err != nil {
-				rows.Close()
-				return nil, nil, fmt.Errorf("claim message ids: %w", err)
-			}
-			inserted[k] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, nil, fmt.Errorf("claim message ids: %w", err)
-		}
-	}
-	fresh := make([]int, 0, len(inserted))
-	for _, i := range unique {
-		m := msgs[i]
-		if inserted[key{m.Source, store.MessageKey(m)}] {
-			fresh = append(fresh, i)
-		} else {
-			dups[m.Source]++
-		}
-	}
-	return fresh, dups, nil
 }
 
 func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs map[store.EventKey]int64) error {

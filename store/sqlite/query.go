@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/trackplan/trackplan"
@@ -155,6 +154,7 @@ func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]jso
 func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	db.dedupe.prune(dedupeBefore)
 	if _, err := db.logw.ExecContext(ctx, `DELETE FROM dedupe WHERE received_at < ?`, micro(dedupeBefore)); err != nil {
 		return fmt.Errorf("prune dedupe keys: %w", err)
 	}
@@ -186,22 +186,3 @@ func (db *DB) UserTraitsOf(ctx context.Context, userID string) (map[string]any, 
 	return out, rows.Err()
 }
 
-// Stored counts how many of the messageIds of source have dedupe keys.
-func (db *DB) Stored(ctx context.Context, source string, ids []string) (int, error) {
-	total := 0
-	for start := 0; start < len(ids); start += dedupeChunk {
-		chunk := ids[start:min(start+dedupeChunk, len(ids))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, source)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		var n int
-		q := `SELECT count(*) FROM dedupe WHERE source = ? AND message_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
-		if err := db.logr.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-			return 0, fmt.Errorf("count stored messages: %w", err)
-		}
-		total += n
-	}
-	return total, nil
-}

@@ -42,6 +42,8 @@ type DB struct {
 	mu       sync.Mutex // serialises Apply: guard and eventIDs belong to it
 	guard    *store.Guard
 	eventIDs map[store.EventKey]int64
+
+	dedupe *dedupeIndex
 }
 
 // LogPath is the file the event log of the store at path is kept in.
@@ -64,6 +66,10 @@ func Open(ctx context.Context, path string, limits store.Limits) (*DB, error) {
 		return nil, err
 	}
 	if err := db.loadGuard(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.loadDedupe(ctx, time.Now().Add(-limits.DedupeWindow)); err != nil {
 		db.Close()
 		return nil, err
 	}

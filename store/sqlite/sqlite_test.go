@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,7 +51,7 @@ func TestMigrateStoreWithoutLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`DROP TABLE derive_state`, `DELETE FROM schema_migrations WHERE version = 6`,
-		`INSERT INTO dedupe (source, message_id, received_at) VALUES ('web', 'm1', 0)`,
+		fmt.Sprintf(`INSERT INTO dedupe (source, message_id, received_at) VALUES ('web', 'm1', %d)`, time.Now().UnixMicro()),
 		`UPDATE source_counts SET duplicates = 4`} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)

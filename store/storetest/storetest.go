@@ -322,12 +322,14 @@ func testPrune(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	old := track("old", "u", "", "Signed In", t0, nil)
-	ingest(t, s, old)
+	if _, err := Ingest(context.Background(), s, t0, []store.Checked{old}, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Prune(context.Background(), t0.Add(time.Hour), t0.Add(-24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// Past the dedupe window, a resend is stored again.
-	if r := ingest(t, s, old); r.Stored != 1 {
+	if r, _ := Ingest(context.Background(), s, t0.Add(4*time.Hour), []store.Checked{old}, nil); r.Stored != 1 {
 		t.Errorf("after prune, resend stored %d; want 1", r.Stored)
 	}
 	if r, _ := Ingest(context.Background(), s, t0.Add(3*time.Hour), []store.Checked{archived}, nil); r.Duplicates != 1 {

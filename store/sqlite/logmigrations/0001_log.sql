@@ -10,7 +10,8 @@ CREATE TABLE log_blocks (
 	day       TEXT NOT NULL,    -- arrival day (UTC), the unit of retention
 	at        INTEGER NOT NULL, -- arrival, µs since the epoch
 	count     INTEGER NOT NULL, -- live records (erased ones excluded)
-	data      BLOB NOT NULL
+	data      BLOB NOT NULL,
+	keys      BLOB NOT NULL     -- the dedupe keys of its messages, 16 bytes each
 );
 CREATE INDEX log_blocks_day ON log_blocks (day);
 
@@ -23,7 +24,9 @@ CREATE TABLE log_head (
 );
 INSERT INTO log_head (id, head, pruned) VALUES (1, 0, 0);
 
--- Dedupe keys: one per appended message, pruned after the dedupe window.
+-- Dedupe keys a store kept before it had a log (moved here when it is
+-- upgraded), pruned after the dedupe window; the keys of logged messages
+-- are in log_blocks.keys.
 CREATE TABLE dedupe (
 	source      TEXT NOT NULL,
 	message_id  TEXT NOT NULL,
