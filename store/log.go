@@ -87,7 +87,6 @@ type LogBatch struct {
 	At time.Time
 }
 
-
 // LogBlock is one stored block of the log: records First through Last
 // (some may have been erased), appended at At.
 type LogBlock struct {

@@ -185,4 +185,3 @@ func (db *DB) UserTraitsOf(ctx context.Context, userID string) (map[string]any, 
 	}
 	return out, rows.Err()
 }
-
