@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/postgres"
 	"github.com/trackplan/trackplan/store/storetest"
 )
 
@@ -24,18 +25,21 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
-// BenchmarkIngestConcurrent measures two replicas sharing the database,
-// each with two ingesting goroutines, on the same traffic: b.N batches of
-// 250 in all, every one on the same few hot event and counter rows.
-func BenchmarkIngestConcurrent(b *testing.B) {
+// BenchmarkAppendConcurrent measures two replicas sharing the database,
+// each with two appending goroutines: b.N batches of 250 in all, every one
+// taking its sequence numbers from the same log_state row.
+func BenchmarkAppendConcurrent(b *testing.B) {
 	const size, workers = 250, 4
 	dsn := freshSchema(b)
-	replicas := []*trackplanDB{{open(b, dsn, store.DefaultLimits())}, {open(b, dsn, store.DefaultLimits())}}
+	replicas := []*postgres.DB{open(b, dsn, store.DefaultLimits()), open(b, dsn, store.DefaultLimits())}
 	rng := rand.New(rand.NewPCG(1, 1))
 	seq := 0
-	batches := make([]*store.Batch, b.N)
+	batches := make([]*store.LogBatch, b.N)
 	for i := range batches {
-		batches[i] = storetest.BenchBatch(rng, &seq, size)
+		batches[i] = &store.LogBatch{}
+		for _, c := range storetest.BenchBatch(rng, &seq, size).Messages {
+			batches[i].Messages = append(batches[i].Messages, c.Message)
+		}
 	}
 	var (
 		next atomic.Int64
@@ -50,7 +54,7 @@ func BenchmarkIngestConcurrent(b *testing.B) {
 				if i >= len(batches) {
 					return
 				}
-				if _, err := db.Ingest(context.Background(), batches[i]); err != nil {
+				if _, err := db.Append(context.Background(), batches[i]); err != nil {
 					b.Error(err)
 					return
 				}

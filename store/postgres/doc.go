@@ -19,21 +19,31 @@
 // database's default collation. PostgreSQL text cannot hold NUL bytes or
 // invalid UTF-8: such bytes in names, ids and values are stored as U+FFFD.
 //
-// # Ingest and concurrency
+// # The log and concurrency
 //
-// Unlike SQLite, several Ingest calls run at once, from one replica or many.
+// Unlike SQLite, several Append calls run at once, from one replica or many.
 // Deduplication is the database's: message ids are claimed with INSERT … ON
 // CONFLICT DO NOTHING on the dedupe table's primary key, so a message sent to
-// one replica and resent to another is stored once. Every upsert writes its
-// rows in sorted key order, and tables in a fixed order, so concurrent
-// transactions lock rows in the same order and do not deadlock; deadlock and
-// serialization failures are retried anyway.
+// one replica and resent to another is stored once. An append takes its
+// block's sequence numbers with its last statement, an UPDATE of the single
+// log_state row whose lock it holds until it commits: appends wait for each
+// other only for that moment, and sequence numbers follow commit order, so a
+// reader never sees a block before the blocks numbered below it. Blocks are
+// bytea rows of log_blocks; PruneLog deletes them by day of arrival.
+//
+// Apply holds the lock of the derive_state row, the cursor, for its whole
+// transaction: applies from every replica run one at a time, and one that
+// finds the cursor moved changes nothing. The cursor has a row of its own so
+// that appends never wait for an apply. Every upsert writes its rows in
+// sorted key order, and tables in a fixed order, so transactions touching
+// the same rows (an apply, the duplicate counts of appends) lock them in the
+// same order; deadlocks and serialization failures are retried anyway.
 //
 // The cardinality guard (store.Guard) is per replica: each DB loads it at
-// Open from what the tables hold and then learns only from its own batches.
-// With several replicas the limits are therefore approximate: events or
-// property paths first seen by different replicas at about the same time may
-// together exceed a limit by a little, and a replica may count a
-// CARDINALITY_LIMIT finding for an event another replica stored after this
-// one opened.
+// Open from what the tables hold and then learns only from the runs it
+// applies itself (ResetDerived empties it). With several replicas deriving,
+// the limits are therefore approximate: events or property paths first
+// applied by different replicas may together exceed a limit by a little, and
+// a replica may count a CARDINALITY_LIMIT finding for an event another
+// replica stored after this one opened.
 package postgres

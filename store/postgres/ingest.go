@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -14,25 +15,41 @@ import (
 	"github.com/trackplan/trackplan/store"
 )
 
-// Ingest stores a batch in one transaction: claim the dedupe keys, aggregate
-// what is new, write the aggregates, commit. Concurrent calls, from this
-// replica or others sharing the database, are safe: a message id is claimed
-// by exactly one transaction, and a transaction that deadlocks or fails to
-// serialize is run again.
-func (db *DB) Ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error) {
+// Append claims the batch's dedupe keys and appends the fresh messages, in
+// batch order, then the rejections, as one block, in one transaction.
+// Concurrent calls, from this replica or others sharing the database, are
+// safe: a message id is claimed by exactly one transaction, and the block's
+// sequence numbers are taken from log_state by the transaction's last
+// statement, whose row lock is held until commit, so they follow commit
+// order. A transaction that deadlocks or fails to serialize is run again.
+func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult, error) {
+	lines, err := b.EncodeLines()
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	rejLines := make([][]byte, len(b.Rejections))
+	for i := range b.Rejections {
+		if rejLines[i], err = store.EncodeRejection(&b.Rejections[i]); err != nil {
+			return store.IngestResult{}, err
+		}
+	}
+	at := b.At
+	if at.IsZero() {
+		at = time.Now()
+	}
 	var res store.IngestResult
-	err := retry(ctx, func() error {
+	err = retry(ctx, func() error {
 		var err error
-		res, err = db.ingest(ctx, b)
+		res, err = db.appendTx(ctx, b, lines, rejLines, at)
 		return err
 	})
 	return res, err
 }
 
-func (db *DB) ingest(ctx context.Context, b *store.Batch) (store.IngestResult, error) {
+func (db *DB) appendTx(ctx context.Context, b *store.LogBatch, lines, rejLines [][]byte, at time.Time) (store.IngestResult, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return store.IngestResult{}, fmt.Errorf("begin ingest: %w", err)
+		return store.IngestResult{}, fmt.Errorf("begin append: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
 
@@ -40,8 +57,91 @@ func (db *DB) ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	if err != nil {
 		return store.IngestResult{}, err
 	}
+	ndup, err := countDuplicates(ctx, tx, dups)
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	block := make([][]byte, 0, len(fresh)+len(rejLines))
+	for _, i := range fresh {
+		block = append(block, lines[i])
+	}
+	block = append(block, rejLines...)
+	if len(block) > 0 {
+		// One statement takes the sequence numbers and stores the block:
+		// the log_state row lock is held from here to the commit only.
+		tag, err := tx.Exec(ctx, `WITH h AS (UPDATE log_state SET head = head + $1 RETURNING head)
+			INSERT INTO log_blocks (first_seq, last_seq, day, at, count, data)
+			SELECT head - $1 + 1, head, $2::date, $3, $1, $4 FROM h`,
+			len(block), store.Day(at), at, store.CompressBlock(block))
+		if err == nil && tag.RowsAffected() != 1 {
+			err = errors.New("no log state")
+		}
+		if err != nil {
+			return store.IngestResult{}, fmt.Errorf("append log block: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return store.IngestResult{}, fmt.Errorf("commit append: %w", err)
+	}
+	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
+}
+
+// countDuplicates adds the batch's duplicates to the per-source counters,
+// in sorted order like every upsert, and returns how many there were.
+func countDuplicates(ctx context.Context, tx pgx.Tx, dups map[string]int64) (int, error) {
+	if len(dups) == 0 {
+		return 0, nil
+	}
+	type row struct {
+		source string
+		n      int64
+	}
+	rows := make([]row, 0, len(dups))
+	var total int64
+	for src, n := range dups {
+		rows = append(rows, row{text(src), n})
+		total += n
+	}
+	rows = sortMerge(rows, func(a, b row) int { return cmp.Compare(a.source, b.source) },
+		func(into *row, r row) { into.n += r.n })
+	sources := make([]string, len(rows))
+	counts := make([]int64, len(rows))
+	for i, r := range rows {
+		sources[i], counts[i] = r.source, r.n
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO source_counts AS t (source, duplicates)
+		SELECT * FROM unnest($1::text[], $2::bigint[])
+		ON CONFLICT (source) DO UPDATE SET duplicates = t.duplicates + excluded.duplicates`, sources, counts); err != nil {
+		return 0, fmt.Errorf("count duplicates: %w", err)
+	}
+	return int(total), nil
+}
+
+// Apply adds a run of logged records to the derived state and moves the
+// cursor from from to to, in one transaction that holds the derive_state
+// row lock throughout: applies from every replica run one at a time, and
+// one that finds the cursor moved changes nothing. A transaction that
+// deadlocks or fails to serialize is run again.
+func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
+	return retry(ctx, func() error { return db.applyTx(ctx, from, to, b) })
+}
+
+func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin apply: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	var cur int64
+	if err := tx.QueryRow(ctx, `SELECT cursor FROM derive_state FOR UPDATE`).Scan(&cur); err != nil {
+		return fmt.Errorf("lock derive cursor: %w", err)
+	}
+	if cur != from {
+		return fmt.Errorf("apply records %d-%d: cursor at %d: %w", from+1, to, cur, store.ErrCursorMoved)
+	}
 	db.guardMu.Lock()
-	d := store.Aggregate(&store.Batch{Messages: fresh, Rejections: b.Rejections, At: b.At}, dups, db.guard, db.limits)
+	d := store.Aggregate(b, db.guard, db.limits)
 	db.guardMu.Unlock()
 	forget := func() {
 		db.guardMu.Lock()
@@ -50,17 +150,17 @@ func (db *DB) ingest(ctx context.Context, b *store.Batch) (store.IngestResult, e
 	}
 	if err := db.writeDelta(ctx, tx, d); err != nil {
 		forget()
-		return store.IngestResult{}, err
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE derive_state SET cursor = $1`, to); err != nil {
+		forget()
+		return fmt.Errorf("move derive cursor: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		forget()
-		return store.IngestResult{}, fmt.Errorf("commit ingest: %w", err)
+		return fmt.Errorf("commit apply: %w", err)
 	}
-	var ndup int
-	for _, n := range dups {
-		ndup += int(n)
-	}
-	return store.IngestResult{Stored: len(fresh), Duplicates: ndup, Rejected: len(b.Rejections)}, nil
+	return nil
 }
 
 type msgKey struct{ source, id string }
@@ -70,27 +170,28 @@ func (a msgKey) compare(b msgKey) int {
 }
 
 // claim inserts the batch's dedupe keys, in sorted order so that concurrent
-// claims wait for each other rather than deadlock, and returns the messages
-// whose keys were new and, per source, how many were duplicates. A key
-// claimed by a concurrent transaction that has not committed yet makes this
-// one wait for it: a message is stored by exactly one transaction.
-func claim(ctx context.Context, tx pgx.Tx, b *store.Batch) ([]store.Checked, map[string]int64, error) {
+// claims wait for each other rather than deadlock, and returns the indexes
+// of the messages whose keys were new and, per source, how many were
+// duplicates. A key claimed by a concurrent transaction that has not
+// committed yet makes this one wait for it: a message is stored by exactly
+// one transaction.
+func claim(ctx context.Context, tx pgx.Tx, b *store.LogBatch) ([]int, map[string]int64, error) {
 	msgs := b.Messages
 	dups := map[string]int64{}
 	keys := make([]msgKey, len(msgs))
 	first := make(map[msgKey]bool, len(msgs))
 	unique := make([]msgKey, 0, len(msgs))
 	at := make(map[msgKey]time.Time, len(msgs))
-	for i, c := range msgs {
-		k := msgKey{text(c.Message.Source), text(store.MessageKey(c.Message))}
+	for i, m := range msgs {
+		k := msgKey{text(m.Source), text(store.MessageKey(m))}
 		keys[i] = k
 		if first[k] {
-			dups[c.Message.Source]++
+			dups[m.Source]++
 			continue
 		}
 		first[k] = true
 		unique = append(unique, k)
-		at[k] = b.KeyTime(c.Message)
+		at[k] = b.KeyTime(m)
 	}
 	if len(unique) == 0 {
 		return nil, dups, nil
@@ -120,27 +221,28 @@ func claim(ctx context.Context, tx pgx.Tx, b *store.Batch) ([]store.Checked, map
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("claim message ids: %w", err)
 	}
-	fresh := make([]store.Checked, 0, len(inserted))
-	for i, c := range msgs {
+	fresh := make([]int, 0, len(inserted))
+	for i, m := range msgs {
 		if !first[keys[i]] {
 			continue // an in-batch duplicate, already counted
 		}
 		first[keys[i]] = false
 		if inserted[keys[i]] {
-			fresh = append(fresh, c)
+			fresh = append(fresh, i)
 		} else {
-			dups[c.Message.Source]++
+			dups[m.Source]++
 		}
 	}
 	return fresh, dups, nil
 }
 
-// writeDelta writes an aggregated batch in two pipelined round trips. Rows
-// shared by many batches (events and their properties, violations, source
+// writeDelta writes an aggregated run in two pipelined round trips. Rows
+// shared by many runs (events and their properties, violations, source
 // counters) are written last, so the row locks that make concurrent
-// transactions wait are held for as short a time as possible. Every table is
-// written by one statement whose rows are in sorted key order, and tables in
-// a fixed order, so two transactions always lock rows in the same order.
+// transactions wait (an append counting duplicates, a prune) are held for
+// as short a time as possible. Every table is written by one statement whose
+// rows are in sorted key order, and tables in a fixed order, so two
+// transactions always lock rows in the same order.
 func (db *DB) writeDelta(ctx context.Context, tx pgx.Tx, d *store.Delta) error {
 	var cold []stmt
 	cold = appendSeen(cold, "users", "user_id", d.Users)
@@ -204,7 +306,7 @@ func runBatch(ctx context.Context, tx pgx.Tx, stmts []stmt) error {
 		}
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("ingest batch: %w", err)
+		return fmt.Errorf("send batch: %w", err)
 	}
 	return nil
 }
@@ -767,35 +869,34 @@ func appendRejections(stmts []stmt, m map[store.RejectionKey]*store.RejectionDel
 		first_seen = least(t.first_seen, excluded.first_seen), last_seen = greatest(t.last_seen, excluded.last_seen)`})
 }
 
-// appendSources updates the per-source counters, the rows every batch of a
-// source touches: last, so their locks are held the shortest.
+// appendSources updates the per-source counters, the rows every run of a
+// source touches: last, so their locks are held the shortest. Duplicates are
+// counted by Append, not here.
 func appendSources(stmts []stmt, m map[string]*store.SourceDelta) []stmt {
 	if len(m) == 0 {
 		return stmts
 	}
 	type row struct {
-		source                         string
-		messages, rejected, duplicates int64
+		source             string
+		messages, rejected int64
 	}
 	rows := make([]row, 0, len(m))
 	for src, s := range m {
-		rows = append(rows, row{text(src), s.Messages, s.Rejected, s.Duplicates})
+		rows = append(rows, row{text(src), s.Messages, s.Rejected})
 	}
 	rows = sortMerge(rows, func(a, b row) int { return cmp.Compare(a.source, b.source) }, func(into *row, r row) {
 		into.messages += r.messages
 		into.rejected += r.rejected
-		into.duplicates += r.duplicates
 	})
 	sources := make([]string, len(rows))
 	messages := make([]int64, len(rows))
 	rejected := make([]int64, len(rows))
-	duplicates := make([]int64, len(rows))
 	for i, r := range rows {
-		sources[i], messages[i], rejected[i], duplicates[i] = r.source, r.messages, r.rejected, r.duplicates
+		sources[i], messages[i], rejected[i] = r.source, r.messages, r.rejected
 	}
-	return append(stmts, stmt{name: "update source counts", args: []any{sources, messages, rejected, duplicates},
-		sql: `INSERT INTO source_counts AS t (source, messages, rejected, duplicates)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+	return append(stmts, stmt{name: "update source counts", args: []any{sources, messages, rejected},
+		sql: `INSERT INTO source_counts AS t (source, messages, rejected)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
 		ON CONFLICT (source) DO UPDATE SET messages = t.messages + excluded.messages,
-		rejected = t.rejected + excluded.rejected, duplicates = t.duplicates + excluded.duplicates`})
+		rejected = t.rejected + excluded.rejected`})
 }

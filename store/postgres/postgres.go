@@ -37,7 +37,7 @@ const migrateLockClass = 0x7470 // "tp"
 const maxAttempts = 5
 
 // DB is a PostgreSQL-backed store on a pgx connection pool. It is safe for
-// concurrent use, including concurrent Ingest calls.
+// concurrent use, including concurrent Append and Apply calls.
 type DB struct {
 	pool   *pgxpool.Pool
 	limits store.Limits

@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/trackplan/trackplan/store"
+)
+
+// derivedTables are emptied by ResetDerived: everything Apply writes but the
+// source counters, whose duplicates are not derived.
+var derivedTables = []string{
+	"events", "event_daily", "properties", "property_types", "violations", "rejections",
+	"users", "user_traits", "accounts", "account_traits", "memberships", "aliases",
+	"activity_daily", "activity_total", "reservoir",
+}
+
+// pruneChunk is how many blocks one PruneLog transaction deletes.
+const pruneChunk = 1000
+
+const blockColumns = `first_seq, last_seq, at, count, data`
+
+func scanBlock(row pgx.Row) (store.LogBlock, error) {
+	var b store.LogBlock
+	err := row.Scan(&b.First, &b.Last, &b.At, &b.Count, &b.Data)
+	b.At = b.At.UTC()
+	return b, err
+}
+
+// ReadLog calls fn with the blocks after sequence number after, in order,
+// until about maxRecords records were read. The query asks only for the
+// blocks that can be needed, so a large log is not sent whole.
+func (db *DB) ReadLog(ctx context.Context, after int64, maxRecords int, fn func(store.LogBlock) error) error {
+	rows, err := db.pool.Query(ctx, `SELECT `+blockColumns+` FROM log_blocks
+		WHERE first_seq > $1 AND first_seq < (SELECT min(first_seq) FROM log_blocks WHERE first_seq > $1) + $2::bigint
+		ORDER BY first_seq`, after, maxRecords)
+	if err != nil {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	defer rows.Close()
+	read := 0
+	for read < maxRecords && rows.Next() {
+		b, err := scanBlock(rows)
+		if err != nil {
+			return fmt.Errorf("read log after %d: %w", after, err)
+		}
+		read += int(b.Last - b.First + 1)
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	return nil
+}
+
+// LogHead is the last sequence number assigned.
+func (db *DB) LogHead(ctx context.Context) (int64, error) {
+	var h int64
+	if err := db.pool.QueryRow(ctx, `SELECT head FROM log_state`).Scan(&h); err != nil {
+		return 0, fmt.Errorf("read log head: %w", err)
+	}
+	return h, nil
+}
+
+// LogStats describes the log.
+func (db *DB) LogStats(ctx context.Context) (store.LogStats, error) {
+	var (
+		s              store.LogStats
+		oldest, newest *time.Time
+	)
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(min(first_seq), 0), coalesce(max(last_seq), 0), count(*),
+		coalesce(sum(count), 0)::bigint, coalesce(sum(octet_length(data)), 0)::bigint, min(at), max(at),
+		(SELECT pruned FROM log_state) FROM log_blocks`).
+		Scan(&s.First, &s.Last, &s.Blocks, &s.Records, &s.Bytes, &oldest, &newest, &s.Pruned)
+	if err != nil {
+		return s, fmt.Errorf("log stats: %w", err)
+	}
+	if oldest != nil {
+		s.Oldest, s.Newest = oldest.UTC(), newest.UTC()
+	}
+	return s, nil
+}
+
+// PruneLog drops the blocks of the arrival days before the given time's
+// day, in transactions of pruneChunk blocks. Blocks not yet applied to the
+// derived state are kept: each transaction holds a share lock on the cursor,
+// so it cannot move back (ResetDerived) while blocks behind it are deleted.
+// The space is reused once vacuumed (autovacuum does it).
+func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, error) {
+	var p store.LogPruned
+	day := store.Day(before)
+	for {
+		var n, recs, through int64
+		err := retry(ctx, func() error {
+			return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+				var cur int64
+				if err := tx.QueryRow(ctx, `SELECT cursor FROM derive_state FOR SHARE`).Scan(&cur); err != nil {
+					return err
+				}
+				err := tx.QueryRow(ctx, `WITH gone AS (DELETE FROM log_blocks WHERE first_seq IN (
+					SELECT first_seq FROM log_blocks WHERE day < $1::date AND last_seq <= $2
+					ORDER BY first_seq LIMIT $3) RETURNING count, last_seq)
+					SELECT count(*), coalesce(sum(count), 0)::bigint, coalesce(max(last_seq), 0) FROM gone`,
+					day, cur, pruneChunk).Scan(&n, &recs, &through)
+				if err != nil || n == 0 {
+					return err
+				}
+				_, err = tx.Exec(ctx, `UPDATE log_state SET pruned = true WHERE NOT pruned`)
+				return err
+			})
+		})
+		if err != nil {
+			return p, fmt.Errorf("prune log before %s: %w", day, err)
+		}
+		if n == 0 {
+			return p, nil
+		}
+		p.Blocks += n
+		p.Records += recs
+		p.Through = max(p.Through, through)
+	}
+}
+
+// RewriteLog rewrites the blocks fn changes, in one transaction that locks
+// each block it reads (a concurrent rewrite waits, then reads the rewritten
+// block), and then vacuums the table, so the old row versions are removed
+// from it. PostgreSQL does not zero the freed space: the old bytes stay on
+// disk, unreachable, until it is reused, and in the write-ahead log until it
+// is recycled.
+func (db *DB) RewriteLog(ctx context.Context, fn func(store.LogBlock) ([]byte, int, bool, error)) error {
+	changed := false
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var after int64
+		for {
+			b, err := scanBlock(tx.QueryRow(ctx, `SELECT `+blockColumns+` FROM log_blocks
+				WHERE first_seq > $1 ORDER BY first_seq LIMIT 1 FOR UPDATE`, after))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("rewrite log: %w", err)
+			}
+			after = b.First
+			data, count, ok, err := fn(b)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			changed = true
+			if len(data) == 0 {
+				_, err = tx.Exec(ctx, `DELETE FROM log_blocks WHERE first_seq = $1`, b.First)
+			} else {
+				_, err = tx.Exec(ctx, `UPDATE log_blocks SET data = $1, count = $2 WHERE first_seq = $3`, data, count, b.First)
+			}
+			if err != nil {
+				return fmt.Errorf("rewrite log block %d-%d: %w", b.First, b.Last, err)
+			}
+		}
+	})
+	if err != nil || !changed {
+		return err
+	}
+	if _, err := db.pool.Exec(ctx, `VACUUM log_blocks`); err != nil {
+		return fmt.Errorf("vacuum the rewritten log: %w", err)
+	}
+	return nil
+}
+
+// Cursor is the sequence number of the last record applied.
+func (db *DB) Cursor(ctx context.Context) (int64, error) {
+	var c int64
+	if err := db.pool.QueryRow(ctx, `SELECT cursor FROM derive_state`).Scan(&c); err != nil {
+		return 0, fmt.Errorf("read derive cursor: %w", err)
+	}
+	return c, nil
+}
+
+// ResetDerived empties the derived tables and rewinds the cursor, in one
+// transaction that holds the cursor's lock, then forgets what this
+// replica's guard learnt. Other replicas keep their guards until they open
+// again.
+func (db *DB) ResetDerived(ctx context.Context) error {
+	err := retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			return runBatch(ctx, tx, []stmt{
+				{name: "lock derive cursor", sql: `SELECT cursor FROM derive_state FOR UPDATE`},
+				{name: "empty derived tables", sql: `TRUNCATE ` + strings.Join(derivedTables, ", ")},
+				{name: "reset source counts", sql: `UPDATE source_counts SET messages = 0, rejected = 0
+					WHERE messages <> 0 OR rejected <> 0`},
+				{name: "reset derive cursor", sql: `UPDATE derive_state SET cursor = 0`},
+			})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("reset derived state: %w", err)
+	}
+	db.guardMu.Lock()
+	db.guard = store.NewGuard(db.limits)
+	db.guardMu.Unlock()
+	return nil
+}

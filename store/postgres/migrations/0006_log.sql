@@ -1,0 +1,36 @@
+-- The event log: every accepted message and rejection, in blocks of
+-- zstd-compressed records. A record's sequence number is its block's
+-- first_seq plus its position in the block. The data is already compressed:
+-- it is stored out of line without TOAST compression.
+CREATE TABLE log_blocks (
+	first_seq bigint PRIMARY KEY,
+	last_seq  bigint NOT NULL,
+	day       date NOT NULL,        -- arrival day (UTC), the unit of retention
+	at        timestamptz NOT NULL, -- arrival
+	count     integer NOT NULL,     -- live records (erased ones excluded)
+	data      bytea NOT NULL
+);
+ALTER TABLE log_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE INDEX log_blocks_day ON log_blocks (day);
+
+-- head: the last sequence number assigned, taken by each append with an
+-- UPDATE at the end of its transaction, so that sequence numbers follow
+-- commit order; pruned: true once the derived tables hold what the log no
+-- longer does (a store that had data before the log existed, or a pruned
+-- log).
+CREATE TABLE log_state (
+	id     boolean PRIMARY KEY DEFAULT true CHECK (id),
+	head   bigint NOT NULL,
+	pruned boolean NOT NULL
+);
+INSERT INTO log_state (head, pruned)
+	SELECT 0, EXISTS (SELECT 1 FROM source_counts WHERE messages > 0 OR rejected > 0);
+
+-- cursor: the last sequence number applied to the derived tables, moved in
+-- the same transaction as the rows it derives. A row of its own: an apply
+-- holds its lock for the whole transaction, which must not hold up appends.
+CREATE TABLE derive_state (
+	id     boolean PRIMARY KEY DEFAULT true CHECK (id),
+	cursor bigint NOT NULL
+);
+INSERT INTO derive_state (cursor) VALUES (0);
