@@ -31,6 +31,30 @@ type Delta struct {
 	// GuardAdds is what building the delta added to the guard: a store
 	// passes it to Guard.Forget when its transaction fails.
 	GuardAdds GuardAdds
+
+	seen map[string]uint16 // scratch: the paths of the message being observed
+}
+
+// typeBit is a JSON type's bit in a set of types; unknown types share the
+// last bit.
+func typeBit(t string) uint16 {
+	switch t {
+	case trackplan.TypeString:
+		return 1
+	case trackplan.TypeNumber:
+		return 2
+	case trackplan.TypeInteger:
+		return 4
+	case trackplan.TypeBoolean:
+		return 8
+	case trackplan.TypeObject:
+		return 16
+	case trackplan.TypeArray:
+		return 32
+	case trackplan.TypeNull:
+		return 64
+	}
+	return 128
 }
 
 // SourceDelta counts a source's logged messages and rejections in a run.
@@ -362,32 +386,37 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 	}
 
 	// A path counts once per message however many array elements hold it;
-	// its types count once per message and type.
-	type seenPath struct{ types map[string]bool }
-	paths := map[string]*seenPath{}
+	// its types count once per message and type. d.seen (reused from
+	// message to message) holds the paths of this message and the types
+	// seen at each, as bits.
+	if d.seen == nil {
+		d.seen = map[string]uint16{}
+	}
+	clear(d.seen)
 	limited := false
 	trackplan.Flatten(m.Payload(), func(f trackplan.Field) {
-		sp := paths[f.Path]
-		if sp == nil {
+		bits, ok := d.seen[f.Path]
+		var pd *PropDelta
+		if !ok {
 			if !g.allowPath(key, f.Path, &d.GuardAdds) {
 				limited = true
 				return
 			}
-			sp = &seenPath{types: map[string]bool{}}
-			paths[f.Path] = sp
-			pd := ev.Props[f.Path]
+			pd = ev.Props[f.Path]
 			if pd == nil {
 				pd = &PropDelta{Types: map[string]int64{}}
 				ev.Props[f.Path] = pd
 			}
 			pd.add(at)
+		} else {
+			pd = ev.Props[f.Path]
 		}
-		if !sp.types[f.Type] {
-			sp.types[f.Type] = true
-			ev.Props[f.Path].Types[f.Type]++
+		if bit := typeBit(f.Type); bits&bit == 0 {
+			pd.Types[f.Type]++
+			bits |= bit
 		}
+		d.seen[f.Path] = bits
 		if ex, ok := Example(f.Value); ok {
-			pd := ev.Props[f.Path]
 			pd.Examples = addExample(pd.Examples, ex, l.ExamplesPerPath)
 		}
 	})

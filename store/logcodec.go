@@ -57,7 +57,7 @@ type codec struct {
 }
 
 var theCodec = sync.OnceValue(func() *codec {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(true),
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderCRC(true),
 		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 	if err != nil {
 		panic(fmt.Sprintf("zstd encoder: %v", err)) // only on invalid options

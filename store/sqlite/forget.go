@@ -42,6 +42,9 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		exec(`DELETE FROM push_failures WHERE kind = 'account' AND entity_id = ?`, id)
 	}
 	for _, n := range needles {
+		if n == "" {
+			continue // instr(x, '') matches every row
+		}
 		exec(`DELETE FROM reservoir WHERE instr(CAST(body AS TEXT), ?) > 0`, n)
 		exec(`UPDATE violations SET sample = NULL WHERE instr(CAST(sample AS TEXT), ?) > 0`, n)
 		exec(`UPDATE rejections SET sample = '(erased)' WHERE instr(sample, ?) > 0`, n)
