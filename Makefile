@@ -5,7 +5,7 @@ PKGS     ?= ./...
 # The PostgreSQL suite runs when TRACKPLAN_TEST_POSTGRES is set (CI sets it).
 export TRACKPLAN_TEST_POSTGRES ?=
 
-.PHONY: build test bench lint demo tidy-check fuzz clean
+.PHONY: build test test-long bench lint demo tidy-check fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/trackplan
@@ -13,11 +13,16 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+# The heavy versions, kept out of CI's time: the crash test with 20 SIGKILLs
+# at random points of ingest and derivation (3 in `make test`).
+test-long:
+	TRACKPLAN_CRASH_KILLS=20 $(GO) test -race -count=1 -timeout 60m -run 'TestCrashLosesNothingAcknowledged' -v ./cmd/trackplan/
+
 # Benchmarks: figures are reported in the README with these commands. Small
 # ones run as long as Go decides; the large ones (a whole simulated month,
 # a million users) once each.
-BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Page$$
-BENCH_LARGE = IngestEndToEnd|DriftEvents1M|Score1M|Snapshot1M|Push$$
+BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Append|Derive|Page$$
+BENCH_LARGE = IngestEndToEnd|Rebuild1M|DriftEvents1M|Score1M|Snapshot1M|Push$$
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH_SMALL)' -benchmem -timeout 30m $(PKGS)

@@ -156,11 +156,12 @@ func runServe(c *cli.Context) error {
 		Deriver:         d.deriver,
 		DeriveElsewhere: onPostgres,
 		Metrics:         d.metrics,
+		// Ready means "can append": the log is reachable. It does not
+		// depend on the plan (checks happen when deriving) nor on how far
+		// derivation is behind, so a load balancer never drops a healthy
+		// collector because the aggregator lags.
 		Ready: func(ctx context.Context) error {
-			if c.Bool("check") && d.plan.Load() == nil {
-				return errors.New("plan not loaded")
-			}
-			_, err := st.Runs(ctx, "", 1)
+			_, err := st.LogHead(ctx)
 			return err
 		},
 		Dashboard: dash,
