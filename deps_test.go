@@ -47,6 +47,7 @@ func TestDependencyDirection(t *testing.T) {
 		"/store/sqlite":   {"", "/store"},
 		"/store/postgres": {"", "/store"},
 		"/ingest":         {"", "/store"},
+		"/derive":         {"", "/store"},
 		"/sync":           {"", "/store", "/segment", "/notion", "/report", "/scoring"},
 		"/web":            {"", "/store", "/templates"},
 	}

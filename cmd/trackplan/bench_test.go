@@ -41,7 +41,9 @@ import (
 // It reports acknowledged events/s and its ratio to the null collector,
 // sustained events/s (until the aggregator has caught up) and its ratio,
 // the largest derive lag seen, request latency p50/p99, the server's peak
-// RSS and the log's bytes per event.
+// RSS and the log's bytes per event. A second run per store sends at a fixed
+// 0.35 × the null collector's rate for 60 s and reports the largest derive
+// lag seen: the aggregator keeps up when it stays under a few seconds.
 func BenchmarkIngestEndToEnd(b *testing.B) {
 	bin, err := buildBinary()
 	if err != nil {
@@ -65,7 +67,7 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 				defer postgres.DropSchema(context.Background(), base, schema)
 				db = dsn
 			}
-			r := benchServeOnce(b, bin, db)
+			r := benchServeOnce(b, bin, db, simulateArgs)
 			b.ReportMetric(r.acked, kind+"-acked-events/s")
 			b.ReportMetric(r.acked/null, kind+"-acked-ratio")
 			b.ReportMetric(r.sustained, kind+"-sustained-events/s")
@@ -77,6 +79,24 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 			if r.bytesPerEvent > 0 {
 				b.ReportMetric(r.bytesPerEvent, kind+"-log-bytes/event")
 			}
+			rate := 0.35 * null
+			db += "-rate"
+			if kind == "postgres" {
+				base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
+				schema := fmt.Sprintf("tp_bench_rate_%d", time.Now().UnixNano())
+				dsn, err := postgres.CreateSchema(context.Background(), base, schema)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer postgres.DropSchema(context.Background(), base, schema)
+				db = dsn
+			}
+			fixed := benchServeOnce(b, bin, db, func(endpoint string) []string {
+				return []string{"simulate", "--endpoint", endpoint, "--write-key", testKey, "--rate", fmt.Sprint(int(rate)),
+					"--accounts", fmt.Sprint(int(rate*60/68)), "--users-per-account", "10", "--days", "30", "--seed", "6", "--batch-size", "250"}
+			})
+			b.ReportMetric(fixed.acked, kind+"-at-0.35x-events/s")
+			b.ReportMetric(fixed.maxLag.Seconds(), kind+"-at-0.35x-max-lag-s")
 		}
 	}
 }
@@ -124,7 +144,7 @@ var (
 	lagRE     = regexp.MustCompile(`(?m)^trackplan_derive_lag_(records|seconds) (\S+)$`)
 )
 
-func benchServeOnce(b *testing.B, bin, db string) serveResult {
+func benchServeOnce(b *testing.B, bin, db string, load func(endpoint string) []string) serveResult {
 	serve := exec.Command(bin, "--db", db, "serve", "--listen", "127.0.0.1:0", "--write-key", "bench="+testKey)
 	stderr, _ := serve.StderrPipe()
 	if err := serve.Start(); err != nil {
@@ -187,7 +207,7 @@ func benchServeOnce(b *testing.B, bin, db string) serveResult {
 	}()
 
 	start := time.Now()
-	out, err := exec.Command(bin, simulateArgs("http://"+addr)...).CombinedOutput()
+	out, err := exec.Command(bin, load("http://"+addr)...).CombinedOutput()
 	acked := time.Since(start)
 	if err != nil {
 		serve.Process.Kill()
