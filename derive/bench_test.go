@@ -3,6 +3,8 @@ package derive_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -10,30 +12,50 @@ import (
 	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/postgres"
 	"github.com/trackplan/trackplan/templates"
 )
 
-// BenchmarkRebuild1M logs about a million simulated messages (with drift),
-// then measures a rebuild: every record read, decoded, checked against the
-// plan and applied, in runs of 100,000 records as `trackplan rebuild` does.
-// It reports records/s and the log's bytes per event.
+// BenchmarkRebuild1M logs about a million simulated messages (with drift)
+// into SQLite, and into PostgreSQL when TRACKPLAN_TEST_POSTGRES is set, then
+// measures a rebuild on each: every record read, decoded, checked against
+// the plan and applied, in runs of 100,000 records as `trackplan rebuild`
+// does. It reports records/s and the log's bytes per event.
 func BenchmarkRebuild1M(b *testing.B) {
 	plan, err := templates.Plan(templates.Default)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	db := openSQLite(b, "rebuild.db")
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	g, err := simulate.New(plan, simulate.Options{Accounts: 15_000, UsersPerAccount: 10, Days: 30, Seed: 8, Drift: true, Now: now})
 	if err != nil {
 		b.Fatal(err)
 	}
+	stores := map[string]store.Store{"sqlite": openSQLite(b, "rebuild.db")}
+	if base := os.Getenv("TRACKPLAN_TEST_POSTGRES"); base != "" {
+		schema := fmt.Sprintf("tp_rebuild_%d", time.Now().UnixNano())
+		dsn, err := postgres.CreateSchema(ctx, base, schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer postgres.DropSchema(ctx, base, schema)
+		pg, err := postgres.Open(ctx, dsn, store.DefaultLimits())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pg.Close()
+		stores["postgres"] = pg
+	}
 	batch := &store.LogBatch{At: now}
 	flush := func() error {
-		_, err := db.Append(ctx, batch)
+		for _, st := range stores {
+			if _, err := st.Append(ctx, batch); err != nil {
+				return err
+			}
+		}
 		batch = &store.LogBatch{At: now}
-		return err
+		return nil
 	}
 	err = g.Generate(func(m *trackplan.Message) error {
 		m.Source, m.ReceivedAt = "web", m.Timestamp
@@ -51,24 +73,28 @@ func BenchmarkRebuild1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	stats, err := db.LogStats(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.ResetTimer()
 	for range b.N {
-		if err := db.ResetDerived(ctx); err != nil {
-			b.Fatal(err)
+		for _, kind := range []string{"sqlite", "postgres"} {
+			st := stores[kind]
+			if st == nil {
+				continue
+			}
+			if err := st.ResetDerived(ctx); err != nil {
+				b.Fatal(err)
+			}
+			d := derive.New(st, st, derive.Options{MaxRecords: 100_000})
+			d.SetChecker(trackplan.NewChecker(plan))
+			start := time.Now()
+			res, err := d.CatchUp(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.Records)/time.Since(start).Seconds(), kind+"-records/s")
+			b.ReportMetric(float64(res.Records), kind+"-records")
+			if stats, err := st.LogStats(ctx); err == nil {
+				b.ReportMetric(float64(stats.Bytes)/float64(stats.Records), kind+"-log-bytes/event")
+			}
 		}
-		d := derive.New(db, db, derive.Options{MaxRecords: 100_000})
-		d.SetChecker(trackplan.NewChecker(plan))
-		start := time.Now()
-		res, err := d.CatchUp(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(res.Records)/time.Since(start).Seconds(), "records/s")
-		b.ReportMetric(float64(res.Records), "records")
 	}
-	b.ReportMetric(float64(stats.Bytes)/float64(stats.Records), "log-bytes/event")
 }

@@ -155,11 +155,23 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 // number it ends at (cur when the log holds nothing more) and its records.
 func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batch, int64, int, error) {
 	var (
-		b   store.Batch
-		to  = cur
-		n   int
-		box = d.checker.Load()
+		b     store.Batch
+		to    = cur
+		n     int
+		check func(*trackplan.Message) []trackplan.Violation
 	)
+	if box := d.checker.Load(); box != nil {
+		check = box.c.Check
+		if on := d.opts.OnViolation; on != nil {
+			check = func(m *trackplan.Message) []trackplan.Violation {
+				vs := box.c.Check(m)
+				for _, v := range vs {
+					on(v.Code)
+				}
+				return vs
+			}
+		}
+	}
 	err := d.log.ReadLog(ctx, cur, d.opts.MaxRecords, func(blk store.LogBlock) error {
 		recs, err := store.DecodeBlock(blk)
 		if err != nil {
@@ -172,22 +184,7 @@ func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batc
 			}
 			return err
 		}
-		for _, r := range recs {
-			if r.Rejection != nil {
-				b.Rejections = append(b.Rejections, *r.Rejection)
-				continue
-			}
-			c := store.Checked{Message: r.Message}
-			if box != nil {
-				c.Violations = box.c.Check(r.Message)
-				if d.opts.OnViolation != nil {
-					for _, v := range c.Violations {
-						d.opts.OnViolation(v.Code)
-					}
-				}
-			}
-			b.Messages = append(b.Messages, c)
-		}
+		b.Add(recs, check)
 		n += len(recs)
 		to = blk.Last
 		return nil

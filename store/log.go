@@ -154,3 +154,12 @@ func (b *LogBatch) KeyTime(m *trackplan.Message) time.Time {
 	}
 	return m.ReceivedAt
 }
+
+// Set returns the strings of xs as a set.
+func Set(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}

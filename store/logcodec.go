@@ -224,3 +224,19 @@ func (r *Record) Mentions(userIDs, groupIDs map[string]bool, needles [][]byte) b
 	}
 	return false
 }
+
+// Add appends decoded log records to a batch to apply: rejections as they
+// are, messages with the violations check finds (none when check is nil).
+func (b *Batch) Add(recs []Record, check func(*trackplan.Message) []trackplan.Violation) {
+	for _, r := range recs {
+		if r.Rejection != nil {
+			b.Rejections = append(b.Rejections, *r.Rejection)
+			continue
+		}
+		c := Checked{Message: r.Message}
+		if check != nil {
+			c.Violations = check(r.Message)
+		}
+		b.Messages = append(b.Messages, c)
+	}
+}

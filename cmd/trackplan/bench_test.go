@@ -93,7 +93,7 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 			}
 			fixed := benchServeOnce(b, bin, db, func(endpoint string) []string {
 				return []string{"simulate", "--endpoint", endpoint, "--write-key", testKey, "--rate", fmt.Sprint(int(rate)),
-					"--accounts", fmt.Sprint(int(rate*60/68)), "--users-per-account", "10", "--days", "30", "--seed", "6", "--batch-size", "250"}
+					"--accounts", fmt.Sprint(int(rate * 60 / 68)), "--users-per-account", "10", "--days", "30", "--seed", "6", "--batch-size", "250"}
 			})
 			b.ReportMetric(fixed.acked, kind+"-at-0.35x-events/s")
 			b.ReportMetric(fixed.maxLag.Seconds(), kind+"-at-0.35x-max-lag-s")

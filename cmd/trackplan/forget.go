@@ -53,7 +53,7 @@ func runForget(c *cli.Context) error {
 
 	// Everything linked to the people in the log: anonymous ids and
 	// aliases, and the identifying values of their traits.
-	userSet, groupSet := set(users), set(accounts)
+	userSet, groupSet := store.Set(users), store.Set(accounts)
 	needles := map[string]bool{}
 	for id := range userSet {
 		needles[id] = true
@@ -132,14 +132,6 @@ func runForget(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "erased %d users and %d accounts: %d log records, their derived rows, snapshots and ledger entries\n",
 		len(users), len(accounts), erased)
 	return nil
-}
-
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
 }
 
 func keys(m map[string]bool) []string {

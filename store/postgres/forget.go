@@ -67,7 +67,7 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 			if err := runBatch(ctx, tx, stmts); err != nil {
 				return err
 			}
-			return eraseFromRuns(ctx, tx, set(userIDs), set(groupIDs))
+			return eraseFromRuns(ctx, tx, store.Set(userIDs), store.Set(groupIDs))
 		})
 	})
 	if err != nil {
@@ -110,12 +110,4 @@ func eraseFromRuns(ctx context.Context, tx pgx.Tx, users, groups map[string]bool
 		}
 	}
 	return nil
-}
-
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
 }

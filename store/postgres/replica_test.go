@@ -652,13 +652,7 @@ func deriveInRuns(ctx context.Context, s store.Store, n int, check func(*trackpl
 			if err != nil {
 				return err
 			}
-			for _, r := range recs {
-				if r.Rejection != nil {
-					b.Rejections = append(b.Rejections, *r.Rejection)
-				} else {
-					b.Messages = append(b.Messages, store.Checked{Message: r.Message, Violations: check(r.Message)})
-				}
-			}
+			b.Add(recs, check)
 			to = blk.Last
 			return nil
 		})

@@ -65,7 +65,7 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 }
 
 func eraseFromRuns(ctx context.Context, tx *sql.Tx, userIDs, groupIDs []string) error {
-	users, groups := set(userIDs), set(groupIDs)
+	users, groups := store.Set(userIDs), store.Set(groupIDs)
 	rows, err := tx.QueryContext(ctx, `SELECT id, body FROM score_runs`)
 	if err != nil {
 		return fmt.Errorf("forget in snapshots: %w", err)
@@ -99,12 +99,4 @@ func eraseFromRuns(ctx context.Context, tx *sql.Tx, userIDs, groupIDs []string) 
 		}
 	}
 	return nil
-}
-
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
 }

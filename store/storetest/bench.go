@@ -113,9 +113,7 @@ func BenchDerive(b *testing.B, st store.Store, total, run int) {
 			to := cur
 			err = st.ReadLog(context.Background(), cur, run, func(blk store.LogBlock) error {
 				recs, err := store.DecodeBlock(blk)
-				for _, r := range recs {
-					bt.Messages = append(bt.Messages, store.Checked{Message: r.Message})
-				}
+				bt.Add(recs, nil)
 				to = blk.Last
 				return err
 			})

@@ -48,17 +48,7 @@ func Derive(ctx context.Context, s store.Store, check func(*trackplan.Message) [
 		if err != nil {
 			return err
 		}
-		for _, r := range recs {
-			if r.Rejection != nil {
-				b.Rejections = append(b.Rejections, *r.Rejection)
-				continue
-			}
-			c := store.Checked{Message: r.Message}
-			if check != nil {
-				c.Violations = check(r.Message)
-			}
-			b.Messages = append(b.Messages, c)
-		}
+		b.Add(recs, check)
 		to = blk.Last
 		return nil
 	})
