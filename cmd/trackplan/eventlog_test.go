@@ -207,3 +207,42 @@ func TestEventsAndRebuildCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildCorruptBlock: a log block whose bytes were flipped stops
+// `rebuild` with its sequence range named (exit 3); `--skip-corrupt` passes
+// over it, says which records it skipped, and exits 1.
+func TestRebuildCorruptBlock(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Minute)
+	db := filepath.Join(t.TempDir(), "corrupt.db")
+	events := personTraffic(t, now)
+	if code, out, errOut := trackplanRun(t, "--db", db, "import", "--no-progress", events); code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := trackplanRun(t, "--db", db, "import", "--no-progress", "--source", "second", events); code != 0 {
+		t.Fatalf("second import: exit %d\n%s%s", code, out, errOut)
+	}
+	st, err := sqlite.Open(context.Background(), db, store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first store.LogBlock
+	st.ReadLog(context.Background(), 0, 1, func(b store.LogBlock) error { first = b; return nil })
+	err = st.CorruptBlockForTest(context.Background(), first.First)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("log block %d-%d is corrupt", first.First, first.Last)
+	code, out, errOut := trackplanRun(t, "--db", db, "rebuild", "--no-progress")
+	if code != 3 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "--skip-corrupt") {
+		t.Fatalf("rebuild over a corrupt block: exit %d, want 3 naming %q\n%s%s", code, want, out, errOut)
+	}
+	code, out, errOut = trackplanRun(t, "--db", db, "rebuild", "--no-progress", "--skip-corrupt")
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("skipped corrupt log block: records %d-%d", first.First, first.Last)) {
+		t.Fatalf("rebuild --skip-corrupt: exit %d, want 1 and the skipped range\n%s%s", code, out, errOut)
+	}
+	_, out, _ = trackplanRun(t, "--db", db, "observed", "--format", "json")
+	if !strings.Contains(out, `"source": "second"`) || strings.Contains(out, `"source": "import"`) {
+		t.Errorf("after skipping the first import's block, observed should hold only the second:\n%s", out)
+	}
+}
