@@ -208,6 +208,9 @@ func (c *Config) Validate() error {
 	if c.Retention.Dedupe < Duration(24*time.Hour) {
 		v.Add("retention.dedupe", "must be at least 24h (Segment's dedupe window)")
 	}
+	if c.Retention.Events < c.Retention.Dedupe {
+		v.Add("retention.events", "must be at least retention.dedupe (the log holds the dedupe keys)")
+	}
 	if (c.Dashboard.User == "") != (c.Dashboard.Password == "") {
 		v.Add("dashboard", "user and password go together")
 	}

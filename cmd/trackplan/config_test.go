@@ -41,6 +41,8 @@ func TestConfigBadFiles(t *testing.T) {
 		{"bad cron", "schedule:\n  score: every hour\n", "schedule.score: bad cron expression"},
 		{"bad group user", "push:\n  group_user: first\n", "push.group_user"},
 		{"short dedupe", "retention:\n  dedupe: 1h\n", "retention.dedupe: must be at least 24h"},
+		{"short log", "retention:\n  events: 12h\n", "retention.events: must be at least 24h"},
+		{"log shorter than dedupe", "retention:\n  events: 48h\n  dedupe: 72h\n", "retention.events: must be at least retention.dedupe"},
 		{"half basic auth", "dashboard:\n  user: admin\n", "dashboard: user and password go together"},
 		{"profile weight", "scoring:\n  profiles:\n    - name: trial\n      events: {Report Exported: 12}\n", `scoring.profiles[0].events["Report Exported"]`},
 		{"profile twice", "scoring:\n  profiles:\n    - {name: a, events: {X: 1}}\n    - {name: a, events: {X: 1}}\n", `profile "a" is defined twice`},

@@ -73,7 +73,7 @@ func runDrift(c *cli.Context) error {
 	var st store.Store
 	if file := c.String("events"); file != "" {
 		st, err = storeFromEvents(c, plan, file)
-	} else if st, err = openStore(c.Context, cfg.DB); err == nil {
+	} else if st, err = openStore(c.Context, cfg.DB, storeLimits(cfg)); err == nil {
 		if err = catchUp(c, cfg, st, plan); err != nil {
 			st.Close()
 		}

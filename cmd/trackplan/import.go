@@ -39,7 +39,7 @@ func importCommand() *cli.Command {
 					return err
 				}
 			}
-			st, err := openStore(c.Context, cfg.DB)
+			st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 			if err != nil {
 				return err
 			}

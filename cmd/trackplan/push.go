@@ -41,7 +41,7 @@ func pushCommand() *cli.Command {
 			if c.IsSet("endpoint") {
 				cfg.Push.Endpoint = c.String("endpoint")
 			}
-			st, err := openStore(c.Context, cfg.DB)
+			st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 			if err != nil {
 				return err
 			}

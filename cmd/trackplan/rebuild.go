@@ -43,7 +43,7 @@ func runRebuild(c *cli.Context) error {
 			return err
 		}
 	}
-	src, err := openStore(c.Context, cfg.DB)
+	src, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func runRebuild(c *cli.Context) error {
 	}
 	into := src
 	if dsn := c.String("into"); dsn != "" {
-		if into, err = openStore(c.Context, dsn); err != nil {
+		if into, err = openStore(c.Context, dsn, storeLimits(cfg)); err != nil {
 			return err
 		}
 		defer into.Close()

@@ -55,7 +55,7 @@ func scoreCommand() *cli.Command {
 			if profile == nil {
 				return usage("--profile %q: no such profile (have %s)", c.String("profile"), profileNames(profiles))
 			}
-			st, err := openStore(c.Context, cfg.DB)
+			st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 			if err != nil {
 				return err
 			}

@@ -47,7 +47,7 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	log := logger(c)
-	st, err := openStore(c.Context, cfg.DB)
+	st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 	"net/url"
 	"strings"
 
@@ -15,19 +16,28 @@ import (
 
 // openStore opens the store named by dsn: a postgres:// URL or a SQLite
 // file path.
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
+func openStore(ctx context.Context, dsn string, l store.Limits) (store.Store, error) {
 	if isPostgres(dsn) {
-		db, err := postgres.Open(ctx, dsn, store.DefaultLimits())
+		db, err := postgres.Open(ctx, dsn, l)
 		if err != nil {
 			return nil, upstream(fmt.Errorf("open store %s: %w", redactDSN(dsn), err))
 		}
 		return db, nil
 	}
-	db, err := sqlite.Open(ctx, dsn, store.DefaultLimits())
+	db, err := sqlite.Open(ctx, dsn, l)
 	if err != nil {
 		return nil, upstream(fmt.Errorf("open store: %w", err))
 	}
 	return db, nil
+}
+
+// storeLimits are the store's limits under the configuration: the dedupe
+// window is the configured one (a store that keeps its dedupe keys in
+// memory reloads that much of the log when it opens).
+func storeLimits(cfg Config) store.Limits {
+	l := store.DefaultLimits()
+	l.DedupeWindow = time.Duration(cfg.Retention.Dedupe)
+	return l
 }
 
 func isPostgres(dsn string) bool {
@@ -78,6 +88,6 @@ func configuredStore(c *cli.Context) (Config, store.Store, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	st, err := openStore(c.Context, cfg.DB)
+	st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 	return cfg, st, err
 }

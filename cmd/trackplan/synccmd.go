@@ -56,7 +56,7 @@ func newWriteBack(c *cli.Context, cfg Config, eventsDB string) (*tpsync.WriteBac
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	st, err := openStore(c.Context, cfg.DB)
+	st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
 	if err != nil {
 		return nil, nil, nil, err
 	}
