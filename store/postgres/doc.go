@@ -28,8 +28,21 @@
 // block's sequence numbers with its last statement, an UPDATE of the single
 // log_state row whose lock it holds until it commits: appends wait for each
 // other only for that moment, and sequence numbers follow commit order, so a
-// reader never sees a block before the blocks numbered below it. Blocks are
-// bytea rows of log_blocks; PruneLog deletes them by day of arrival.
+// reader never sees a block before the blocks numbered below it.
+//
+// # Log layout and retention
+//
+// Blocks are bytea rows of log_blocks, a table partitioned by arrival day
+// (UTC): one partition per day, log_blocks_YYYYMMDD, each with its own index
+// on first_seq, which ReadLog scans across partitions in sequence order.
+// Partitions are made on demand: before its transaction, an append creates
+// the partition of its arrival day unless its DB already knows of it
+// (CREATE TABLE IF NOT EXISTS, which briefly locks the whole table; replicas
+// racing to create one take the winner's, and an append to a day another
+// replica has since dropped makes it again). PruneLog drops whole day
+// partitions, without deleting rows or leaving dead space to vacuum: the
+// days before the cutoff whose every block the derived state has applied. A
+// day holding a block not yet applied is kept until a later prune.
 //
 // Apply holds the lock of the derive_state row, the cursor, for its whole
 // transaction: applies from every replica run one at a time, and one that

@@ -16,7 +16,9 @@ import (
 )
 
 // Append claims the batch's dedupe keys and appends the fresh messages, in
-// batch order, then the rejections, as one block, in one transaction.
+// batch order, then the rejections, as one block, in one transaction. The
+// partition of the block's arrival day is made first if this DB has not
+// seen it yet (see ensurePartition).
 // Concurrent calls, from this replica or others sharing the database, are
 // safe: a message id is claimed by exactly one transaction, and the block's
 // sequence numbers are taken from log_state by the transaction's last
@@ -37,13 +39,22 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 	if at.IsZero() {
 		at = time.Now()
 	}
-	var res store.IngestResult
-	err = retry(ctx, func() error {
-		var err error
-		res, err = db.appendTx(ctx, b, lines, rejLines, at)
-		return err
-	})
-	return res, err
+	day := store.Day(at)
+	for attempt := 0; ; attempt++ {
+		if err := db.ensurePartition(ctx, day); err != nil {
+			return store.IngestResult{}, err
+		}
+		var res store.IngestResult
+		err = retry(ctx, func() error {
+			var err error
+			res, err = db.appendTx(ctx, b, lines, rejLines, at)
+			return err
+		})
+		if attempt > 0 || !noPartition(err) {
+			return res, err
+		}
+		db.forgetPartition(day) // another replica pruned the day: make it again
+	}
 }
 
 func (db *DB) appendTx(ctx context.Context, b *store.LogBatch, lines, rejLines [][]byte, at time.Time) (store.IngestResult, error) {

@@ -20,8 +20,8 @@ var derivedTables = []string{
 	"activity_daily", "activity_total", "reservoir",
 }
 
-// pruneChunk is how many blocks one PruneLog transaction deletes.
-const pruneChunk = 1000
+// pruneLockTimeout bounds how long PruneLog waits to lock log_blocks.
+const pruneLockTimeout = `'2s'`
 
 const blockColumns = `first_seq, last_seq, at, count, data`
 
@@ -88,43 +88,90 @@ func (db *DB) LogStats(ctx context.Context) (store.LogStats, error) {
 	return s, nil
 }
 
-// PruneLog drops the blocks of the arrival days before the given time's
-// day, in transactions of pruneChunk blocks. Blocks not yet applied to the
-// derived state are kept: each transaction holds a share lock on the cursor,
-// so it cannot move back (ResetDerived) while blocks behind it are deleted.
-// The space is reused once vacuumed (autovacuum does it).
+// PruneLog drops the partitions of the arrival days before the given
+// time's day, each in a transaction of its own. A partition holding a block
+// not yet applied to the derived state is kept, for a later prune: each
+// transaction holds a share lock on the cursor, so it cannot move back
+// (ResetDerived), and an exclusive lock on log_blocks, taken before the
+// partition is read, so no block is added to it meanwhile. That lock stops
+// appends and reads for a moment; it is waited for at most pruneLockTimeout,
+// so that a prune queued behind a long transaction (a RewriteLog) does not
+// hold up appends: the prune fails and the next one drops the partition.
 func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, error) {
 	var p store.LogPruned
-	day := store.Day(before)
-	for {
-		var n, recs, through int64
+	cutoff := store.Day(before)
+	days, err := db.partitionDays(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, d := range days {
+		day := d.Format(time.DateOnly)
+		if day >= cutoff {
+			break
+		}
+		var (
+			part             = partitionName(d)
+			n, recs, through int64
+			gone             bool // dropped, by this prune or another replica's
+		)
 		err := retry(ctx, func() error {
+			n, recs, through, gone = 0, 0, 0, false
 			return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 				var cur int64
-				if err := tx.QueryRow(ctx, `SELECT cursor FROM derive_state FOR SHARE`).Scan(&cur); err != nil {
+				var exists bool
+				err := runBatch(ctx, tx, []stmt{
+					{name: "set lock timeout", sql: `SET LOCAL lock_timeout = ` + pruneLockTimeout},
+					{name: "lock derive cursor", sql: `SELECT cursor FROM derive_state FOR SHARE`,
+						rows: scanOne(&cur)},
+					{name: "lock log", sql: `LOCK TABLE ONLY log_blocks IN ACCESS EXCLUSIVE MODE`},
+					{name: "find partition", sql: `SELECT to_regclass($1) IS NOT NULL`,
+						args: []any{part}, rows: scanOne(&exists)},
+				})
+				if err != nil {
 					return err
 				}
-				err := tx.QueryRow(ctx, `WITH gone AS (DELETE FROM log_blocks WHERE first_seq IN (
-					SELECT first_seq FROM log_blocks WHERE day < $1::date AND last_seq <= $2
-					ORDER BY first_seq LIMIT $3) RETURNING count, last_seq)
-					SELECT count(*), coalesce(sum(count), 0)::bigint, coalesce(max(last_seq), 0) FROM gone`,
-					day, cur, pruneChunk).Scan(&n, &recs, &through)
-				if err != nil || n == 0 {
-					return err
+				if !exists {
+					gone = true // by another replica
+					return nil
+				}
+				if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(count), 0)::bigint, coalesce(max(last_seq), 0)
+					FROM `+part).Scan(&n, &recs, &through); err != nil {
+					return fmt.Errorf("read partition: %w", err)
+				}
+				if through > cur {
+					return nil // not all applied yet
+				}
+				if _, err := tx.Exec(ctx, `DROP TABLE `+part); err != nil {
+					return fmt.Errorf("drop partition: %w", err)
+				}
+				gone = true
+				if n == 0 {
+					return nil
 				}
 				_, err = tx.Exec(ctx, `UPDATE log_state SET pruned = true WHERE NOT pruned`)
 				return err
 			})
 		})
 		if err != nil {
-			return p, fmt.Errorf("prune log before %s: %w", day, err)
+			return p, fmt.Errorf("prune log of %s: %w", day, err)
 		}
-		if n == 0 {
-			return p, nil
+		if !gone {
+			continue
 		}
+		db.forgetPartition(day)
 		p.Blocks += n
 		p.Records += recs
 		p.Through = max(p.Through, through)
+	}
+	return p, nil
+}
+
+// scanOne reads the single row of one column a statement returns into dst.
+func scanOne[T any](dst *T) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		v, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[T])
+		*dst = v
+		return err
 	}
 }
 

@@ -44,6 +44,9 @@ type DB struct {
 
 	guardMu sync.Mutex // guards guard: store.Guard is not safe for concurrent use
 	guard   *store.Guard
+
+	partMu sync.Mutex      // guards parts
+	parts  map[string]bool // arrival days (YYYY-MM-DD) whose log partition is known to exist
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a

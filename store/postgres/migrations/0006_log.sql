@@ -2,16 +2,22 @@
 -- zstd-compressed records. A record's sequence number is its block's
 -- first_seq plus its position in the block. The data is already compressed:
 -- it is stored out of line without TOAST compression.
+--
+-- The table is partitioned by arrival day (UTC), the unit of retention: one
+-- partition per day, log_blocks_YYYYMMDD, created by the first append of the
+-- day and dropped whole by PruneLog. The primary key, which must hold the
+-- partition key, gives each partition an index on first_seq for ReadLog.
 CREATE TABLE log_blocks (
-	first_seq bigint PRIMARY KEY,
+	first_seq bigint NOT NULL,
 	last_seq  bigint NOT NULL,
-	day       date NOT NULL,        -- arrival day (UTC), the unit of retention
+	day       date NOT NULL,        -- arrival day (UTC), the partition key
 	at        timestamptz NOT NULL, -- arrival
 	count     integer NOT NULL,     -- live records (erased ones excluded)
-	data      bytea NOT NULL
-);
+	data      bytea NOT NULL,
+	PRIMARY KEY (first_seq, day)
+) PARTITION BY RANGE (day);
+-- Partitions inherit the column's storage.
 ALTER TABLE log_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
-CREATE INDEX log_blocks_day ON log_blocks (day);
 
 -- head: the last sequence number assigned, taken by each append with an
 -- UPDATE at the end of its transaction, so that sequence numbers follow
