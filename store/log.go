@@ -62,9 +62,10 @@ type Derived interface {
 	ResetDerived(ctx context.Context) error
 
 	// ForgetDerived erases what the derived state holds of the given users
-	// and accounts: their rows, and samples, examples and reservoir
-	// messages that mention any of needles (their ids, email and trait
-	// values). Score snapshots and the push ledger are included.
+	// and accounts: their rows, and samples, reservoir messages and ledger
+	// traits that hold any of needles (their ids, email and identifying
+	// trait values) as a whole JSON string value, and examples equal to
+	// one. Score snapshots and the push ledger are included.
 	ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []string) error
 }
 

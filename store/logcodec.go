@@ -204,25 +204,27 @@ func fromWire(seq int64, w *wireRecord) Record {
 }
 
 // Mentions reports whether a record concerns one of the given users or
-// accounts (for erasure): its ids, or, for a rejection, its sample.
-func (r *Record) Mentions(userIDs, groupIDs map[string]bool, needles [][]byte) bool {
+// accounts (for erasure): a message by its id fields, a rejection (which
+// has none that can be trusted) when its sample holds one of needles as a
+// whole JSON string value.
+func (r *Record) Mentions(userIDs, groupIDs map[string]bool, needles []string) bool {
 	if m := r.Message; m != nil {
-		if userIDs[m.UserID] || userIDs[m.AnonymousID] || userIDs[m.PreviousID] || groupIDs[m.GroupID] {
-			return true
-		}
-		for _, n := range needles {
-			if bytes.Contains(m.Raw, n) {
-				return true
-			}
-		}
-		return false
+		return userIDs[m.UserID] || userIDs[m.AnonymousID] || userIDs[m.PreviousID] || groupIDs[m.GroupID]
 	}
 	for _, n := range needles {
-		if bytes.Contains(r.Rejection.Sample, n) {
+		if bytes.Contains(r.Rejection.Sample, JSONString(n)) {
 			return true
 		}
 	}
 	return false
+}
+
+// JSONString is s encoded as a JSON string, quotes included: what erasure
+// searches JSON text for, so that a needle matches a whole value and not
+// part of another ("42" does not match 4242).
+func JSONString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always encodes
+	return b
 }
 
 // Add appends decoded log records to a batch to apply: rejections as they

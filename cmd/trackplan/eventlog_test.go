@@ -29,7 +29,7 @@ func personTraffic(t *testing.T, now time.Time) string {
 	}
 	add(map[string]any{"type": "track", "anonymousId": "anon-jane-5512", "event": "Dashboard Viewed", "properties": map[string]any{"dashboard_id": "d1"}})
 	add(map[string]any{"type": "identify", "userId": "jane-7781", "anonymousId": "anon-jane-5512",
-		"traits": map[string]any{"email": "jane.doe@example.org", "name": "Jane Doelittle", "plan": "pro"}})
+		"traits": map[string]any{"email": "jane.doe@example.org", "name": "Jane Doelittle", "plan": "pro", "role": "admin"}})
 	add(map[string]any{"type": "group", "userId": "jane-7781", "groupId": "acct-1", "traits": map[string]any{"name": "Acme"}})
 	for i := range 20 {
 		user := fmt.Sprintf("other-%d", i%4)
@@ -41,7 +41,8 @@ func personTraffic(t *testing.T, now time.Time) string {
 	}
 	for i := range 4 {
 		add(map[string]any{"type": "identify", "userId": fmt.Sprintf("other-%d", i),
-			"traits": map[string]any{"email": fmt.Sprintf("other%d@example.net", i), "name": fmt.Sprintf("Other Person %d", i)}})
+			"traits": map[string]any{"email": fmt.Sprintf("other%d@example.net", i), "name": fmt.Sprintf("Other Person %d", i),
+				"role": "admin", "plan": "pro"}})
 	}
 	path := filepath.Join(t.TempDir(), "person.ndjson")
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
@@ -78,6 +79,11 @@ func TestForgetErasesEverywhere(t *testing.T) {
 	}
 	if found := findInStore(t, db, []string{"other-1", "other1@example.net"}); len(found) == 0 {
 		t.Error("forget erased other people too")
+	}
+	// Values the person shares with others ("admin", "pro") and ids that
+	// merely contain theirs are not theirs to erase.
+	if _, out, _ := trackplanRun(t, "--db", db, "events", "--limit", "0", "--format", "ndjson"); strings.Count(out, "\n") != 17 {
+		t.Errorf("the log holds %d messages after forget; want the 17 of other people", strings.Count(out, "\n"))
 	}
 	_, out, _ = trackplanRun(t, "--db", db, "runs", "--format", "json")
 	if !strings.Contains(out, `"forget"`) || strings.Contains(out, "jane") {

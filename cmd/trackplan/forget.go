@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -21,9 +22,10 @@ func forgetCommand() *cli.Command {
 		Usage: "erase a person or an account from the event log and everything derived from it",
 		Description: "Erases the messages of the given users (by userId, and the anonymous ids and aliases linked to\n" +
 			"them in the log) and accounts (by groupId) from the event log, their rows from the derived state,\n" +
-			"the score snapshots and the push ledger, and samples, examples and reservoir messages that\n" +
-			"mention their ids, email or other identifying traits. The run log records that an erasure\n" +
-			"happened, with a salted hash of each id, never the id.",
+			"the score snapshots and the push ledger, and samples, examples and reservoir messages that hold\n" +
+			"their ids, email or other identifying trait values (8 characters or more, or with an @) as a\n" +
+			"whole value. The run log records that an erasure happened, with a salted hash of each id, never\n" +
+			"the id.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "user", Usage: "userId to erase (repeatable)"},
 			&cli.StringSliceFlag{Name: "account", Usage: "groupId to erase (repeatable)"},
@@ -32,9 +34,10 @@ func forgetCommand() *cli.Command {
 	}
 }
 
-// minNeedle is the shortest trait value treated as identifying: shorter
-// values ("pro", "admin") are shared by many people and identify no one.
-const minNeedle = 5
+// minNeedle is the shortest trait value treated as identifying (beside
+// anything with an @): shorter values ("admin", "en-US", "Acme") are shared
+// by many people and identify no one.
+const minNeedle = 8
 
 func runForget(c *cli.Context) error {
 	users, accounts := c.StringSlice("user"), c.StringSlice("account")
@@ -80,7 +83,7 @@ func runForget(c *cli.Context) error {
 			}
 			if userSet[m.UserID] && m.Type == trackplan.Identify || groupSet[m.GroupID] && m.Type == trackplan.Group {
 				for _, v := range m.Traits {
-					if s, ok := v.(string); ok && len(s) >= minNeedle {
+					if s, ok := v.(string); ok && (len(s) >= minNeedle || strings.Contains(s, "@")) {
 						needles[s] = true
 					}
 				}
@@ -92,15 +95,11 @@ func runForget(c *cli.Context) error {
 		return upstream(fmt.Errorf("forget: read the event log: %w", err))
 	}
 	needleList := keys(needles)
-	byteNeedles := make([][]byte, len(needleList))
-	for i, n := range needleList {
-		byteNeedles[i] = []byte(n)
-	}
 
 	var erased int64
 	err = st.RewriteLog(c.Context, func(b store.LogBlock) ([]byte, int, bool, error) {
 		data, remaining, changed, err := store.EraseRecords(b, func(r *store.Record) bool {
-			if r.Mentions(userSet, groupSet, byteNeedles) {
+			if r.Mentions(userSet, groupSet, needleList) {
 				erased++
 				return true
 			}

@@ -39,11 +39,15 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		del(t, "entity_id", groups, ` AND kind = '`+string(store.EntityAccount)+`'`)
 	}
 
-	var textNeedles []string
+	// JSON text is searched for a needle as a whole JSON string value;
+	// examples are compared with it.
+	var textNeedles, plainNeedles []string
 	var byteNeedles [][]byte
 	for _, n := range needles {
 		if n != "" {
-			textNeedles, byteNeedles = append(textNeedles, text(n)), append(byteNeedles, []byte(n))
+			q := store.JSONString(n)
+			textNeedles, byteNeedles = append(textNeedles, text(string(q))), append(byteNeedles, q)
+			plainNeedles = append(plainNeedles, text(n))
 		}
 	}
 	// Each statement matches a row when any needle occurs in the column.
@@ -58,8 +62,8 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 	add("scrub violation samples", `UPDATE violations SET sample = NULL WHERE `+inBytes("sample"), byteNeedles, n)
 	add("scrub rejection samples", `UPDATE rejections SET sample = '(erased)' WHERE `+inText("sample"), textNeedles, n)
 	add("scrub property examples", `UPDATE properties SET examples = ARRAY(
-		SELECT v FROM unnest(examples) v WHERE NOT `+inText("v")+` ORDER BY v)
-		WHERE EXISTS (SELECT 1 FROM unnest(examples) v WHERE `+inText("v")+`)`, textNeedles, n)
+		SELECT v FROM unnest(examples) v WHERE v <> ALL($1::text[]) ORDER BY v)
+		WHERE examples && $1::text[]`, plainNeedles, n)
 	add("scrub ledger traits", `UPDATE push_ledger SET traits = '{}' WHERE `+inText("traits::text"), textNeedles, n)
 
 	err := retry(ctx, func() error {

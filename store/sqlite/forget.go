@@ -45,12 +45,13 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		if n == "" {
 			continue // instr(x, '') matches every row
 		}
-		exec(`DELETE FROM reservoir WHERE instr(CAST(body AS TEXT), ?) > 0`, n)
-		exec(`UPDATE violations SET sample = NULL WHERE instr(CAST(sample AS TEXT), ?) > 0`, n)
-		exec(`UPDATE rejections SET sample = '(erased)' WHERE instr(sample, ?) > 0`, n)
+		q := string(store.JSONString(n))
+		exec(`DELETE FROM reservoir WHERE instr(CAST(body AS TEXT), ?) > 0`, q)
+		exec(`UPDATE violations SET sample = NULL WHERE instr(CAST(sample AS TEXT), ?) > 0`, q)
+		exec(`UPDATE rejections SET sample = '(erased)' WHERE instr(sample, ?) > 0`, q)
 		exec(`UPDATE properties SET examples = (SELECT json_group_array(value) FROM json_each(properties.examples)
-			WHERE instr(value, ?) = 0) WHERE instr(examples, ?) > 0`, n, n)
-		exec(`UPDATE push_ledger SET traits = '{}' WHERE instr(traits, ?) > 0`, n)
+			WHERE value <> ?) WHERE EXISTS (SELECT 1 FROM json_each(properties.examples) WHERE value = ?)`, n, n)
+		exec(`UPDATE push_ledger SET traits = '{}' WHERE instr(traits, ?) > 0`, q)
 	}
 	if err != nil {
 		return err
