@@ -29,6 +29,7 @@ type Log interface {
 
 // Target is the derived state the aggregator writes.
 type Target interface {
+	Epoch(ctx context.Context) (int64, error)
 	Cursor(ctx context.Context) (int64, error)
 	Apply(ctx context.Context, from, to int64, b *store.Batch) error
 }
@@ -121,6 +122,10 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 	defer d.mu.Unlock()
 	var res Result
 	for {
+		epoch, err := d.into.Epoch(ctx)
+		if err != nil {
+			return res, err
+		}
 		cur, err := d.into.Cursor(ctx)
 		if err != nil {
 			return res, err
@@ -134,6 +139,7 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 		if to == cur {
 			return res, nil
 		}
+		b.Epoch = epoch
 		if err := d.into.Apply(ctx, cur, to, b); err != nil {
 			if errors.Is(err, store.ErrCursorMoved) {
 				continue

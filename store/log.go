@@ -49,15 +49,22 @@ type Derived interface {
 	// Cursor is the sequence number of the last record applied.
 	Cursor(ctx context.Context) (int64, error)
 
+	// Epoch counts the erasures and resets of the derived state. A
+	// deriver reads it before the cursor and the log, and passes it in
+	// Batch.Epoch: a run read before an erasure is then refused, so
+	// erased records never come back.
+	Epoch(ctx context.Context) (int64, error)
+
 	// Apply adds what b holds (the records from after the sequence number
 	// from to to, checked against the plan) to the derived state and moves
 	// the cursor from from to to, in one transaction. It returns an error
 	// wrapping ErrCursorMoved, and changes nothing, when the cursor is not
-	// at from: another process applied those records first.
+	// at from (another process applied those records first) or the epoch
+	// is not b.Epoch (an erasure or a reset happened since they were read).
 	Apply(ctx context.Context, from, to int64, b *Batch) error
 
-	// ResetDerived empties every table derived from the log and sets the
-	// cursor to zero, for a rebuild. Duplicate counts (counted when
+	// ResetDerived empties every table derived from the log, sets the
+	// cursor to zero and advances the epoch, for a rebuild. Duplicate counts (counted when
 	// appending), the run log, snapshots and the push ledger stay.
 	ResetDerived(ctx context.Context) error
 
@@ -65,7 +72,8 @@ type Derived interface {
 	// and accounts: their rows, and samples, reservoir messages and ledger
 	// traits that hold any of needles (their ids, email and identifying
 	// trait values) as a whole JSON string value, and examples equal to
-	// one. Score snapshots and the push ledger are included.
+	// one. Score snapshots and the push ledger are included. It advances
+	// the epoch.
 	ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []string) error
 }
 

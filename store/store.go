@@ -106,6 +106,9 @@ func DefaultLimits() Limits {
 type Batch struct {
 	Messages   []Checked
 	Rejections []trackplan.Rejection
+	// Epoch is the derived state's epoch read before the records were
+	// (see Derived.Epoch).
+	Epoch int64
 }
 
 // MessageKey is the dedupe key of a message: its messageId, or a hash of

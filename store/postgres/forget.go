@@ -17,7 +17,7 @@ import (
 // needle: raw bytes are searched as bytes, text as text (empty needles are
 // ignored: they would match everything).
 func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []string) error {
-	stmts := []stmt{{name: "lock derive cursor", sql: `SELECT cursor FROM derive_state FOR UPDATE`}}
+	stmts := []stmt{{name: "advance derive epoch", sql: `UPDATE derive_state SET epoch = epoch + 1`}}
 	add := func(name, sql string, arg any, n int) {
 		if n > 0 {
 			stmts = append(stmts, stmt{name: name, sql: sql, args: []any{arg}})

@@ -144,12 +144,12 @@ func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	var cur int64
-	if err := tx.QueryRow(ctx, `SELECT cursor FROM derive_state FOR UPDATE`).Scan(&cur); err != nil {
+	var cur, epoch int64
+	if err := tx.QueryRow(ctx, `SELECT cursor, epoch FROM derive_state FOR UPDATE`).Scan(&cur, &epoch); err != nil {
 		return fmt.Errorf("lock derive cursor: %w", err)
 	}
-	if cur != from {
-		return fmt.Errorf("apply records %d-%d: cursor at %d: %w", from+1, to, cur, store.ErrCursorMoved)
+	if cur != from || epoch != b.Epoch {
+		return fmt.Errorf("apply records %d-%d: cursor at %d, epoch %d: %w", from+1, to, cur, epoch, store.ErrCursorMoved)
 	}
 	db.guardMu.Lock()
 	d := store.Aggregate(b, db.guard, db.limits)

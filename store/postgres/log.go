@@ -222,6 +222,15 @@ func (db *DB) RewriteLog(ctx context.Context, fn func(store.LogBlock) ([]byte, i
 	return nil
 }
 
+// Epoch counts the erasures and resets of the derived state.
+func (db *DB) Epoch(ctx context.Context) (int64, error) {
+	var e int64
+	if err := db.pool.QueryRow(ctx, `SELECT epoch FROM derive_state`).Scan(&e); err != nil {
+		return 0, fmt.Errorf("read derive epoch: %w", err)
+	}
+	return e, nil
+}
+
 // Cursor is the sequence number of the last record applied.
 func (db *DB) Cursor(ctx context.Context) (int64, error) {
 	var c int64
@@ -243,7 +252,7 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 				{name: "empty derived tables", sql: `TRUNCATE ` + strings.Join(derivedTables, ", ")},
 				{name: "reset source counts", sql: `UPDATE source_counts SET messages = 0, rejected = 0
 					WHERE messages <> 0 OR rejected <> 0`},
-				{name: "reset derive cursor", sql: `UPDATE derive_state SET cursor = 0`},
+				{name: "reset derive cursor", sql: `UPDATE derive_state SET cursor = 0, epoch = epoch + 1`},
 			})
 		})
 	})

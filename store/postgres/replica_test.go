@@ -637,11 +637,15 @@ func follow(ctx context.Context, db store.Store, done <-chan struct{}) error {
 // run first.
 func deriveInRuns(ctx context.Context, s store.Store, n int, check func(*trackplan.Message) []trackplan.Violation) error {
 	for {
+		epoch, err := s.Epoch(ctx)
+		if err != nil {
+			return err
+		}
 		cur, err := s.Cursor(ctx)
 		if err != nil {
 			return err
 		}
-		var b store.Batch
+		b := store.Batch{Epoch: epoch}
 		to := cur
 		err = s.ReadLog(ctx, cur, n, func(blk store.LogBlock) error {
 			recs, err := store.DecodeBlock(blk)

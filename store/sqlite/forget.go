@@ -41,6 +41,7 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		exec(`DELETE FROM push_ledger WHERE kind = 'account' AND entity_id = ?`, id)
 		exec(`DELETE FROM push_failures WHERE kind = 'account' AND entity_id = ?`, id)
 	}
+	exec(`UPDATE derive_state SET epoch = epoch + 1`)
 	for _, n := range needles {
 		if n == "" {
 			continue // instr(x, '') matches every row

@@ -91,7 +91,7 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 		return fmt.Errorf("begin apply: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = ? WHERE cursor = ?`, to, from)
+	res, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = ? WHERE cursor = ? AND epoch = ?`, to, from, b.Epoch)
 	if err != nil {
 		return fmt.Errorf("move derive cursor: %w", err)
 	}

@@ -184,6 +184,15 @@ func (db *DB) LogHead(ctx context.Context) (int64, error) {
 	return h, nil
 }
 
+// Epoch counts the erasures and resets of the derived state.
+func (db *DB) Epoch(ctx context.Context) (int64, error) {
+	var e int64
+	if err := db.read.QueryRowContext(ctx, `SELECT epoch FROM derive_state`).Scan(&e); err != nil {
+		return 0, fmt.Errorf("read derive epoch: %w", err)
+	}
+	return e, nil
+}
+
 // Cursor is the sequence number of the last record applied.
 func (db *DB) Cursor(ctx context.Context) (int64, error) {
 	var c int64
@@ -210,7 +219,7 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE source_counts SET messages = 0, rejected = 0`); err != nil {
 		return fmt.Errorf("reset source counts: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = 0`); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = 0, epoch = epoch + 1`); err != nil {
 		return fmt.Errorf("reset derive cursor: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

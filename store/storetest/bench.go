@@ -104,12 +104,16 @@ func BenchDerive(b *testing.B, st store.Store, total, run int) {
 		if err := st.ResetDerived(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+		epoch, err := st.Epoch(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
 		for {
 			cur, err := st.Cursor(context.Background())
 			if err != nil {
 				b.Fatal(err)
 			}
-			var bt store.Batch
+			bt := store.Batch{Epoch: epoch}
 			to := cur
 			err = st.ReadLog(context.Background(), cur, run, func(blk store.LogBlock) error {
 				recs, err := store.DecodeBlock(blk)

@@ -37,11 +37,15 @@ func Ingest(ctx context.Context, s store.Store, at time.Time, msgs []store.Check
 // Derive applies everything s's log holds beyond its cursor, checking each
 // message with check (nil: no violations).
 func Derive(ctx context.Context, s store.Store, check func(*trackplan.Message) []trackplan.Violation) error {
+	epoch, err := s.Epoch(ctx)
+	if err != nil {
+		return err
+	}
 	cur, err := s.Cursor(ctx)
 	if err != nil {
 		return err
 	}
-	var b store.Batch
+	b := store.Batch{Epoch: epoch}
 	to := cur
 	err = s.ReadLog(ctx, cur, 1<<30, func(blk store.LogBlock) error {
 		recs, err := store.DecodeBlock(blk)

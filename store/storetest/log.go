@@ -113,6 +113,18 @@ func testApplyCursor(t *testing.T, open Opener) {
 	if c, err := s.Cursor(ctx); err != nil || c != 1 {
 		t.Errorf("Cursor = %d, %v; want 1", c, err)
 	}
+	// Records read before an erasure are refused once it happened.
+	if _, err := s.Append(ctx, &store.LogBatch{Messages: []*trackplan.Message{track("m2", "u2", "", "Signed In", t0, nil).Message}}); err != nil {
+		t.Fatal(err)
+	}
+	epoch, _ := s.Epoch(ctx)
+	stale := &store.Batch{Messages: []store.Checked{{Message: readAll(t, s, 1)[0].Message}}, Epoch: epoch}
+	if err := s.ForgetDerived(ctx, []string{"u2"}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, 1, 2, stale); !errors.Is(err, store.ErrCursorMoved) {
+		t.Errorf("Apply of records read before an erasure: %v; want ErrCursorMoved", err)
+	}
 	if o := observed(t, s); o.Totals.Messages != 1 || o.Totals.Users != 1 {
 		t.Errorf("totals after one Apply: %+v", o.Totals)
 	}

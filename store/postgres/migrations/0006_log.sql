@@ -35,8 +35,11 @@ INSERT INTO log_state (head, pruned)
 -- cursor: the last sequence number applied to the derived tables, moved in
 -- the same transaction as the rows it derives. A row of its own: an apply
 -- holds its lock for the whole transaction, which must not hold up appends.
+-- epoch counts erasures and resets: an apply of records read before one is
+-- refused.
 CREATE TABLE derive_state (
 	id     boolean PRIMARY KEY DEFAULT true CHECK (id),
-	cursor bigint NOT NULL
+	cursor bigint NOT NULL,
+	epoch  bigint NOT NULL DEFAULT 0
 );
 INSERT INTO derive_state (cursor) VALUES (0);
