@@ -106,6 +106,12 @@ func (d *Deriver) Notify() {
 	}
 }
 
+// ErrNotItsLog is returned when the derived state is ahead of the log it
+// is asked to derive from: the log is not the one it was built from (a
+// store restored without its log, or the target of `rebuild --into`), and
+// records appended to it would never be derived.
+var ErrNotItsLog = errors.New("the log is not the one the derived state was built from")
+
 // Result is what a catch-up did.
 type Result struct {
 	Records int   // records applied by this call
@@ -131,6 +137,11 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 			return res, err
 		}
 		res.Cursor = cur
+		if head, err := d.log.LogHead(ctx); err != nil {
+			return res, err
+		} else if cur > head {
+			return res, fmt.Errorf("the derived state covers records up to %d but the log ends at %d: %w", cur, head, ErrNotItsLog)
+		}
 		start := time.Now()
 		b, to, n, err := d.read(ctx, cur, &res)
 		if err != nil {

@@ -149,6 +149,11 @@ func TestLiveEqualsRebuild(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("seed %d: rebuild into another store differs (-live +into):\n%s", seed, diff)
 		}
+		// That store's own log is not the one its state came from: deriving
+		// from it is refused, never silently skipped.
+		if _, err := derive.New(into, into, derive.Options{}).CatchUp(ctx); !errors.Is(err, derive.ErrNotItsLog) {
+			t.Errorf("seed %d: deriving a store from a log behind its cursor: %v; want ErrNotItsLog", seed, err)
+		}
 	}
 }
 

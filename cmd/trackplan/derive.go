@@ -42,7 +42,14 @@ func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) e
 	if err != nil {
 		return upstream(fmt.Errorf("read the derive cursor: %w", err))
 	}
-	if head <= cur {
+	switch {
+	case head == 0 && cur > 0:
+		// Derived state without a log: the target of `rebuild --into`.
+		logger(c).Warn("the store holds derived state but no log; nothing to derive", "cursor", cur)
+		return nil
+	case cur > head:
+		return upstream(fmt.Errorf("the derived state covers log records up to %d but the log ends at %d: %w", cur, head, derive.ErrNotItsLog))
+	case head == cur:
 		return nil
 	}
 	if plan == nil {
