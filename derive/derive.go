@@ -67,6 +67,7 @@ type Deriver struct {
 	into    Target
 	opts    Options
 	checker atomic.Pointer[checkerBox]
+	held    atomic.Bool
 	wake    chan struct{}
 	mu      sync.Mutex // one catch-up at a time in this process
 }
@@ -98,6 +99,16 @@ func (d *Deriver) SetChecker(c Checker) {
 	d.checker.Store(&checkerBox{c})
 }
 
+// Hold stops (true) or resumes (false) deriving: a held Deriver's CatchUp
+// applies nothing. A daemon holds it while the plan it must check against
+// is not loaded, rather than derive records unchecked for good.
+func (d *Deriver) Hold(held bool) {
+	d.held.Store(held)
+	if !held {
+		d.Notify()
+	}
+}
+
 // Notify tells Run that the log grew; it never blocks.
 func (d *Deriver) Notify() {
 	select {
@@ -127,6 +138,9 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var res Result
+	if d.held.Load() {
+		return res, nil
+	}
 	for {
 		epoch, err := d.into.Epoch(ctx)
 		if err != nil {

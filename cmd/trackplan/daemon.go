@@ -65,6 +65,7 @@ func (d *daemon) setPlan(p *trackplan.Plan) {
 	d.plan.Store(p)
 	if d.deriver != nil && d.check {
 		d.deriver.SetChecker(trackplan.NewChecker(p))
+		d.deriver.Hold(false)
 	}
 }
 

@@ -31,8 +31,8 @@ func newDeriver(c *cli.Context, st store.Store, plan *trackplan.Plan, m *metrics
 // catchUp applies whatever the log holds beyond the cursor before a command
 // reads derived state, so nothing it reports is stale even with no daemon
 // running. The plan is read only when there is something to apply (plan
-// nil); when it cannot be read, the records are applied unchecked and the
-// command says so in the log.
+// nil); when it cannot be read, nothing is applied (records derived
+// unchecked would miss their verdicts for good) and the command says so.
 func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) error {
 	head, err := st.LogHead(c.Context)
 	if err != nil {
@@ -54,8 +54,8 @@ func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) e
 	}
 	if plan == nil {
 		if plan, err = loadPlan(c, cfg); err != nil {
-			logger(c).Warn("plan not loaded; deriving the newest messages without checks", "err", err)
-			plan = nil
+			logger(c).Warn("plan not loaded; the newest logged messages are not derived yet", "pending", head-cur, "err", err)
+			return nil
 		}
 	}
 	start := time.Now()

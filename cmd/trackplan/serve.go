@@ -113,6 +113,11 @@ func runServe(c *cli.Context) error {
 		check = d.plan.Load()
 	}
 	d.deriver = newDeriver(c, st, check, d.metrics)
+	if c.Bool("check") && check == nil {
+		// Records wait in the log until the plan loads: derived unchecked,
+		// their verdicts would be missing for good.
+		d.deriver.Hold(true)
+	}
 	d.metrics.DeriveLag(func() (float64, float64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
