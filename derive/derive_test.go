@@ -235,3 +235,52 @@ func TestCorruptBlock(t *testing.T) {
 		t.Errorf("cursor %d after skipping; want the head %d", res.Cursor, head)
 	}
 }
+
+// TestGuardAcrossProcesses: two handles on one store (serve and a CLI
+// command) take turns deriving; the cardinality limits come out as a
+// rebuild's, because a handle reloads its guard when another applied.
+func TestGuardAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "two.db")
+	limits := store.DefaultLimits()
+	limits.MaxEventsPerSource = 2
+	open := func() *sqlite.DB {
+		db, err := sqlite.Open(ctx, path, limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	send := func(via *sqlite.DB, id, event string) {
+		m := &trackplan.Message{Source: "web", Type: trackplan.Track, MessageID: id, UserID: "u", Event: event,
+			Timestamp: now, ReceivedAt: now, Raw: []byte(`{}`)}
+		if _, err := via.Append(ctx, &store.LogBatch{Messages: []*trackplan.Message{m}, At: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(a, "1", "A")
+	send(a, "2", "B")
+	if _, err := derive.New(a, a, derive.Options{}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send(a, "3", "C") // past the limit of 2 events
+	if _, err := derive.New(b, b, derive.Options{}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live := dump(t, a)
+	if err := a.ResetDerived(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := derive.New(a, a, derive.Options{}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(live, dump(t, a)); diff != "" {
+		t.Errorf("two handles deriving in turn differ from a rebuild (-live +rebuild):\n%s", diff)
+	}
+	if n := len(live["events"]); n != 2 {
+		t.Errorf("%d events stored; the limit is 2", n)
+	}
+}

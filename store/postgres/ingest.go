@@ -152,6 +152,15 @@ func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error
 		return fmt.Errorf("apply records %d-%d: cursor at %d, epoch %d: %w", from+1, to, cur, epoch, store.ErrCursorMoved)
 	}
 	db.guardMu.Lock()
+	if db.applied != from {
+		// Another replica or process applied since this guard was built.
+		g, err := db.readGuard(ctx, tx)
+		if err != nil {
+			db.guardMu.Unlock()
+			return err
+		}
+		db.guard = g
+	}
 	d := store.Aggregate(b, db.guard, db.limits)
 	db.guardMu.Unlock()
 	forget := func() {
@@ -171,6 +180,9 @@ func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error
 		forget()
 		return fmt.Errorf("commit apply: %w", err)
 	}
+	db.guardMu.Lock()
+	db.applied = to
+	db.guardMu.Unlock()
 	return nil
 }
 

@@ -260,7 +260,7 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 		return fmt.Errorf("reset derived state: %w", err)
 	}
 	db.guardMu.Lock()
-	db.guard = store.NewGuard(db.limits)
+	db.guard, db.applied = store.NewGuard(db.limits), 0
 	db.guardMu.Unlock()
 	return nil
 }

@@ -42,8 +42,12 @@ type DB struct {
 	pool   *pgxpool.Pool
 	limits store.Limits
 
-	guardMu sync.Mutex // guards guard: store.Guard is not safe for concurrent use
+	guardMu sync.Mutex // guards guard and applied: store.Guard is not safe for concurrent use
 	guard   *store.Guard
+	// applied is the cursor the guard knows the derived state at: when an
+	// Apply starts elsewhere (another replica or process applied since),
+	// the guard is reloaded first, so the limits match a rebuild's.
+	applied int64
 
 	partMu sync.Mutex      // guards parts
 	parts  map[string]bool // arrival days (YYYY-MM-DD) whose log partition is known to exist
@@ -153,11 +157,29 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 func (db *DB) loadGuard(ctx context.Context) error {
+	g, err := db.readGuard(ctx, db.pool)
+	if err != nil {
+		return err
+	}
+	if err := db.pool.QueryRow(ctx, `SELECT cursor FROM derive_state`).Scan(&db.applied); err != nil {
+		return fmt.Errorf("read derive cursor: %w", err)
+	}
+	db.guard = g
+	return nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readGuard builds a guard from the events and paths the derived state holds.
+func (db *DB) readGuard(ctx context.Context, q querier) (*store.Guard, error) {
 	g := store.NewGuard(db.limits)
-	rows, err := db.pool.Query(ctx, `SELECT e.source, e.type, e.name, coalesce(p.path, '')
+	rows, err := q.Query(ctx, `SELECT e.source, e.type, e.name, coalesce(p.path, '')
 		FROM events e LEFT JOIN properties p ON p.event_id = e.id`)
 	if err != nil {
-		return fmt.Errorf("load observed events: %w", err)
+		return nil, fmt.Errorf("load observed events: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -166,16 +188,15 @@ func (db *DB) loadGuard(ctx context.Context) error {
 			t, path string
 		)
 		if err := rows.Scan(&k.Source, &t, &k.Name, &path); err != nil {
-			return fmt.Errorf("load observed events: %w", err)
+			return nil, fmt.Errorf("load observed events: %w", err)
 		}
 		k.Type = trackplan.CallType(t)
 		g.Know(k, path)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load observed events: %w", err)
+		return nil, fmt.Errorf("load observed events: %w", err)
 	}
-	db.guard = g
-	return nil
+	return g, nil
 }
 
 // retry runs fn until it succeeds, fails with an error that a new attempt

@@ -100,6 +100,14 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 	} else if n != 1 {
 		return fmt.Errorf("apply records %d-%d: %w", from+1, to, store.ErrCursorMoved)
 	}
+	if db.applied != from {
+		// Another process applied since this guard was built; this
+		// transaction holds the write lock, so what the guard reads now
+		// is the state it applies to.
+		if err := db.loadGuard(ctx); err != nil {
+			return err
+		}
+	}
 	d := store.Aggregate(b, db.guard, db.limits)
 	newIDs := map[store.EventKey]int64{}
 	if err := db.writeDelta(ctx, tx, d, newIDs); err != nil {
@@ -113,6 +121,7 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 	for k, id := range newIDs {
 		db.eventIDs[k] = id
 	}
+	db.applied = to
 	return nil
 }
 

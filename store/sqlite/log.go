@@ -227,6 +227,7 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 	}
 	db.guard = store.NewGuard(db.limits)
 	clear(db.eventIDs)
+	db.applied = 0
 	return nil
 }
 

@@ -39,9 +39,13 @@ type DB struct {
 	logw   *sql.DB // the event log
 	logr   *sql.DB
 
-	mu       sync.Mutex // serialises Apply: guard and eventIDs belong to it
+	mu       sync.Mutex // serialises Apply: guard, eventIDs and applied belong to it
 	guard    *store.Guard
 	eventIDs map[store.EventKey]int64
+	// applied is the cursor the guard knows the derived state at: when an
+	// Apply starts elsewhere (another process applied since), the guard is
+	// reloaded first, so the limits match a rebuild's.
+	applied int64
 
 	dedupe *dedupeIndex
 }
@@ -245,6 +249,10 @@ func (db *DB) moveAppendState(ctx context.Context) error {
 
 func (db *DB) loadGuard(ctx context.Context) error {
 	db.guard = store.NewGuard(db.limits)
+	clear(db.eventIDs)
+	if err := db.read.QueryRowContext(ctx, `SELECT cursor FROM derive_state`).Scan(&db.applied); err != nil {
+		return fmt.Errorf("read derive cursor: %w", err)
+	}
 	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.source, e.type, e.name, coalesce(p.path, '')
 		FROM events e LEFT JOIN properties p ON p.event_id = e.id`)
 	if err != nil {
