@@ -44,6 +44,12 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 		if err := db.ensurePartition(ctx, day); err != nil {
 			return store.IngestResult{}, err
 		}
+		// Tomorrow's partition is made ahead, so the first append after
+		// midnight does not wait for the table lock creating it takes. A
+		// failure here costs nothing: tomorrow's first append makes it.
+		if next := store.Day(at.AddDate(0, 0, 1)); db.ensurePartition(ctx, next) != nil {
+			db.forgetPartition(next)
+		}
 		var res store.IngestResult
 		err = retry(ctx, func() error {
 			var err error

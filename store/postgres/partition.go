@@ -37,9 +37,18 @@ func (db *DB) ensurePartition(ctx context.Context, day string) error {
 	if err != nil {
 		return fmt.Errorf("log partition of %q: %w", day, err)
 	}
-	_, err = db.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF log_blocks
-		FOR VALUES FROM ('%s') TO ('%s')`,
-		partitionName(d), d.Format(time.DateOnly), d.AddDate(0, 0, 1).Format(time.DateOnly)))
+	// Creating a partition takes an exclusive lock on log_blocks: bounded,
+	// so it never queues every append behind a long reader; a timeout
+	// fails this append (the client retries) and the next one tries again.
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF log_blocks
+			FOR VALUES FROM ('%s') TO ('%s')`,
+			partitionName(d), d.Format(time.DateOnly), d.AddDate(0, 0, 1).Format(time.DateOnly)))
+		return err
+	})
 	if err != nil && !alreadyExists(err) {
 		return fmt.Errorf("create log partition of %s: %w", day, err)
 	}

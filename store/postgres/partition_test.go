@@ -91,15 +91,15 @@ func TestPrunePartitions(t *testing.T) {
 	}
 	derive()
 	appendAt(db, 1) // record 4, not applied
-	if diff := cmp.Diff([]string{"log_blocks_20260301", "log_blocks_20260302", "log_blocks_20260303"}, logPartitions(t, dsn)); diff != "" {
+	if diff := cmp.Diff([]string{"log_blocks_20260301", "log_blocks_20260302", "log_blocks_20260303", "log_blocks_20260304"}, logPartitions(t, dsn)); diff != "" {
 		t.Fatalf("partitions after appending (-want +got):\n%s", diff)
 	}
 
 	// Day 1 holds record 4: only day 0 goes.
-	prune(store.LogPruned{Blocks: 1, Records: 1, Through: 1}, "log_blocks_20260302", "log_blocks_20260303")
+	prune(store.LogPruned{Blocks: 1, Records: 1, Through: 1}, "log_blocks_20260302", "log_blocks_20260303", "log_blocks_20260304")
 	derive()
-	prune(store.LogPruned{Blocks: 2, Records: 2, Through: 4}, "log_blocks_20260303")
-	prune(store.LogPruned{}, "log_blocks_20260303")
+	prune(store.LogPruned{Blocks: 2, Records: 2, Through: 4}, "log_blocks_20260303", "log_blocks_20260304")
+	prune(store.LogPruned{}, "log_blocks_20260303", "log_blocks_20260304")
 	st, err := db.LogStats(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -111,10 +111,10 @@ func TestPrunePartitions(t *testing.T) {
 	// other made day 0's partition before db dropped it; db forgot it.
 	appendAt(other, 0) // record 5
 	derive()
-	prune(store.LogPruned{Blocks: 1, Records: 1, Through: 5}, "log_blocks_20260303")
+	prune(store.LogPruned{Blocks: 1, Records: 1, Through: 5}, "log_blocks_20260303", "log_blocks_20260304")
 	appendAt(other, 0) // record 6
 	appendAt(db, 0)    // record 7
-	if diff := cmp.Diff([]string{"log_blocks_20260301", "log_blocks_20260303"}, logPartitions(t, dsn)); diff != "" {
+	if diff := cmp.Diff([]string{"log_blocks_20260301", "log_blocks_20260302", "log_blocks_20260303", "log_blocks_20260304"}, logPartitions(t, dsn)); diff != "" {
 		t.Errorf("partitions after appending to a pruned day (-want +got):\n%s", diff)
 	}
 	var seqs []int64
@@ -151,7 +151,7 @@ func TestPartitionRace(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if diff := cmp.Diff([]string{"log_blocks_20260401"}, logPartitions(t, dsn)); diff != "" {
+	if diff := cmp.Diff([]string{"log_blocks_20260401", "log_blocks_20260402"}, logPartitions(t, dsn)); diff != "" {
 		t.Errorf("partitions (-want +got):\n%s", diff)
 	}
 	if st, err := replicas[0].LogStats(ctx); err != nil || st.Blocks != int64(len(replicas)) {
