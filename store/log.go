@@ -38,8 +38,9 @@ type Log interface {
 
 	// RewriteLog calls fn with every block; when fn returns changed, the
 	// block's data is replaced by data (an empty data deletes the block)
-	// and the old bytes are overwritten on disk. It is how a person is
-	// erased from the log.
+	// and the old bytes are overwritten on disk. fn may be called more than
+	// once with a block (to find it, then to rewrite it as it is then). It
+	// is how a person is erased from the log.
 	RewriteLog(ctx context.Context, fn func(LogBlock) (data []byte, count int, changed bool, err error)) error
 }
 

@@ -134,9 +134,14 @@ func runServe(c *cli.Context) error {
 		// replica starts a job this one is still finishing. The leader
 		// alone derives from the log.
 		lctx, stopLeading := context.WithCancel(context.WithoutCancel(c.Context))
-		defer stopLeading()
 		l := pg.Leader(postgres.DefaultLeaderKey, log)
-		go l.Run(lctx, func(ctx context.Context) { d.deriver.Run(ctx) })
+		leading := make(chan struct{})
+		go func() {
+			defer close(leading)
+			l.Run(lctx, func(ctx context.Context) { d.deriver.Run(ctx) })
+		}()
+		// The deriver and the lock are done with the store before it closes.
+		defer func() { stopLeading(); <-leading }()
 		leader = l.IsLeader
 	}
 	sched, err := schedule.New(d.jobs(), schedule.Options{Logger: log, RunLog: st, Leader: leader,
@@ -355,8 +360,11 @@ func (s *server) Shutdown(grace time.Duration) error {
 		s.stopDerive()
 	}
 	// What was acknowledged is derived before the process goes, so a
-	// command run after serve stopped has nothing to catch up.
-	if _, derr := s.deriver.CatchUp(ctx); derr != nil {
+	// command run after serve stopped has nothing to catch up. It gets a
+	// grace period of its own: the requests may have used the first.
+	dctx, dcancel := context.WithTimeout(context.Background(), grace)
+	defer dcancel()
+	if _, derr := s.deriver.CatchUp(dctx); derr != nil {
 		err = errors.Join(err, fmt.Errorf("derive at shutdown: %w", derr))
 	}
 	if err != nil {

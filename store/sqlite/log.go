@@ -122,57 +122,86 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 	return p, nil
 }
 
-// RewriteLog rewrites the blocks fn changes, one transaction for all, then
-// checkpoints the WAL so the old pages (zeroed by secure_delete) leave the
-// write-ahead log too.
+// RewriteLog finds the blocks fn changes by reading (appends go on), then
+// rewrites each in a short transaction of its own, calling fn again on the
+// block as it is then, and finally checkpoints the WAL so the old pages
+// (zeroed by secure_delete) leave the write-ahead log too.
 func (db *DB) RewriteLog(ctx context.Context, fn func(store.LogBlock) ([]byte, int, bool, error)) error {
+	var changed []int64
+	err := db.ReadLog(ctx, 0, 1<<62, func(b store.LogBlock) error {
+		_, _, ch, err := fn(b)
+		if ch {
+			changed = append(changed, b.First)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rewrite log: %w", err)
+	}
+	for _, first := range changed {
+		if err := db.rewriteBlock(ctx, first, fn); err != nil {
+			return err
+		}
+	}
+	return checkpoint(ctx, db.logw)
+}
+
+func (db *DB) rewriteBlock(ctx context.Context, first int64, fn func(store.LogBlock) ([]byte, int, bool, error)) error {
 	tx, err := db.logw.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin log rewrite: %w", err)
 	}
 	defer tx.Rollback()
-	var after int64
-	for {
-		var b store.LogBlock
-		var at int64
-		err := tx.QueryRowContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks
-			WHERE first_seq > ? ORDER BY first_seq LIMIT 1`, after).Scan(&b.First, &b.Last, &at, &b.Count, &b.Data)
-		if err == sql.ErrNoRows {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("rewrite log: %w", err)
-		}
-		b.At = fromMicro(at)
-		after = b.First
-		data, count, changed, err := fn(b)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			continue
-		}
-		if len(data) == 0 {
-			_, err = tx.ExecContext(ctx, `DELETE FROM log_blocks WHERE first_seq = ?`, b.First)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE log_blocks SET data = ?, count = ? WHERE first_seq = ?`, data, count, b.First)
-		}
-		if err != nil {
-			return fmt.Errorf("rewrite log block %d-%d: %w", b.First, b.Last, err)
-		}
+	var b store.LogBlock
+	var at int64
+	err = tx.QueryRowContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks WHERE first_seq = ?`, first).
+		Scan(&b.First, &b.Last, &at, &b.Count, &b.Data)
+	if err == sql.ErrNoRows {
+		return nil // pruned meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("rewrite log block %d: %w", first, err)
+	}
+	b.At = fromMicro(at)
+	data, count, changed, err := fn(b)
+	if err != nil || !changed {
+		return err
+	}
+	if len(data) == 0 {
+		_, err = tx.ExecContext(ctx, `DELETE FROM log_blocks WHERE first_seq = ?`, b.First)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE log_blocks SET data = ?, count = ? WHERE first_seq = ?`, data, count, b.First)
+	}
+	if err != nil {
+		return fmt.Errorf("rewrite log block %d-%d: %w", b.First, b.Last, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit log rewrite: %w", err)
 	}
-	return checkpoint(ctx, db.logw)
+	return nil
 }
 
 // checkpoint copies a file's WAL into the database file and truncates it.
+// A reader in the way makes SQLite give up (busy): it is tried again for a
+// few seconds, then reported, since the WAL may still hold erased bytes.
 func checkpoint(ctx context.Context, w *sql.DB) error {
-	if _, err := w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	for attempt := 0; ; attempt++ {
+		var busy, frames, done int
+		if err := w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if attempt == 50 {
+			return fmt.Errorf("checkpoint: readers kept the write-ahead log busy; erased bytes may stay in it until the next checkpoint")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // LogHead is the last sequence number assigned.
