@@ -15,7 +15,7 @@ import (
 
 // liveRun is how many records the live aggregator applies at most per
 // transaction: at a third of the collector's peak rate, runs of 20,000
-// kept the derive lag under 5 s where runs of 50,000 let it reach 6–8 s,
+// kept the derive lag at 4–5.5 s where runs of 50,000 let it reach 6–8 s,
 // at the same sustained throughput.
 const liveRun = 20_000
 
