@@ -69,6 +69,10 @@ type Derived interface {
 	// appending), the run log, snapshots and the push ledger stay.
 	ResetDerived(ctx context.Context) error
 
+	// AliasesOf lists the ids linked to a user (anonymous ids seen with
+	// it, previous ids of alias calls), sorted.
+	AliasesOf(ctx context.Context, userID string) ([]string, error)
+
 	// ForgetDerived erases what the derived state holds of the given users
 	// and accounts: their rows, and samples, reservoir messages and ledger
 	// traits that hold any of needles (their ids, email and identifying

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -54,10 +56,48 @@ func runForget(c *cli.Context) error {
 	defer st.Close()
 	started := time.Now().UTC()
 
-	// Everything linked to the people in the log: anonymous ids and
+	// Everything linked to the people, in the derived state (which may
+	// reach further back than the log) and in the log: anonymous ids and
 	// aliases, and the identifying values of their traits.
 	userSet, groupSet := store.Set(users), store.Set(accounts)
 	needles := map[string]bool{}
+	identifying := func(v any) {
+		if s, ok := v.(string); ok && (len(s) >= minNeedle || strings.Contains(s, "@")) {
+			needles[s] = true
+		}
+	}
+	for _, id := range users {
+		aliases, err := st.AliasesOf(c.Context, id)
+		if err != nil {
+			return upstream(err)
+		}
+		for _, a := range aliases {
+			userSet[a] = true
+		}
+		if tr, ok := st.(interface {
+			UserTraitsOf(ctx context.Context, userID string) (map[string]any, error)
+		}); ok {
+			traits, err := tr.UserTraitsOf(c.Context, id)
+			if err != nil {
+				return upstream(err)
+			}
+			for _, v := range traits {
+				identifying(v)
+			}
+		}
+	}
+	for _, id := range accounts {
+		traits, err := st.AccountTraitsOf(c.Context, id)
+		if err != nil {
+			return upstream(err)
+		}
+		for _, raw := range traits {
+			var v any
+			if json.Unmarshal(raw, &v) == nil {
+				identifying(v)
+			}
+		}
+	}
 	for id := range userSet {
 		needles[id] = true
 	}
@@ -83,9 +123,7 @@ func runForget(c *cli.Context) error {
 			}
 			if userSet[m.UserID] && m.Type == trackplan.Identify || groupSet[m.GroupID] && m.Type == trackplan.Group {
 				for _, v := range m.Traits {
-					if s, ok := v.(string); ok && (len(s) >= minNeedle || strings.Contains(s, "@")) {
-						needles[s] = true
-					}
+					identifying(v)
 				}
 			}
 		}

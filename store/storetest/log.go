@@ -265,13 +265,18 @@ func testRewriteLog(t *testing.T, open Opener) {
 func testForgetDerived(t *testing.T, open Opener) {
 	s := open(t, store.DefaultLimits())
 	ctx := context.Background()
-	ingest(t, s,
+	gone := call(trackplan.Identify, "f0", "gone", "", t0, nil)
+	gone.Message.AnonymousID = "anon-gone"
+	ingest(t, s, gone,
 		call(trackplan.Identify, "f1", "gone", "", t0, map[string]any{"email": "gone@example.com"}),
 		call(trackplan.Group, "f2", "gone", "acct", t0, map[string]any{"name": "Acct"}),
 		track("f3", "gone", "acct", "Signed In", t0, nil),
 		track("f4", "stay", "acct", "Signed In", t0, nil),
 	)
-	if err := s.ForgetDerived(ctx, []string{"gone"}, nil, []string{"gone", "gone@example.com"}); err != nil {
+	if got, err := s.AliasesOf(ctx, "gone"); err != nil || len(got) != 1 || got[0] != "anon-gone" {
+		t.Errorf("AliasesOf = %v, %v; want [anon-gone]", got, err)
+	}
+	if err := s.ForgetDerived(ctx, []string{"gone", "anon-gone"}, nil, []string{"gone", "gone@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	var users []string
