@@ -29,8 +29,10 @@ func forgetCommand() *cli.Command {
 			"whole value. The run log records that an erasure happened, with a salted hash of each id, never\n" +
 			"the id.",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "user", Usage: "userId to erase (repeatable)"},
-			&cli.StringSliceFlag{Name: "account", Usage: "groupId to erase (repeatable)"},
+			// Variables of their own: TRACKPLAN_USER, set for `events --user`,
+			// must never choose whom an erasure deletes.
+			&cli.StringSliceFlag{Name: "user", Usage: "userId to erase (repeatable)", EnvVars: []string{"TRACKPLAN_FORGET_USER"}},
+			&cli.StringSliceFlag{Name: "account", Usage: "groupId to erase (repeatable)", EnvVars: []string{"TRACKPLAN_FORGET_ACCOUNT"}},
 		},
 		Action: runForget,
 	}
