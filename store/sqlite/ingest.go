@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,8 +191,13 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 	upsertTraits(&ex, "user_traits", "user_id", d.UserTraits)
 	upsertTraits(&ex, "account_traits", "group_id", d.AcctTraits)
 
+	// Rows go in key order: each upsert then lands next to the previous
+	// one in the B-tree instead of on a random page.
 	args := make([]any, 0, 5*len(d.Memberships))
-	for k, s := range d.Memberships {
+	for _, k := range sortedKeys(d.Memberships, func(a, b store.MembershipKey) int {
+		return cmp.Or(strings.Compare(a.UserID, b.UserID), strings.Compare(a.GroupID, b.GroupID))
+	}) {
+		s := d.Memberships[k]
 		args = append(args, k.UserID, k.GroupID, s.Count, micro(s.First), micro(s.Last))
 	}
 	ex.bulk(`INSERT INTO memberships (user_id, group_id, count, first_seen, last_seen) VALUES`, 5,
@@ -198,21 +205,26 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, args)
 
 	args = args[:0]
-	for alias, user := range d.Aliases {
-		args = append(args, alias, user)
+	for _, alias := range sortedKeys(d.Aliases, strings.Compare) {
+		args = append(args, alias, d.Aliases[alias])
 	}
 	ex.bulk(`INSERT INTO aliases (alias, user_id) VALUES`, 2,
 		`ON CONFLICT (alias) DO UPDATE SET user_id = excluded.user_id`, args)
 
 	args = args[:0]
-	for k, n := range d.DailyActs {
-		args = append(args, k.Day, k.UserID, k.Event, n)
+	for _, k := range sortedKeys(d.DailyActs, func(a, b store.DailyKey) int {
+		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.UserID, b.UserID), strings.Compare(a.Event, b.Event))
+	}) {
+		args = append(args, k.Day, k.UserID, k.Event, d.DailyActs[k])
 	}
 	ex.bulk(`INSERT INTO activity_daily (day, user_id, event, count) VALUES`, 4,
 		`ON CONFLICT (day, user_id, event) DO UPDATE SET count = count + excluded.count`, args)
 
 	args = args[:0]
-	for k, s := range d.TotalActs {
+	for _, k := range sortedKeys(d.TotalActs, func(a, b store.ActivityKey) int {
+		return cmp.Or(strings.Compare(a.UserID, b.UserID), strings.Compare(a.Event, b.Event))
+	}) {
+		s := d.TotalActs[k]
 		args = append(args, k.UserID, k.Event, s.Count, micro(s.First), micro(s.Last))
 	}
 	ex.bulk(`INSERT INTO activity_total (user_id, event, count, first_seen, last_seen) VALUES`, 5,
@@ -223,7 +235,8 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 
 func upsertSeen(ex *execer, table, idCol string, m map[string]*store.Seen) {
 	args := make([]any, 0, 4*len(m))
-	for id, s := range m {
+	for _, id := range sortedKeys(m, strings.Compare) {
+		s := m[id]
 		args = append(args, id, s.Count, micro(s.First), micro(s.Last))
 	}
 	ex.bulk(fmt.Sprintf(`INSERT INTO %s (%s, count, first_seen, last_seen) VALUES`, table, idCol), 4,
@@ -233,7 +246,10 @@ func upsertSeen(ex *execer, table, idCol string, m map[string]*store.Seen) {
 
 func upsertTraits(ex *execer, table, idCol string, m map[store.TraitKey]store.TraitValue) {
 	args := make([]any, 0, 4*len(m))
-	for k, v := range m {
+	for _, k := range sortedKeys(m, func(a, b store.TraitKey) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Name, b.Name))
+	}) {
+		v := m[k]
 		args = append(args, k.ID, k.Name, string(v.Value), micro(v.At))
 	}
 	ex.bulk(fmt.Sprintf(`INSERT INTO %s (%s, name, value, at) VALUES`, table, idCol), 4,
@@ -319,4 +335,14 @@ func (e *execer) close() {
 func firstWords(q string) string {
 	f := strings.Fields(q)
 	return strings.ToLower(strings.Join(f[:min(3, len(f))], " "))
+}
+
+// sortedKeys returns m's keys in the order compare gives.
+func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compare)
+	return keys
 }
