@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/trackplan/trackplan"
 )
 
@@ -126,6 +128,8 @@ type TraitKey struct{ ID, Name string }
 type TraitValue struct {
 	Value json.RawMessage
 	At    time.Time
+
+	v any // the decoded value until Aggregate encodes the winners
 }
 
 // MembershipKey identifies a user's membership of an account.
@@ -301,7 +305,22 @@ func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
 	for _, c := range b.Messages {
 		d.addMessage(c, g, l)
 	}
+	encodeTraits(d.UserTraits)
+	encodeTraits(d.AcctTraits)
 	return d
+}
+
+// encodeTraits encodes the values that won the run: a user identified ten
+// times in it costs one encoding per trait, not ten.
+func encodeTraits(m map[TraitKey]TraitValue) {
+	for k, tv := range m {
+		raw, err := gojson.Marshal(tv.v)
+		if err != nil {
+			delete(m, k) // decoded JSON always re-encodes; nothing to lose
+			continue
+		}
+		m[k] = TraitValue{Value: raw, At: tv.At}
+	}
 }
 
 func (d *Delta) source(name string) *SourceDelta {
@@ -457,11 +476,7 @@ func mergeTraits(into map[TraitKey]TraitValue, id string, traits map[string]any,
 		if old, ok := into[k]; ok && old.At.After(at) {
 			continue
 		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			continue // decoded JSON always re-encodes; nothing to lose
-		}
-		into[k] = TraitValue{Value: raw, At: at}
+		into[k] = TraitValue{v: v, At: at}
 	}
 }
 
