@@ -67,7 +67,8 @@ func (db *DB) loadDedupe(ctx context.Context, since time.Time) error {
 	if err := db.logr.QueryRowContext(ctx, `SELECT head FROM log_head`).Scan(&d.head); err != nil {
 		return fmt.Errorf("load dedupe keys: %w", err)
 	}
-	if err := d.addBlocks(ctx, db.logr, `at >= ?`, micro(since)); err != nil {
+	// The day index narrows the scan to the window's days.
+	if err := d.addBlocks(ctx, db.logr, `day >= ? AND at >= ?`, store.Day(since), micro(since)); err != nil {
 		return err
 	}
 	db.dedupe = d

@@ -10,8 +10,10 @@ CREATE TABLE log_blocks (
 	day       TEXT NOT NULL,    -- arrival day (UTC), the unit of retention
 	at        INTEGER NOT NULL, -- arrival, µs since the epoch
 	count     INTEGER NOT NULL, -- live records (erased ones excluded)
-	data      BLOB NOT NULL,
-	keys      BLOB NOT NULL     -- the dedupe keys of its messages, 16 bytes each
+	-- keys before data: opening the store reads the keys of the dedupe
+	-- window without reading through the records' overflow pages.
+	keys      BLOB NOT NULL,    -- the dedupe keys of its messages, 16 bytes each
+	data      BLOB NOT NULL
 );
 CREATE INDEX log_blocks_day ON log_blocks (day);
 
