@@ -39,6 +39,12 @@ type Checker interface {
 	Check(m *trackplan.Message) []trackplan.Violation
 }
 
+// CheckFunc adapts a function to Checker.
+type CheckFunc func(m *trackplan.Message) []trackplan.Violation
+
+// Check calls f.
+func (f CheckFunc) Check(m *trackplan.Message) []trackplan.Violation { return f(m) }
+
 // Options tune the aggregator.
 type Options struct {
 	// MaxRecords is about how many records one Apply takes (default

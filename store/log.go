@@ -160,15 +160,6 @@ func (b *LogBatch) EncodeLines() ([][]byte, error) {
 	return lines, nil
 }
 
-// KeyTime is the time a message's dedupe key is kept from: the batch's
-// acceptance, or the message's receive time when the batch has none.
-func (b *LogBatch) KeyTime(m *trackplan.Message) time.Time {
-	if !b.At.IsZero() {
-		return b.At
-	}
-	return m.ReceivedAt
-}
-
 // Set returns the strings of xs as a set.
 func Set(xs []string) map[string]bool {
 	m := make(map[string]bool, len(xs))

@@ -70,7 +70,7 @@ func (db *DB) appendTx(ctx context.Context, b *store.LogBatch, lines, rejLines [
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op once committed
 
-	fresh, dups, err := claim(ctx, tx, b)
+	fresh, dups, err := claim(ctx, tx, b, at)
 	if err != nil {
 		return store.IngestResult{}, err
 	}
@@ -204,13 +204,12 @@ func (a msgKey) compare(b msgKey) int {
 // duplicates. A key claimed by a concurrent transaction that has not
 // committed yet makes this one wait for it: a message is stored by exactly
 // one transaction.
-func claim(ctx context.Context, tx pgx.Tx, b *store.LogBatch) ([]int, map[string]int64, error) {
+func claim(ctx context.Context, tx pgx.Tx, b *store.LogBatch, at time.Time) ([]int, map[string]int64, error) {
 	msgs := b.Messages
 	dups := map[string]int64{}
 	keys := make([]msgKey, len(msgs))
 	first := make(map[msgKey]bool, len(msgs))
 	unique := make([]msgKey, 0, len(msgs))
-	at := make(map[msgKey]time.Time, len(msgs))
 	for i, m := range msgs {
 		k := msgKey{text(m.Source), text(store.MessageKey(m))}
 		keys[i] = k
@@ -220,7 +219,6 @@ func claim(ctx context.Context, tx pgx.Tx, b *store.LogBatch) ([]int, map[string
 		}
 		first[k] = true
 		unique = append(unique, k)
-		at[k] = b.KeyTime(m)
 	}
 	if len(unique) == 0 {
 		return nil, dups, nil
@@ -230,7 +228,7 @@ func claim(ctx context.Context, tx pgx.Tx, b *store.LogBatch) ([]int, map[string
 	ids := make([]string, len(unique))
 	received := make([]time.Time, len(unique))
 	for i, k := range unique {
-		sources[i], ids[i], received[i] = k.source, k.id, at[k]
+		sources[i], ids[i], received[i] = k.source, k.id, at
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO dedupe (source, message_id, received_at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/postgres"
 	"github.com/trackplan/trackplan/store/sqlite"
@@ -636,33 +636,10 @@ func follow(ctx context.Context, db store.Store, done <-chan struct{}) error {
 // records, starting again from the cursor when another process applied a
 // run first.
 func deriveInRuns(ctx context.Context, s store.Store, n int, check func(*trackplan.Message) []trackplan.Violation) error {
-	for {
-		epoch, err := s.Epoch(ctx)
-		if err != nil {
-			return err
-		}
-		cur, err := s.Cursor(ctx)
-		if err != nil {
-			return err
-		}
-		b := store.Batch{Epoch: epoch}
-		to := cur
-		err = s.ReadLog(ctx, cur, n, func(blk store.LogBlock) error {
-			recs, err := store.DecodeBlock(blk)
-			if err != nil {
-				return err
-			}
-			b.Add(recs, check)
-			to = blk.Last
-			return nil
-		})
-		if err != nil || to == cur {
-			return err
-		}
-		if err := s.Apply(ctx, cur, to, &b); err != nil && !errors.Is(err, store.ErrCursorMoved) {
-			return err
-		}
-	}
+	d := derive.New(s, s, derive.Options{MaxRecords: n})
+	d.SetChecker(derive.CheckFunc(check))
+	_, err := d.CatchUp(ctx)
+	return err
 }
 
 // copyLog appends the records of blocks to s in one batch: the messages

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/store"
 )
 
@@ -104,32 +105,8 @@ func BenchDerive(b *testing.B, st store.Store, total, run int) {
 		if err := st.ResetDerived(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		epoch, err := st.Epoch(context.Background())
-		if err != nil {
+		if _, err := derive.New(st, st, derive.Options{MaxRecords: run}).CatchUp(context.Background()); err != nil {
 			b.Fatal(err)
-		}
-		for {
-			cur, err := st.Cursor(context.Background())
-			if err != nil {
-				b.Fatal(err)
-			}
-			bt := store.Batch{Epoch: epoch}
-			to := cur
-			err = st.ReadLog(context.Background(), cur, run, func(blk store.LogBlock) error {
-				recs, err := store.DecodeBlock(blk)
-				bt.Add(recs, nil)
-				to = blk.Last
-				return err
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if to == cur {
-				break
-			}
-			if err := st.Apply(context.Background(), cur, to, &bt); err != nil {
-				b.Fatal(err)
-			}
 		}
 	}
 	b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "records/s")

@@ -2,10 +2,10 @@ package storetest
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/store"
 )
 
@@ -34,33 +34,13 @@ func Ingest(ctx context.Context, s store.Store, at time.Time, msgs []store.Check
 	})
 }
 
-// Derive applies everything s's log holds beyond its cursor, checking each
-// message with check (nil: no violations).
+// Derive applies everything s's log holds beyond its cursor, in one run,
+// checking each message with check (nil: no violations).
 func Derive(ctx context.Context, s store.Store, check func(*trackplan.Message) []trackplan.Violation) error {
-	epoch, err := s.Epoch(ctx)
-	if err != nil {
-		return err
+	d := derive.New(s, s, derive.Options{MaxRecords: 1 << 30})
+	if check != nil {
+		d.SetChecker(derive.CheckFunc(check))
 	}
-	cur, err := s.Cursor(ctx)
-	if err != nil {
-		return err
-	}
-	b := store.Batch{Epoch: epoch}
-	to := cur
-	err = s.ReadLog(ctx, cur, 1<<30, func(blk store.LogBlock) error {
-		recs, err := store.DecodeBlock(blk)
-		if err != nil {
-			return err
-		}
-		b.Add(recs, check)
-		to = blk.Last
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read log: %w", err)
-	}
-	if to == cur {
-		return nil
-	}
-	return s.Apply(ctx, cur, to, &b)
+	_, err := d.CatchUp(ctx)
+	return err
 }
