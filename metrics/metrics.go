@@ -96,17 +96,29 @@ func (m *Metrics) Derived(n int, took time.Duration) {
 	m.deriveTime.Observe(took.Seconds())
 }
 
-// DeriveLag registers the derive lag gauges; lag is called at every scrape
-// and returns the records appended but not applied and the age in seconds
-// of the oldest of them.
+// DeriveLag registers the derive lag gauges; lag is called once at every
+// scrape and returns the records appended but not applied and the age in
+// seconds of the oldest of them.
 func (m *Metrics) DeriveLag(lag func() (records, seconds float64)) {
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_derive_lag_records",
-			Help: "Log records appended but not yet applied to the derived state."},
-			func() float64 { r, _ := lag(); return r }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_derive_lag_seconds",
-			Help: "Age of the oldest log record not yet applied to the derived state."},
-			func() float64 { _, s := lag(); return s }))
+	m.reg.MustRegister(&lagCollector{lag: lag,
+		records: prometheus.NewDesc("trackplan_derive_lag_records",
+			"Log records appended but not yet applied to the derived state.", nil, nil),
+		seconds: prometheus.NewDesc("trackplan_derive_lag_seconds",
+			"Age of the oldest log record not yet applied to the derived state.", nil, nil)})
+}
+
+// lagCollector measures the lag once per scrape for both gauges.
+type lagCollector struct {
+	lag              func() (records, seconds float64)
+	records, seconds *prometheus.Desc
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.records; ch <- c.seconds }
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	r, s := c.lag()
+	ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, r)
+	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, s)
 }
 
 // Violation counts one plan violation found when deriving.

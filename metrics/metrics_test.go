@@ -17,6 +17,9 @@ func TestExposition(t *testing.T) {
 	m.JobRun("score", "ok", time.Second)
 	m.NotionRequests("PATCH", 429, 3)
 	m.Pushed("acknowledged", 7)
+	m.Derived(120, time.Second)
+	lagCalls := 0
+	m.DeriveLag(func() (float64, float64) { lagCalls++; return 30, 2.5 })
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -32,10 +35,17 @@ func TestExposition(t *testing.T) {
 		`trackplan_notion_requests_total{method="PATCH",status="429"} 3`,
 		`trackplan_push_messages_total{outcome="acknowledged"} 7`,
 		`trackplan_store_size_bytes 4096`,
+		`trackplan_derived_records_total 120`,
+		`trackplan_derive_seconds_count 1`,
+		`trackplan_derive_lag_records 30`,
+		`trackplan_derive_lag_seconds 2.5`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	if lagCalls != 1 {
+		t.Errorf("the lag was measured %d times for one scrape; want once", lagCalls)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -132,7 +133,7 @@ func findInStore(t *testing.T, db string, needles []string) []string {
 			look("table "+table, []byte(row))
 			if strings.HasPrefix(table, "reservoir") || table == "violations" { // samples are hex-encoded
 				for _, f := range strings.Split(row, " | ") {
-					if raw, err := hexDecode(f); err == nil {
+					if raw, err := hex.DecodeString(f); err == nil {
 						look("table "+table+" (decoded)", raw)
 					}
 				}
@@ -151,12 +152,6 @@ func findInStore(t *testing.T, db string, needles []string) []string {
 		}
 	}
 	return found
-}
-
-func hexDecode(s string) ([]byte, error) {
-	out := make([]byte, len(s)/2)
-	_, err := fmt.Sscanf(s, "%X", &out)
-	return out, err
 }
 
 // TestEventsAndRebuildCommands: `events` lists the log with filters and
