@@ -40,6 +40,7 @@ func TestDependencyDirection(t *testing.T) {
 		"/planfile":       {""},
 		"/export":         {""},
 		"/report":         {""},
+		"/plandiff":       {""},
 		"/simulate":       {""},
 		"/schedule":       {""},
 		"/metrics":        {},

@@ -20,7 +20,7 @@ import (
 func planCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "plan",
-		Usage: "create, read, write, lint and export the tracking plan",
+		Usage: "create, read, write, lint, diff and export the tracking plan",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "init",
@@ -69,6 +69,7 @@ func planCommand() *cli.Command {
 				},
 				Action: planExport,
 			},
+			planDiffCommand(),
 		},
 	}
 }
