@@ -27,12 +27,11 @@ const (
 
 // Aggregate codes, found by reconciling the plan with what was stored.
 const (
-	PlannedNotSeen           Code = "PLANNED_NOT_SEEN"
-	DeprecatedStillSeen      Code = "DEPRECATED_STILL_SEEN"
-	TypeInconsistent         Code = "TYPE_INCONSISTENT"
-	RequiredSometimesMissing Code = "REQUIRED_SOMETIMES_MISSING"
-	Naming                   Code = "NAMING"
-	BestPractice             Code = "BEST_PRACTICE"
+	PlannedNotSeen      Code = "PLANNED_NOT_SEEN"
+	DeprecatedStillSeen Code = "DEPRECATED_STILL_SEEN"
+	TypeInconsistent    Code = "TYPE_INCONSISTENT"
+	Naming              Code = "NAMING"
+	BestPractice        Code = "BEST_PRACTICE"
 )
 
 // Severity orders findings for reports and --fail-on.
@@ -56,20 +55,26 @@ type Violation struct {
 
 // Finding is one line of a drift report.
 type Finding struct {
-	Code        Code            `json:"code"`
-	Severity    Severity        `json:"severity"`
-	Source      string          `json:"source,omitempty"`
-	Event       string          `json:"event,omitempty"`
-	Path        string          `json:"path,omitempty"`
-	Expected    string          `json:"expected,omitempty"`
-	Observed    string          `json:"observed,omitempty"`
-	Count       int64           `json:"count"`
-	Rate        float64         `json:"rate"`
-	FirstSeen   time.Time       `json:"first_seen,omitzero"`
-	LastSeen    time.Time       `json:"last_seen,omitzero"`
-	Owner       string          `json:"owner,omitempty"`
-	Fingerprint string          `json:"fingerprint"`
-	Sample      json.RawMessage `json:"sample,omitempty"`
+	Code     Code     `json:"code"`
+	Severity Severity `json:"severity"`
+	Source   string   `json:"source,omitempty"`
+	Event    string   `json:"event,omitempty"`
+	Path     string   `json:"path,omitempty"`
+	Expected string   `json:"expected,omitempty"`
+	Observed string   `json:"observed,omitempty"`
+	Count    int64    `json:"count"`
+	Rate     float64  `json:"rate"`
+	// FirstSeen and LastSeen bound the finding's messages in the report's
+	// window; FirstSeenAllTime is its earliest sighting in all the traffic
+	// kept.
+	FirstSeen        time.Time `json:"first_seen,omitzero"`
+	LastSeen         time.Time `json:"last_seen,omitzero"`
+	FirstSeenAllTime time.Time `json:"first_seen_all_time,omitzero"`
+	Owner            string    `json:"owner,omitempty"`
+	Fingerprint      string    `json:"fingerprint"`
+	// Samples are up to three example messages, the latest first, with
+	// write keys removed and pii properties masked.
+	Samples []json.RawMessage `json:"samples,omitempty"`
 }
 
 // Fingerprint identifies a finding across runs and reports: the first 16 hex

@@ -32,6 +32,9 @@ type Target interface {
 	Epoch(ctx context.Context) (int64, error)
 	Cursor(ctx context.Context) (int64, error)
 	Apply(ctx context.Context, from, to int64, b *store.Batch) error
+	// VerdictPlan is the plan the verdicts follow: once the target has
+	// one, every run is checked against it.
+	VerdictPlan(ctx context.Context) (store.PlanVersion, error)
 }
 
 // Checker checks one message against the plan.
@@ -72,13 +75,35 @@ type Deriver struct {
 	log     Log
 	into    Target
 	opts    Options
-	checker atomic.Pointer[checkerBox]
+	checker atomic.Pointer[checkerBox] // SetChecker's, for a target with no plan
 	held    atomic.Bool
 	wake    chan struct{}
-	mu      sync.Mutex // one catch-up at a time in this process
+	mu      sync.Mutex // one catch-up (or plan switch) at a time in this process
+
+	// plan is the target's verdict plan as last read, compiled; nil until
+	// read. Guarded by mu.
+	plan *compiledPlan
+	// rechecking is the re-check under way, if any (see Rechecking).
+	rechecking atomic.Pointer[RecheckProgress]
+	// wanted is the plan Run is to switch to (see Want).
+	wanted atomic.Pointer[store.PlanVersion]
 }
 
 type checkerBox struct{ c Checker }
+
+// compiledPlan is a plan version and its checker.
+type compiledPlan struct {
+	version store.PlanVersion
+	checker Checker // nil when the version is empty
+}
+
+func compile(v store.PlanVersion) *compiledPlan {
+	cp := &compiledPlan{version: v}
+	if v.ID != "" && v.Plan != nil {
+		cp.checker = trackplan.NewChecker(v.Plan)
+	}
+	return cp
+}
 
 // New returns a Deriver reading log and writing into target (often the same
 // store).
@@ -95,8 +120,10 @@ func New(log Log, into Target, opts Options) *Deriver {
 	return &Deriver{log: log, into: into, opts: opts, wake: make(chan struct{}, 1)}
 }
 
-// SetChecker sets the plan the following runs are checked against; nil
-// turns checking off.
+// SetChecker sets what the following runs are checked with while the
+// target follows no plan (a fresh store, tests); nil turns checking off.
+// Once the target follows a plan (see Recheck), runs are checked against
+// that plan whatever was set here.
 func (d *Deriver) SetChecker(c Checker) {
 	if c == nil {
 		d.checker.Store(nil)
@@ -162,6 +189,11 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 		} else if cur > head {
 			return res, fmt.Errorf("the derived state covers records up to %d but the log ends at %d: %w", cur, head, ErrNotItsLog)
 		}
+		if d.plan == nil {
+			if err := d.loadPlan(ctx); err != nil {
+				return res, err
+			}
+		}
 		start := time.Now()
 		b, to, n, err := d.read(ctx, cur, &res)
 		if err != nil {
@@ -171,8 +203,14 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 			return res, nil
 		}
 		b.Epoch = epoch
+		b.Plan = d.plan.version.ID
 		if err := d.into.Apply(ctx, cur, to, b); err != nil {
 			if errors.Is(err, store.ErrCursorMoved) {
+				continue
+			}
+			if errors.Is(err, store.ErrPlanMoved) {
+				// Another process switched the plan: check against it.
+				d.plan = nil
 				continue
 			}
 			return res, fmt.Errorf("derive records %d-%d: %w", cur+1, to, err)
@@ -197,11 +235,17 @@ func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batc
 		n     int
 		check func(*trackplan.Message) []trackplan.Violation
 	)
-	if box := d.checker.Load(); box != nil {
-		check = box.c.Check
+	var c Checker
+	if d.plan.checker != nil {
+		c = d.plan.checker
+	} else if box := d.checker.Load(); box != nil {
+		c = box.c
+	}
+	if c != nil {
+		check = c.Check
 		if on := d.opts.OnViolation; on != nil {
 			check = func(m *trackplan.Message) []trackplan.Violation {
-				vs := box.c.Check(m)
+				vs := c.Check(m)
 				for _, v := range vs {
 					on(v.Code)
 				}
@@ -232,12 +276,40 @@ func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batc
 	return &b, to, n, nil
 }
 
+// loadPlan reads and compiles the target's verdict plan. Called with mu
+// held.
+func (d *Deriver) loadPlan(ctx context.Context) error {
+	v, err := d.into.VerdictPlan(ctx)
+	if err != nil {
+		return fmt.Errorf("read the verdict plan: %w", err)
+	}
+	d.plan = compile(v)
+	return nil
+}
+
+// Plan returns the plan version the verdicts follow (ID "" when none).
+func (d *Deriver) Plan(ctx context.Context) (store.PlanVersion, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.loadPlan(ctx); err != nil {
+		return store.PlanVersion{}, err
+	}
+	return d.plan.version, nil
+}
+
 // Run catches up whenever notified, and every Interval, until ctx ends. A
 // failed catch-up is logged and retried at the next tick.
 func (d *Deriver) Run(ctx context.Context) error {
 	tick := time.NewTicker(d.opts.Interval)
 	defer tick.Stop()
+	var rechecking atomic.Bool
+	defer func() {
+		for rechecking.Load() { // the re-check ends with ctx
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
 	for {
+		d.startWanted(ctx, &rechecking)
 		if _, err := d.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			d.opts.Logger.Error("derive from the log failed", "err", err)
 		}

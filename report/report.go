@@ -19,6 +19,11 @@ import (
 // Report is what the renderers show: a summary and the findings, most
 // severe first.
 type Report struct {
+	// Plan is the ID of the plan version the report judged by, From and
+	// To its window (event time); all empty when not known.
+	Plan     string              `json:"plan,omitempty"`
+	From     time.Time           `json:"from,omitzero"`
+	To       time.Time           `json:"to,omitzero"`
 	Summary  Summary             `json:"summary"`
 	Findings []trackplan.Finding `json:"findings"`
 }
@@ -150,6 +155,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		fmt.Fprintf(w, ", %d accepted by the baseline", s.Suppressed)
 	}
 	fmt.Fprintln(w, ")")
+	if line := judgedLine(r); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	for _, g := range groups(r.Findings, cmp.Or(o.GroupBy, BySeverity)) {
 		fmt.Fprintf(w, "\n%s (%d)\n", paint("1", strings.ToUpper(g.title)), len(g.findings))
 		infos := 0
@@ -321,4 +329,17 @@ func WriteJUnit(w io.Writer, r *Report, events []string) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// judgedLine names the plan and the window a report judged by.
+func judgedLine(r *Report) string {
+	var parts []string
+	if r.Plan != "" {
+		parts = append(parts, "judged by plan "+r.Plan)
+	}
+	if !r.From.IsZero() && !r.To.IsZero() {
+		parts = append(parts, fmt.Sprintf("window %s – %s (event time, whole hours)",
+			r.From.Truncate(time.Hour).Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 MST")))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func fixture() *Report {
 			f(trackplan.Naming, trackplan.SeverityInfo, "signed_up", "", "Object Action in Title Case", "signed_up", "", 0, 0),
 		},
 	}
-	r.Findings[0].Sample = []byte(`{"type":"track","event":"Report Exported","properties":{"row_count":"12"}}`)
+	r.Findings[0].Samples = []json.RawMessage{[]byte(`{"type":"track","event":"Report Exported","properties":{"row_count":"12"}}`)}
 	r.Recount()
 	return r
 }

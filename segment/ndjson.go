@@ -27,6 +27,9 @@ type NDJSON struct {
 	Now    func() time.Time
 	// Chunk is how many messages are handed on at once (default 5,000).
 	Chunk int
+	// Workers parse lines in parallel when above 1; chunks are still handed
+	// on in the file's order.
+	Workers int
 }
 
 // Read reads r to the end, calling fn with each chunk of accepted messages
@@ -65,6 +68,16 @@ func (n *NDJSON) Read(r io.Reader, fn func(msgs []*trackplan.Message, rejs []tra
 		err := fn(msgs, rejs)
 		msgs, rejs = nil, nil
 		return err
+	}
+	if n.Workers > 1 {
+		return n.readParallel(br, l, now, flush, func(got []*trackplan.Message, bad []trackplan.Rejection) error {
+			msgs = append(msgs, got...)
+			rejs = append(rejs, bad...)
+			if len(msgs)+len(rejs) >= chunk {
+				return flush()
+			}
+			return nil
+		})
 	}
 	for {
 		line, err := readLine(br, l.MaxRequestBytes)
@@ -118,6 +131,111 @@ func (n *NDJSON) parseLine(line []byte, readErr error, num int, now time.Time, l
 	}
 	req.KeepReceivedAt = true
 	return req.Messages(n.Source, now, l)
+}
+
+// lineRun is a run of consecutive lines, parsed by one worker.
+type lineRun struct {
+	first int // the number of its first line
+	lines [][]byte
+	errs  []error // errLineTooLong where a line was over the limit
+	out   chan parsedRun
+}
+
+type parsedRun struct {
+	msgs []*trackplan.Message
+	rejs []trackplan.Rejection
+}
+
+// readParallel reads lines in runs that n.Workers goroutines parse; add
+// gets each run's messages and rejections in the file's order.
+func (n *NDJSON) readParallel(br *bufio.Reader, l Limits, now func() time.Time, flush func() error,
+	add func([]*trackplan.Message, []trackplan.Rejection) error) (int, error) {
+	const runLines = 512
+	jobs := make(chan *lineRun, n.Workers*2)
+	order := make(chan *lineRun, n.Workers*4)
+	for range n.Workers {
+		go func() {
+			for run := range jobs {
+				var p parsedRun
+				at := now().UTC()
+				for i, line := range run.lines {
+					got, bad := n.parseLine(line, run.errs[i], run.first+i, at, l)
+					p.msgs = append(p.msgs, got...)
+					p.rejs = append(p.rejs, bad...)
+				}
+				run.out <- p
+			}
+		}()
+	}
+	var (
+		lines   int
+		readErr error
+		stop    = make(chan struct{})
+	)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		run := &lineRun{first: 1}
+		send := func() bool {
+			run.out = make(chan parsedRun, 1)
+			select {
+			case jobs <- run:
+			case <-stop:
+				return false
+			}
+			select {
+			case order <- run:
+			case <-stop:
+				return false
+			}
+			run = &lineRun{first: lines + 1}
+			return true
+		}
+		for {
+			line, err := readLine(br, l.MaxRequestBytes)
+			if err == nil || len(line) > 0 || err == errLineTooLong {
+				lines++
+				var lerr error
+				if err == errLineTooLong {
+					lerr = err
+				}
+				run.lines = append(run.lines, line)
+				run.errs = append(run.errs, lerr)
+				if len(run.lines) == runLines && !send() {
+					return
+				}
+			}
+			if err == io.EOF {
+				if len(run.lines) > 0 {
+					send()
+				}
+				return
+			}
+			if err != nil && err != errLineTooLong {
+				readErr = fmt.Errorf("read line %d: %w", lines+1, err)
+				if len(run.lines) > 0 {
+					send()
+				}
+				return
+			}
+		}
+	}()
+	var addErr error
+	for run := range order {
+		p := <-run.out
+		if addErr == nil {
+			if addErr = add(p.msgs, p.rejs); addErr != nil {
+				close(stop)
+			}
+		}
+	}
+	if addErr != nil {
+		return lines, addErr
+	}
+	if readErr != nil {
+		return lines, readErr
+	}
+	return lines, flush()
 }
 
 // isBatchLine reports whether a line is a batch envelope rather than one

@@ -18,9 +18,11 @@ import (
 // its derived tables in one Apply transaction. Building it in memory
 // first turns thousands of messages into a few hundred upserts.
 type Delta struct {
+	// Tally holds the verdicts and hourly volumes: rejections and the
+	// messages of the events the guard allows.
+	Tally
 	Sources     map[string]*SourceDelta
 	Events      map[EventKey]*EventDelta
-	Violations  map[ViolationKey]*ViolationDelta
 	Rejections  map[RejectionKey]*RejectionDelta
 	Users       map[string]*Seen
 	Accounts    map[string]*Seen
@@ -70,6 +72,20 @@ type Seen struct {
 	Count       int64
 }
 
+// Merge adds o's sightings to s.
+func (s *Seen) Merge(o Seen) {
+	if o.Count == 0 {
+		return
+	}
+	if s.Count == 0 || o.First.Before(s.First) {
+		s.First = o.First
+	}
+	if s.Count == 0 || o.Last.After(s.Last) {
+		s.Last = o.Last
+	}
+	s.Count += o.Count
+}
+
 func (s *Seen) add(t time.Time) {
 	if s.Count == 0 || t.Before(s.First) {
 		s.First = t
@@ -95,13 +111,14 @@ type PropDelta struct {
 	Examples []string
 }
 
-// ViolationKey identifies a counted violation.
+// ViolationKey identifies a violation counted in one hour of event time.
 type ViolationKey struct {
 	Event    EventKey
 	Code     trackplan.Code
 	Path     string
 	Expected string
 	Observed string
+	Hour     int64 // see Hour
 }
 
 // ViolationDelta is what a batch adds to one violation.
@@ -279,9 +296,9 @@ func (g *Guard) observedValue(k valueKey, value string, adds *GuardAdds) string 
 // depend on how the log was split into runs.
 func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
 	d := &Delta{
+		Tally:       *NewTally(),
 		Sources:     map[string]*SourceDelta{},
 		Events:      map[EventKey]*EventDelta{},
-		Violations:  map[ViolationKey]*ViolationDelta{},
 		Rejections:  map[RejectionKey]*RejectionDelta{},
 		Users:       map[string]*Seen{},
 		Accounts:    map[string]*Seen{},
@@ -301,6 +318,7 @@ func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
 			d.Rejections[k] = rd
 		}
 		rd.add(r.ReceivedAt)
+		d.AddRejection(&r)
 	}
 	for _, c := range b.Messages {
 		d.addMessage(c, g, l)
@@ -397,6 +415,7 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 	}
 	ev.add(at)
 	ev.Daily[Day(at)]++
+	d.addVolume(key, at)
 	if l.ReservoirSize > 0 && len(m.Raw) > 0 {
 		if len(ev.Reservoir) >= l.ReservoirSize {
 			ev.Reservoir = append(ev.Reservoir[:0], ev.Reservoir[1:]...)
@@ -443,22 +462,6 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 		d.addViolation(key, trackplan.Violation{Code: trackplan.CardinalityLimit,
 			Observed: "property paths per event", Expected: "at most " + strconv.Itoa(l.MaxPathsPerEvent)}, at, m.Raw)
 	}
-}
-
-func (d *Delta) addViolation(key EventKey, v trackplan.Violation, at time.Time, raw json.RawMessage) {
-	k := ViolationKey{Event: key, Code: v.Code, Path: v.Path, Expected: v.Expected, Observed: v.Observed}
-	vd := d.Violations[k]
-	if vd == nil {
-		vd = &ViolationDelta{}
-		d.Violations[k] = vd
-	}
-	// The sample is the latest message by event time, the later in the
-	// log on a tie: the stores keep the same rule across Apply calls, so
-	// the sample does not depend on how the log was split.
-	if vd.Count == 0 || !at.Before(vd.Last) {
-		vd.Sample = raw
-	}
-	vd.add(at)
 }
 
 func seen[K comparable](m map[K]*Seen, k K, at time.Time) {

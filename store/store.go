@@ -26,6 +26,7 @@ type Store interface {
 	// Log is the event log; Derived the state derived from it.
 	Log
 	Derived
+	Verdicts
 
 	// Stored counts how many of the given messageIds of a source are stored
 	// (within the dedupe window).
@@ -34,16 +35,13 @@ type Store interface {
 	// Observed returns what has been seen, for `trackplan observed`.
 	Observed(ctx context.Context) (*Observed, error)
 
-	// Violations returns the per-message violations counted when deriving whose
-	// last occurrence is at or after since.
-	Violations(ctx context.Context, since time.Time) ([]ViolationCount, error)
-
 	// Reservoir returns up to limit recent raw messages observed under the
 	// given event key, newest first.
 	Reservoir(ctx context.Context, key EventKey, limit int) ([]json.RawMessage, error)
 
-	// Prune removes dedupe keys received before dedupeBefore and activity
-	// rollups for days before activityBefore. The log is pruned by PruneLog.
+	// Prune removes dedupe keys received before dedupeBefore, and activity
+	// rollups, hourly verdicts and volumes before activityBefore. The log
+	// is pruned by PruneLog.
 	Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error
 
 	// RecordRun appends a job run to the run log and sets its ID.
@@ -109,6 +107,10 @@ type Batch struct {
 	// Epoch is the derived state's epoch read before the records were
 	// (see Derived.Epoch).
 	Epoch int64
+	// Plan is the ID of the plan version the messages were checked
+	// against ("" when unchecked): Apply refuses it with ErrPlanMoved
+	// unless the verdicts follow that plan.
+	Plan string
 }
 
 // MessageKey is the dedupe key of a message: its messageId, or a hash of
@@ -188,17 +190,4 @@ type RejectionSum struct {
 	Sample    string    `json:"sample"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
-}
-
-// ViolationCount is a per-message violation as counted when deriving.
-type ViolationCount struct {
-	Event     EventKey
-	Code      trackplan.Code
-	Path      string
-	Expected  string
-	Observed  string
-	Count     int64
-	FirstSeen time.Time
-	LastSeen  time.Time
-	Sample    json.RawMessage
 }

@@ -18,20 +18,21 @@ import (
 // DriftReader is what reconciliation reads from the store.
 type DriftReader interface {
 	Observed(ctx context.Context) (*store.Observed, error)
-	Violations(ctx context.Context, since time.Time) ([]store.ViolationCount, error)
-	store.DriftSource
+	Verdicts(ctx context.Context, from, to time.Time) (*store.Tally, error)
+	Hygiene(ctx context.Context, nameTrait string) (store.Hygiene, error)
 }
 
-// DriftOptions tune the aggregate checks.
+// DriftOptions tune the report.
 type DriftOptions struct {
-	// Window is how far back traffic counts as current (default 7 days).
+	// Window is how far back from the report's time traffic counts
+	// (default 7 days), in event time and whole hours: the hour holding
+	// its start counts whole.
 	Window time.Duration
-	// RequiredMissingRate and RequiredMissingMin: a required property
-	// missing from some (not all) of an event's messages is reported as
-	// REQUIRED_SOMETIMES_MISSING when the share is at least the rate and the
-	// count at least the minimum; below either it is noise and not reported.
-	RequiredMissingRate float64
-	RequiredMissingMin  int64
+	// From, when set, is the window's start instead of at - Window.
+	From time.Time
+	// Partial says the traffic is a capture (a QA file), not everything
+	// the product sends: planned events not seen in it are not findings.
+	Partial bool
 	// AccountNameTrait is the account display-name trait (default "name").
 	AccountNameTrait string
 }
@@ -40,32 +41,29 @@ func (o DriftOptions) withDefaults() DriftOptions {
 	if o.Window <= 0 {
 		o.Window = 7 * 24 * time.Hour
 	}
-	if o.RequiredMissingRate == 0 {
-		o.RequiredMissingRate = 0.05
-	}
-	if o.RequiredMissingMin == 0 {
-		o.RequiredMissingMin = 20
-	}
 	if o.AccountNameTrait == "" {
 		o.AccountNameTrait = trackplan.DefaultAccountNameTrait
 	}
 	return o
 }
 
-// Drift reads what it needs from src and reconciles it with plan as of at.
+// WindowStart is the window's start for a report at at.
+func (o DriftOptions) WindowStart(at time.Time) time.Time {
+	if !o.From.IsZero() {
+		return o.From
+	}
+	return at.Add(-o.withDefaults().Window)
+}
+
+// Drift reads what it needs from src and reconciles it with plan over the
+// window ending at at.
 func Drift(ctx context.Context, src DriftReader, plan *trackplan.Plan, at time.Time, o DriftOptions) (*report.Report, error) {
 	o = o.withDefaults()
-	from := at.Add(-o.Window)
 	obs, err := src.Observed(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
 	}
-	vs, err := src.Violations(ctx, from)
-	if err != nil {
-		return nil, fmt.Errorf("drift: %w", err)
-	}
-	// Volumes per whole UTC day: the window's first (partial) day counts.
-	vol, err := src.EventVolumes(ctx, from.Truncate(24*time.Hour), at.Truncate(24*time.Hour).Add(24*time.Hour))
+	t, err := src.Verdicts(ctx, o.WindowStart(at), at)
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
 	}
@@ -73,17 +71,18 @@ func Drift(ctx context.Context, src DriftReader, plan *trackplan.Plan, at time.T
 	if err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
 	}
-	return Reconcile(DriftInput{Plan: plan, Observed: obs, Violations: vs, Volumes: vol, Hygiene: hy, At: at}, o), nil
+	return Reconcile(DriftInput{Plan: plan, Observed: obs, Verdicts: t, Hygiene: hy, At: at}, o), nil
 }
 
 // DriftInput is everything Reconcile looks at.
 type DriftInput struct {
-	Plan       *trackplan.Plan
-	Observed   *store.Observed
-	Violations []store.ViolationCount   // last seen within the window
-	Volumes    map[store.EventKey]int64 // messages per event within the window
-	Hygiene    store.Hygiene
-	At         time.Time
+	Plan     *trackplan.Plan
+	Observed *store.Observed
+	// Verdicts are the window's: what checking its messages against Plan
+	// gave, with their volumes.
+	Verdicts *store.Tally
+	Hygiene  store.Hygiene
+	At       time.Time
 }
 
 // Severity of each per-message code when aggregated into a finding.
@@ -105,21 +104,36 @@ var codeSeverity = map[trackplan.Code]trackplan.Severity{
 // report, fingerprints included.
 func Reconcile(in DriftInput, o DriftOptions) *report.Report {
 	o = o.withDefaults()
-	r := &reconciler{in: in, o: o, from: in.At.Add(-o.Window), planned: map[string]*trackplan.Event{}}
+	r := &reconciler{in: in, o: o, planned: map[string]*trackplan.Event{}, pii: piiPaths(in.Plan)}
 	for _, e := range in.Plan.Events {
 		r.planned[planKey(e.CallType(), e.Name)] = e
 	}
-	r.seen = map[string]store.ObservedEvent{}
-	r.volume = map[string]int64{}
+	r.volume = map[string]*store.Seen{}
+	r.eventVolume = map[store.EventKey]int64{}
+	for k, v := range in.Verdicts.Volumes {
+		r.eventVolume[k.Event] += v.Count
+		pk := planKey(k.Event.Type, k.Event.Name)
+		s := r.volume[pk]
+		if s == nil {
+			s = &store.Seen{First: v.First, Last: v.Last}
+			r.volume[pk] = s
+		}
+		s.Count += v.Count
+		if v.First.Before(s.First) {
+			s.First = v.First
+		}
+		if v.Last.After(s.Last) {
+			s.Last = v.Last
+		}
+	}
+	r.lastSeen = map[string]time.Time{}
 	for _, e := range in.Observed.Events {
 		k := planKey(e.Type, e.Name)
-		r.volume[k] += in.Volumes[store.EventKey{Source: e.Source, Type: e.Type, Name: e.Name}]
-		if prev, ok := r.seen[k]; !ok || e.LastSeen.After(prev.LastSeen) {
-			r.seen[k] = e
+		if e.LastSeen.After(r.lastSeen[k]) {
+			r.lastSeen[k] = e.LastSeen
 		}
 	}
 	r.violations()
-	r.rejections()
 	r.planCoverage()
 	r.typeConsistency()
 	r.naming()
@@ -133,8 +147,8 @@ func Reconcile(in DriftInput, o DriftOptions) *report.Report {
 			rep.Summary.EventsPlanned++
 		}
 	}
-	for _, n := range r.volume {
-		if n > 0 {
+	for _, s := range r.volume {
+		if s.Count > 0 {
 			rep.Summary.EventsSeen++
 		}
 	}
@@ -172,13 +186,14 @@ func planKey(t trackplan.CallType, name string) string {
 }
 
 type reconciler struct {
-	in       DriftInput
-	o        DriftOptions
-	from     time.Time
-	planned  map[string]*trackplan.Event
-	seen     map[string]store.ObservedEvent // latest observation per plan key
-	volume   map[string]int64               // window volume per plan key
-	findings []trackplan.Finding
+	in          DriftInput
+	o           DriftOptions
+	planned     map[string]*trackplan.Event
+	pii         map[string]map[string]bool // plan key → property paths marked pii
+	volume      map[string]*store.Seen     // window volume per plan key
+	eventVolume map[store.EventKey]int64   // window volume per observed event
+	lastSeen    map[string]time.Time       // all-time last sighting per plan key
+	findings    []trackplan.Finding
 }
 
 func (r *reconciler) owner(t trackplan.CallType, name string) string {
@@ -193,87 +208,101 @@ func (r *reconciler) add(f trackplan.Finding) {
 	r.findings = append(r.findings, f)
 }
 
-// violations aggregates the per-message codes counted at ingest: one
-// finding per (code, source, event, path), observed values merged.
+// MaxSamples is how many example messages a finding carries at most.
+const MaxSamples = 3
+
+// violations gathers the window's verdicts into findings: one per (code,
+// source, event, path), observed values merged, counted over the window
+// with the rate over the event's messages in it.
 func (r *reconciler) violations() {
 	type key struct {
 		code                trackplan.Code
 		source, event, path string
 		typ                 trackplan.CallType
 	}
-	groups := map[key][]store.ViolationCount{}
-	for _, v := range r.in.Violations {
-		k := key{v.Code, v.Event.Source, v.Event.Name, v.Path, v.Event.Type}
-		groups[k] = append(groups[k], v)
+	groups := map[key][]store.ViolationKey{}
+	for k := range r.in.Verdicts.Violations {
+		g := key{k.Code, k.Event.Source, k.Event.Name, k.Path, k.Event.Type}
+		groups[g] = append(groups[g], k)
 	}
-	counts := map[store.EventKey]int64{}
-	for _, e := range r.in.Observed.Events {
-		counts[store.EventKey{Source: e.Source, Type: e.Type, Name: e.Name}] = e.Count
-	}
-	for _, k := range slices.SortedFunc(maps.Keys(groups), func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.code, b.code), cmp.Compare(a.source, b.source), cmp.Compare(a.event, b.event), cmp.Compare(a.path, b.path))
+	for _, g := range slices.SortedFunc(maps.Keys(groups), func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.code, b.code), cmp.Compare(a.source, b.source), cmp.Compare(a.event, b.event),
+			cmp.Compare(a.path, b.path), cmp.Compare(a.typ, b.typ))
 	}) {
-		vs := groups[k]
-		f := trackplan.Finding{Code: k.code, Source: k.source, Event: k.event, Path: k.path,
-			Severity: cmp.Or(codeSeverity[k.code], trackplan.SeverityWarning), Owner: r.owner(k.typ, k.event)}
+		ks := groups[g]
+		f := trackplan.Finding{Code: g.code, Source: g.source, Event: g.event, Path: g.path,
+			Severity: cmp.Or(codeSeverity[g.code], trackplan.SeverityWarning), Owner: r.owner(g.typ, g.event)}
 		var expected, observed []string
-		for _, v := range vs {
+		for _, k := range ks {
+			v := r.in.Verdicts.Violations[k]
 			f.Count += v.Count
-			if f.FirstSeen.IsZero() || v.FirstSeen.Before(f.FirstSeen) {
-				f.FirstSeen = v.FirstSeen
+			if f.FirstSeen.IsZero() || v.First.Before(f.FirstSeen) {
+				f.FirstSeen = v.First
 			}
-			if v.LastSeen.After(f.LastSeen) {
-				f.LastSeen, f.Sample = v.LastSeen, v.Sample
+			if v.Last.After(f.LastSeen) {
+				f.LastSeen = v.Last
 			}
-			expected, observed = appendUnique(expected, v.Expected), appendUnique(observed, v.Observed)
+			expected, observed = appendUnique(expected, k.Expected), appendUnique(observed, k.Observed)
 		}
 		f.Expected, f.Observed = joinLimited(expected), joinLimited(observed)
-		if n := counts[store.EventKey{Source: k.source, Type: k.typ, Name: k.event}]; n > 0 {
+		ev := store.EventKey{Source: g.source, Type: g.typ, Name: g.event}
+		if n := r.eventVolume[ev]; n > 0 && g.code != trackplan.InvalidMessage {
 			f.Rate = round4(float64(f.Count) / float64(n))
 		}
-		if k.code == trackplan.RequiredMissing && f.Rate < 1 {
-			// Missing from some messages only: a statistical finding, and
-			// below the threshold not worth anyone's attention.
-			if f.Rate < r.o.RequiredMissingRate || f.Count < r.o.RequiredMissingMin {
-				continue
-			}
-			f.Code, f.Severity = trackplan.RequiredSometimesMissing, trackplan.SeverityWarning
+		f.FirstSeenAllTime = r.in.Verdicts.Earliest[store.FindingKey{Event: ev, Code: g.code, Path: g.path}]
+		if f.FirstSeenAllTime.IsZero() || f.FirstSeen.Before(f.FirstSeenAllTime) {
+			f.FirstSeenAllTime = f.FirstSeen
 		}
+		f.Samples = r.samples(ks, ev)
 		r.add(f)
 	}
 }
 
-// rejections reports rejected messages as INVALID_MESSAGE, per reason.
-func (r *reconciler) rejections() {
-	for _, rj := range r.in.Observed.Rejections {
-		if !rj.LastSeen.IsZero() && rj.LastSeen.Before(r.from) {
+// samples picks a finding's example messages: the latest of its verdicts'
+// samples (each verdict keeps its latest message), distinct, with write
+// keys removed and the plan's pii properties masked.
+func (r *reconciler) samples(ks []store.ViolationKey, ev store.EventKey) []json.RawMessage {
+	vs := r.in.Verdicts.Violations
+	ks = slices.Clone(ks)
+	slices.SortFunc(ks, func(a, b store.ViolationKey) int {
+		return cmp.Or(vs[b].Last.Compare(vs[a].Last), cmp.Compare(a.Observed, b.Observed), cmp.Compare(a.Expected, b.Expected))
+	})
+	var out []json.RawMessage
+	seen := map[string]bool{}
+	for _, k := range ks {
+		raw := vs[k].Sample
+		if len(raw) == 0 || seen[string(raw)] {
 			continue
 		}
-		r.add(trackplan.Finding{Code: trackplan.InvalidMessage, Severity: trackplan.SeverityWarning, Source: rj.Source,
-			Path: rj.Reason, Expected: "a valid Segment message", Observed: rj.Reason, Count: rj.Count,
-			FirstSeen: rj.FirstSeen, LastSeen: rj.LastSeen, Sample: jsonSample(rj.Sample)})
+		seen[string(raw)] = true
+		out = append(out, MaskSample(raw, r.pii[planKey(ev.Type, ev.Name)]))
+		if len(out) == MaxSamples {
+			break
+		}
 	}
+	return out
 }
 
-// planCoverage finds live events never seen and deprecated events still seen.
+// planCoverage finds live events not seen in the window (unless the
+// traffic is partial) and deprecated events still seen.
 func (r *reconciler) planCoverage() {
 	for _, e := range r.in.Plan.Events {
 		k := planKey(e.CallType(), e.Name)
-		seen, ok := r.seen[k]
-		inWindow := r.volume[k] > 0
+		vol := r.volume[k]
+		inWindow := vol != nil && vol.Count > 0
 		switch {
-		case (e.Status == trackplan.StatusLive || e.Status == trackplan.StatusImplemented) && !inWindow:
+		case (e.Status == trackplan.StatusLive || e.Status == trackplan.StatusImplemented) && !inWindow && !r.o.Partial:
 			f := trackplan.Finding{Code: trackplan.PlannedNotSeen, Severity: trackplan.SeverityWarning, Event: e.Name,
 				Expected: fmt.Sprintf("traffic for a %s event", e.Status), Observed: "none in the window", Owner: e.Owner}
-			if ok {
-				f.Observed = "last seen " + seen.LastSeen.Format(time.RFC3339)
-				f.FirstSeen, f.LastSeen = seen.FirstSeen, seen.LastSeen
+			if last, ok := r.lastSeen[k]; ok {
+				f.Observed = "last seen " + last.Format(time.RFC3339)
+				f.LastSeen = last
 			}
 			r.add(f)
 		case e.Status == trackplan.StatusDeprecated && inWindow:
 			r.add(trackplan.Finding{Code: trackplan.DeprecatedStillSeen, Severity: trackplan.SeverityWarning, Event: e.Name,
-				Expected: "no traffic (deprecated)", Observed: fmt.Sprintf("%d messages in the window", r.volume[k]),
-				Count: r.volume[k], FirstSeen: seen.FirstSeen, LastSeen: seen.LastSeen, Owner: e.Owner})
+				Expected: "no traffic (deprecated)", Observed: fmt.Sprintf("%d messages in the window", vol.Count),
+				Count: vol.Count, Rate: 1, FirstSeen: vol.First, LastSeen: vol.Last, Owner: e.Owner})
 		}
 	}
 }
@@ -282,7 +311,7 @@ func (r *reconciler) planCoverage() {
 // (null aside; integer counts as number where numbers were also seen).
 func (r *reconciler) typeConsistency() {
 	for _, e := range r.in.Observed.Events {
-		if r.in.Volumes[store.EventKey{Source: e.Source, Type: e.Type, Name: e.Name}] == 0 {
+		if r.eventVolume[store.EventKey{Source: e.Source, Type: e.Type, Name: e.Name}] == 0 {
 			continue
 		}
 		for _, p := range e.Properties {
@@ -381,17 +410,4 @@ func joinLimited(xs []string) string {
 
 func round4(x float64) float64 {
 	return float64(int64(x*10000+0.5)) / 10000
-}
-
-// jsonSample keeps a sample that is JSON as it is and quotes one that is
-// not (a truncated message, a line of an import).
-func jsonSample(s string) json.RawMessage {
-	if s == "" {
-		return nil
-	}
-	if json.Valid([]byte(s)) {
-		return json.RawMessage(s)
-	}
-	b, _ := json.Marshal(s)
-	return b
 }

@@ -45,19 +45,12 @@ func TestReconcile(t *testing.T) {
 			ev("Old Thing Done", 3),
 			ev("report_shared", 7, store.ObservedProperty{Path: "Channel", Types: map[string]int64{"string": 7}}),
 		}},
-		Volumes: map[store.EventKey]int64{
-			{Source: "web", Type: trackplan.Track, Name: "Report Exported"}: 100,
-			{Source: "web", Type: trackplan.Track, Name: "Old Thing Done"}:  3,
-			{Source: "web", Type: trackplan.Track, Name: "report_shared"}:   7,
-		},
-		Violations: []store.ViolationCount{
-			{Event: store.EventKey{Source: "web", Type: trackplan.Track, Name: "Report Exported"}, Code: trackplan.TypeMismatch,
-				Path: "format", Expected: "string", Observed: "integer", Count: 40, FirstSeen: at.Add(-48 * time.Hour), LastSeen: at.Add(-time.Hour)},
-			{Event: store.EventKey{Source: "web", Type: trackplan.Track, Name: "Report Exported"}, Code: trackplan.RequiredMissing,
-				Path: "format", Expected: "present", Count: 3, LastSeen: at}, // 3% < 5%: noise
-			{Event: store.EventKey{Source: "web", Type: trackplan.Track, Name: "report_shared"}, Code: trackplan.UnplannedEvent,
-				Count: 7, LastSeen: at},
-		},
+		Verdicts: tallyOf(
+			map[string]int64{"Report Exported": 100, "Old Thing Done": 3, "report_shared": 7},
+			verdict{"Report Exported", trackplan.TypeMismatch, "format", "integer", 40},
+			verdict{"Report Exported", trackplan.RequiredMissing, "format", "missing", 3},
+			verdict{"report_shared", trackplan.UnplannedEvent, "", "", 7},
+		),
 		Hygiene: store.Hygiene{Users: 10, UsersNoEmail: 2, Accounts: 4},
 	}
 	rep := tpsync.Reconcile(in, tpsync.DriftOptions{})
@@ -76,6 +69,7 @@ func TestReconcile(t *testing.T) {
 		got = append(got, row{f.Code, f.Severity, f.Event, f.Path, f.Count})
 	}
 	want := []row{
+		{trackplan.RequiredMissing, trackplan.SeverityError, "Report Exported", "format", 3},
 		{trackplan.TypeMismatch, trackplan.SeverityError, "Report Exported", "format", 40},
 		{trackplan.UnplannedEvent, trackplan.SeverityError, "report_shared", "", 7},
 		{trackplan.BestPractice, trackplan.SeverityWarning, "", "users.email", 2},
@@ -102,7 +96,7 @@ func TestReconcile(t *testing.T) {
 	if !slices.Contains(naming, "report_shared/") || !slices.Contains(naming, "report_shared/Channel") {
 		t.Errorf("naming findings = %v", naming)
 	}
-	if rep.Summary.Errors != 2 || rep.Summary.EventsPlanned != 3 || rep.Summary.EventsSeen != 3 {
+	if rep.Summary.Errors != 3 || rep.Summary.EventsPlanned != 3 || rep.Summary.EventsSeen != 3 {
 		t.Errorf("summary = %+v", rep.Summary)
 	}
 	// Stable: the same input gives the same report.
@@ -111,38 +105,53 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
-func TestRequiredSometimesMissing(t *testing.T) {
-	base := tpsync.DriftInput{Plan: testPlan(), At: at,
-		Observed: &store.Observed{Events: []store.ObservedEvent{ev("Report Exported", 100)}},
-		Volumes:  map[store.EventKey]int64{{Source: "web", Type: trackplan.Track, Name: "Report Exported"}: 100}}
-	tests := []struct {
-		missing int64
-		want    trackplan.Code // "" = not reported
-	}{
-		{4, ""},                                  // 4%: below the 5% rate
-		{5, ""},                                  // 5% but fewer than 20 messages
-		{30, trackplan.RequiredSometimesMissing}, // 30%, 30 messages
-		{100, trackplan.RequiredMissing},         // every message
+// verdict is a test row: count messages of event with code at path.
+type verdict struct {
+	event    string
+	code     trackplan.Code
+	path     string
+	observed string
+	count    int64
+}
+
+// tallyOf builds a window's tally: the volumes per event and the verdicts,
+// all in the hour before at.
+func tallyOf(volumes map[string]int64, vs ...verdict) *store.Tally {
+	t := store.NewTally()
+	hour := store.Hour(at.Add(-time.Hour))
+	for name, n := range volumes {
+		t.Volumes[store.HourKey{Event: store.EventKey{Source: "web", Type: trackplan.Track, Name: name}, Hour: hour}] =
+			&store.Seen{Count: n, First: at.Add(-time.Hour), Last: at.Add(-time.Minute)}
 	}
-	for _, tt := range tests {
-		in := base
-		in.Violations = []store.ViolationCount{{Event: store.EventKey{Source: "web", Type: trackplan.Track, Name: "Report Exported"},
-			Code: trackplan.RequiredMissing, Path: "format", Count: tt.missing, LastSeen: at}}
-		var got trackplan.Code
+	for _, v := range vs {
+		k := store.ViolationKey{Event: store.EventKey{Source: "web", Type: trackplan.Track, Name: v.event}, Code: v.code,
+			Path: v.path, Observed: v.observed, Hour: hour}
+		t.Violations[k] = &store.ViolationDelta{Seen: store.Seen{Count: v.count, First: at.Add(-time.Hour), Last: at.Add(-time.Minute)}}
+	}
+	return t
+}
+
+// TestRequiredMissingPerMessage: a required property missing from any
+// message is an error, with the share of messages that lack it.
+func TestRequiredMissingPerMessage(t *testing.T) {
+	for _, missing := range []int64{1, 4, 30, 100} {
+		in := tpsync.DriftInput{Plan: testPlan(), At: at,
+			Observed: &store.Observed{Events: []store.ObservedEvent{ev("Report Exported", 100)}},
+			Verdicts: tallyOf(map[string]int64{"Report Exported": 100},
+				verdict{"Report Exported", trackplan.RequiredMissing, "format", "missing", missing})}
+		var got *trackplan.Finding
 		for _, f := range tpsync.Reconcile(in, tpsync.DriftOptions{}).Findings {
 			if f.Path == "format" {
-				got = f.Code
+				got = &f
 			}
 		}
-		if got != tt.want {
-			t.Errorf("%d of 100 missing: %q; want %q", tt.missing, got, tt.want)
+		if got == nil || got.Code != trackplan.RequiredMissing || got.Severity != trackplan.SeverityError ||
+			got.Count != missing || got.Rate != float64(missing)/100 {
+			t.Errorf("%d of 100 missing: %+v; want REQUIRED_MISSING, error, count %d, rate %g", missing, got, missing, float64(missing)/100)
 		}
 	}
 }
 
-// TestSimulatedDriftIsFound sends the simulator's traffic with deliberate
-// drift through the real check and store: each injected item is found by
-// the right code, and the clean traffic raises no error.
 func TestSimulatedDriftIsFound(t *testing.T) {
 	ctx := context.Background()
 	plan, err := templates.Plan("b2b-saas")

@@ -20,13 +20,20 @@ type NotionWriter interface {
 	WriteObserved(ctx context.Context, rows []notion.EventObservation, props []notion.PropertyObservation, opts notion.WriteOptions) (notion.Changes, error)
 }
 
+// WriteBackReader is what the write-back reads: the drift report's inputs
+// and each event's volume over the week.
+type WriteBackReader interface {
+	DriftReader
+	EventVolumes(ctx context.Context, from, to time.Time) (map[store.EventKey]int64, error)
+}
+
 // WriteBack is the Notion write-back job: it reconciles the plan with the
 // store and writes the columns trackplan owns (first/last seen, volume,
 // observed status, drift, observed types, presence) into the plan's rows.
 // Only rows whose values changed are written.
 type WriteBack struct {
 	Notion  NotionWriter
-	Store   DriftReader
+	Store   WriteBackReader
 	Plan    func() *trackplan.Plan
 	Options DriftOptions
 	// AddUnplanned adds rows (Status proposed, Observed Unplanned) for

@@ -54,7 +54,7 @@ func violationCode(c trackplan.Code) bool {
 	switch c {
 	case trackplan.UnplannedProperty, trackplan.RequiredMissing, trackplan.TypeMismatch,
 		trackplan.NullNotAllowed, trackplan.EnumViolation, trackplan.PatternViolation,
-		trackplan.RangeViolation, trackplan.TypeInconsistent, trackplan.RequiredSometimesMissing:
+		trackplan.RangeViolation, trackplan.TypeInconsistent:
 		return true
 	}
 	return false

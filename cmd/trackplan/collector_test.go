@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -117,13 +118,13 @@ func TestCollectorBadInput(t *testing.T) {
 			t.Errorf("Wide Event stores %d paths; the guard allows 500", len(e.Properties))
 		}
 	}
-	vs, err := ts.st.Violations(t.Context(), o.Events[0].FirstSeen.AddDate(-1, 0, 0))
+	vs, err := ts.st.Verdicts(t.Context(), o.Events[0].FirstSeen.AddDate(-1, 0, 0), time.Now().AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var limited int64
-	for _, v := range vs {
-		if v.Code == "CARDINALITY_LIMIT" {
+	for k, v := range vs.Violations {
+		if k.Code == "CARDINALITY_LIMIT" {
 			limited += v.Count
 		}
 	}

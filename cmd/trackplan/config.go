@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -56,9 +57,12 @@ type NotionConfig struct {
 
 // DriftConfig tunes the drift report.
 type DriftConfig struct {
-	Window              Duration `yaml:"window"`
-	RequiredMissingRate float64  `yaml:"required_missing_rate"`
-	RequiredMissingMin  int64    `yaml:"required_missing_min"`
+	Window Duration `yaml:"window"`
+	// RequiredMissingRate and RequiredMissingMin are no longer used:
+	// REQUIRED_MISSING is reported whenever a message lacks a required
+	// property. They are still read, with a warning, so older files load.
+	RequiredMissingRate float64 `yaml:"required_missing_rate"`
+	RequiredMissingMin  int64   `yaml:"required_missing_min"`
 }
 
 // ScoringConfig configures engagement scoring.
@@ -114,7 +118,7 @@ func DefaultConfig() Config {
 		DB:      "trackplan.db",
 		Webhook: WebhookConfig{Source: "webhook"},
 		Notion:  NotionConfig{BaseURL: "https://api.notion.com", Rate: 3, Timeout: Duration(30 * time.Second)},
-		Drift:   DriftConfig{Window: Duration(7 * 24 * time.Hour), RequiredMissingRate: 0.05, RequiredMissingMin: 20},
+		Drift:   DriftConfig{Window: Duration(7 * 24 * time.Hour)},
 		Scoring: ScoringConfig{AccountNameTrait: trackplan.DefaultAccountNameTrait},
 		Push: PushConfig{Endpoint: "https://api.segment.io", Prefix: "engagement_", GroupUser: "most_recent",
 			AnonymousID: "trackplan-engagement", BatchSize: 250, Interval: Duration(time.Second)},
@@ -157,9 +161,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Drift.Window <= 0 {
 		v.Add("drift.window", "must be positive")
-	}
-	if c.Drift.RequiredMissingRate < 0 || c.Drift.RequiredMissingRate > 1 {
-		v.Add("drift.required_missing_rate", "must be between 0 and 1")
 	}
 	profiles := map[string]bool{}
 	for i := range c.Scoring.Profiles {
@@ -255,6 +256,9 @@ func loadConfigFile(path string, getenv func(string) string) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return cfg, usage("config %s: %v", path, err)
+	}
+	if cfg.Drift.RequiredMissingRate != 0 || cfg.Drift.RequiredMissingMin != 0 {
+		slog.Warn("config: drift.required_missing_rate and drift.required_missing_min are ignored: REQUIRED_MISSING is reported for every message that lacks a required property", "file", path)
 	}
 	return cfg, nil
 }

@@ -59,14 +59,21 @@ func (d *daemon) currentPlan() *trackplan.Plan {
 	return &trackplan.Plan{Version: trackplan.PlanVersion}
 }
 
-// setPlan puts a plan in force: messages derived from now on are checked
-// against it.
-func (d *daemon) setPlan(p *trackplan.Plan) {
+// setPlan puts a plan in force: the store's verdicts are re-checked
+// against it (when it checks differently from the plan they follow), and
+// messages derived from then on are checked against it.
+func (d *daemon) setPlan(ctx context.Context, p *trackplan.Plan) (derive.RecheckResult, error) {
 	d.plan.Store(p)
-	if d.deriver != nil && d.check {
-		d.deriver.SetChecker(trackplan.NewChecker(p))
-		d.deriver.Hold(false)
+	if d.deriver == nil || !d.check {
+		return derive.RecheckResult{}, nil
 	}
+	d.deriver.SetChecker(trackplan.NewChecker(p))
+	res, err := d.deriver.Recheck(ctx, planVersion(d.cfg, p))
+	if err != nil {
+		return res, fmt.Errorf("re-check the log against the plan: %w", err)
+	}
+	d.deriver.Hold(false)
+	return res, nil
 }
 
 // jobs lists the daemon's jobs with the config's schedules.
@@ -92,8 +99,8 @@ func (d *daemon) refreshPlan(ctx context.Context) (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.setPlan(p)
-	return map[string]int64{"events": int64(len(p.Events))}, nil
+	res, err := d.setPlan(ctx, p)
+	return map[string]int64{"events": int64(len(p.Events)), "rechecked": res.Rechecked}, err
 }
 
 func (d *daemon) notionSync(ctx context.Context) (map[string]int64, error) {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -55,22 +57,82 @@ func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) e
 		return nil
 	case cur > head:
 		return upstream(fmt.Errorf("the derived state covers log records up to %d but the log ends at %d: %w", cur, head, derive.ErrNotItsLog))
-	case head == cur:
+	case head == cur && plan == nil:
 		return nil
 	}
+	start := time.Now()
+	d := newDeriver(c, st, plan, nil)
 	if plan == nil {
-		if plan, err = loadPlan(c, cfg); err != nil {
-			logger(c).Warn("plan not loaded; the newest logged messages are not derived yet", "pending", head-cur, "err", err)
-			return nil
+		// Records are checked against the plan the store follows; only a
+		// store that follows none yet needs the configured one.
+		if v, err := d.Plan(c.Context); err != nil {
+			return upstream(err)
+		} else if v.ID == "" {
+			if plan, err = loadPlan(c, cfg); err != nil {
+				logger(c).Warn("plan not loaded; the newest logged messages are not derived yet", "pending", head-cur, "err", err)
+				return nil
+			}
 		}
 	}
-	start := time.Now()
-	r, err := newDeriver(c, st, plan, nil).CatchUp(c.Context)
+	if plan != nil {
+		if _, err := adoptPlan(c, cfg, d, plan, false); err != nil {
+			return err
+		}
+	}
+	r, err := d.CatchUp(c.Context)
 	if err != nil {
 		return upstream(fmt.Errorf("derive from the event log: %w", err))
 	}
 	logger(c).Debug("derived from the event log", "records", r.Records, "cursor", r.Cursor, "took", time.Since(start))
 	return nil
+}
+
+// planVersion describes the plan loaded from cfg's plan source.
+func planVersion(cfg Config, plan *trackplan.Plan) store.PlanVersion {
+	return store.NewPlanVersion(plan, planOrigin(cfg), time.Time{}, time.Now())
+}
+
+// planOrigin names where cfg's plan comes from: a Notion database, a file
+// (by absolute path) or the built-in template.
+func planOrigin(cfg Config) string {
+	switch src := cfg.Plan; {
+	case src == "":
+		return "template:" + defaultTemplate
+	case strings.HasPrefix(src, "notion:"):
+		return src
+	default:
+		if abs, err := filepath.Abs(src); err == nil {
+			src = abs
+		}
+		return "file:" + src
+	}
+}
+
+// adoptPlan makes the store's verdicts follow plan when they follow no plan
+// yet, or an older version from the same source (the file or database
+// was edited): the store's verdicts are re-checked from the log. A plan
+// from another source is a what-if and is not adopted (adopted false). With
+// always, any plan is adopted.
+func adoptPlan(c *cli.Context, cfg Config, d *derive.Deriver, plan *trackplan.Plan, always bool) (adopted bool, err error) {
+	cur, err := d.Plan(c.Context)
+	if err != nil {
+		return false, upstream(err)
+	}
+	v := planVersion(cfg, plan)
+	if cur.ID == v.ID {
+		return true, nil
+	}
+	if cur.ID != "" && cur.Origin != v.Origin && !always {
+		return false, nil
+	}
+	res, err := d.Recheck(c.Context, v)
+	if err != nil {
+		return false, upstream(fmt.Errorf("re-check the log against the plan: %w", err))
+	}
+	if res.Rechecked > 0 {
+		logger(c).Info("re-checked the log against the plan", "plan", v.ID, "records", res.Rechecked, "took", res.Took.Round(time.Millisecond))
+	}
+	return true, nil
 }
 
 // runDeriver runs d until ctx ends and returns a function that stops it

@@ -1,20 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
-	"github.com/trackplan/trackplan/ingest"
 	"github.com/trackplan/trackplan/report"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
-	"github.com/trackplan/trackplan/store/sqlite"
 	tpsync "github.com/trackplan/trackplan/sync"
 )
 
@@ -30,7 +29,9 @@ func driftCommand() *cli.Command {
 			&cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "evaluate as of this instant (RFC 3339), for reproducible runs"},
 			&cli.StringFlag{Name: "baseline", Usage: "YAML file of accepted drift (fingerprint, reason, expires)"},
 			&cli.BoolFlag{Name: "write-baseline", Usage: "write the current errors and warnings to --baseline, accepted for 90 days"},
-			&cli.StringFlag{Name: "events", Usage: "check an NDJSON file of Segment messages (- for standard input) instead of the store (no daemon needed)"},
+			&cli.StringFlag{Name: "events", Usage: "check an NDJSON file of Segment messages (- for standard input) instead of the store (no daemon needed); the window is the file's time span unless --since or --at is given"},
+			&cli.BoolFlag{Name: "expect-all", Usage: "with --events: the file is all the traffic, so planned events it lacks are PLANNED_NOT_SEEN"},
+			&cli.DurationFlag{Name: "wait", Usage: "wait up to this long for the daemon to finish re-checking the store against the plan"},
 		},
 		Action: runDrift,
 	}
@@ -64,28 +65,48 @@ func runDrift(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	at := time.Now().UTC()
+	opts := driftOptions(cfg, window)
+	var (
+		at  time.Time
+		src tpsync.DriftReader
+	)
 	if ts := c.Timestamp("at"); ts != nil {
 		at = ts.UTC()
 	}
-	opts := driftOptions(cfg, window)
-
-	var st store.Store
 	if file := c.String("events"); file != "" {
-		st, err = storeFromEvents(c, plan, file)
-	} else if st, err = openStore(c.Context, cfg.DB, storeLimits(cfg)); err == nil {
-		if err = catchUp(c, cfg, st, plan); err != nil {
-			st.Close()
+		mem, err := checkEvents(c, plan, file)
+		if err != nil {
+			return err
+		}
+		// A file is judged over its own time span unless told otherwise,
+		// and is a capture, not the whole product.
+		if at.IsZero() {
+			at = time.Now().UTC()
+			if first, last := mem.Span(); !last.IsZero() && !c.IsSet("since") {
+				at, opts.From = last, first
+			}
+		}
+		opts.Partial = !c.Bool("expect-all")
+		src = mem
+	} else {
+		if at.IsZero() {
+			at = time.Now().UTC()
+		}
+		st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if src, err = judgeStore(c, cfg, st, plan); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := tpsync.Drift(c.Context, st, plan, at, opts)
+	rep, err := tpsync.Drift(c.Context, src, plan, at, opts)
 	if err != nil {
 		return upstream(err)
 	}
+	rep.Plan = store.PlanID(plan)
+	rep.From, rep.To = opts.WindowStart(at).UTC(), at
 
 	if path := c.String("baseline"); path != "" {
 		if c.Bool("write-baseline") {
@@ -126,11 +147,11 @@ func runDrift(c *cli.Context) error {
 	return nil
 }
 
-// storeFromEvents checks an NDJSON file with no daemon: the messages go
-// through the same check and aggregation as the collector's, into a
-// temporary store that is removed afterwards, so `drift --events` and
-// `drift` on a store agree.
-func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.Store, error) {
+// checkEvents checks an NDJSON file of Segment messages (- for standard
+// input) with no store: the lines are parsed on every core, then checked
+// and aggregated in memory the way a store derives them, so `drift
+// --events` and `drift` on a store agree.
+func checkEvents(c *cli.Context, plan *trackplan.Plan, file string) (*tpsync.Memory, error) {
 	var f io.Reader = c.App.Reader
 	if file != "-" {
 		fh, err := os.Open(file)
@@ -140,47 +161,78 @@ func storeFromEvents(c *cli.Context, plan *trackplan.Plan, file string) (store.S
 		defer fh.Close()
 		f = fh
 	}
-	dir, err := os.MkdirTemp("", "trackplan-drift-")
-	if err != nil {
-		return nil, upstream(err)
-	}
-	db, err := sqlite.Open(c.Context, filepath.Join(dir, "events.db"), store.DefaultLimits())
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, upstream(err)
-	}
-	p := ingest.Open(db, ingest.Options{Logger: logger(c)})
-	reader := &segment.NDJSON{Source: "events"}
-	async := ingest.NewAsync(p, 4)
-	_, readErr := reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
-		return async.Submit(c.Context, msgs, rejs)
-	})
-	storeErr := async.Wait()
-	p.Close()
-	if readErr != nil || storeErr != nil {
-		db.Close()
-		os.RemoveAll(dir)
-		if storeErr != nil {
-			return nil, upstream(fmt.Errorf("--events %s: store: %w", file, storeErr))
+	mem := tpsync.NewMemory(store.DefaultLimits())
+	checker := trackplan.NewChecker(plan)
+	reader := &segment.NDJSON{Source: "events", Workers: runtime.GOMAXPROCS(0)}
+	_, err := reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
+		var b store.Batch
+		b.Messages = make([]store.Checked, len(msgs))
+		for i, m := range msgs {
+			b.Messages[i] = store.Checked{Message: m, Violations: checker.Check(m)}
 		}
-		return nil, usage("--events %s: %v", file, readErr)
+		b.Rejections = rejs
+		mem.Add(&b)
+		return nil
+	})
+	if err != nil {
+		return nil, usage("--events %s: %v", file, err)
 	}
-	if _, err := newDeriver(c, db, plan, nil).CatchUp(c.Context); err != nil {
-		db.Close()
-		os.RemoveAll(dir)
-		return nil, upstream(fmt.Errorf("--events %s: derive: %w", file, err))
-	}
-	return &tempStore{Store: db, dir: dir}, nil
+	return mem, nil
 }
 
-// tempStore removes its directory on Close.
-type tempStore struct {
-	store.Store
-	dir string
+// judgeStore readies a store's verdicts for a report judged by plan. When
+// the store follows no plan yet, or an older version of plan's source, it
+// is made to follow plan (the log is re-checked, and the next reports read
+// the result); --wait first gives a daemon re-checking the same edit that
+// long to finish. A plan from another source is a what-if: the log is
+// checked against it in memory and the store is left as it is.
+func judgeStore(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) (tpsync.DriftReader, error) {
+	d := newDeriver(c, st, plan, nil)
+	v := planVersion(cfg, plan)
+	if wait := c.Duration("wait"); wait > 0 {
+		deadline := time.Now().Add(wait)
+		for {
+			cur, err := d.Plan(c.Context)
+			if err != nil {
+				return nil, upstream(err)
+			}
+			if cur.ID == v.ID || time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-c.Context.Done():
+				return nil, c.Context.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	adopted, err := adoptPlan(c, cfg, d, plan, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.CatchUp(c.Context); err != nil {
+		return nil, upstream(fmt.Errorf("derive from the event log: %w", err))
+	}
+	if adopted {
+		return st, nil
+	}
+	cur, _ := d.Plan(c.Context)
+	start := time.Now()
+	t, n, err := d.WhatIf(c.Context, plan)
+	if err != nil {
+		return nil, upstream(fmt.Errorf("check the log against the plan: %w", err))
+	}
+	fmt.Fprintf(c.App.ErrWriter, "what-if: %d logged messages checked against %s (plan %s) in %s; the store follows plan %s (%s)\n",
+		n, v.Origin, v.ID, time.Since(start).Round(time.Millisecond), cur.ID, cur.Origin)
+	return whatIf{DriftReader: st, tally: t}, nil
 }
 
-func (t *tempStore) Close() error {
-	err := t.Store.Close()
-	os.RemoveAll(t.dir)
-	return err
+// whatIf reads a store with the verdicts of another plan.
+type whatIf struct {
+	tpsync.DriftReader
+	tally *store.Tally
+}
+
+func (w whatIf) Verdicts(_ context.Context, from, to time.Time) (*store.Tally, error) {
+	return w.tally.Window(from, to), nil
 }

@@ -78,6 +78,9 @@ func runRebuild(c *cli.Context) error {
 	d := derive.New(src, into, opts)
 	if plan != nil {
 		d.SetChecker(trackplan.NewChecker(plan))
+		if _, err := d.Recheck(c.Context, planVersion(cfg, plan)); err != nil {
+			return upstream(fmt.Errorf("rebuild: %w", err))
+		}
 	}
 	start := time.Now()
 	res, err := d.CatchUp(c.Context)

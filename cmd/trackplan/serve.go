@@ -113,10 +113,21 @@ func runServe(c *cli.Context) error {
 		check = d.plan.Load()
 	}
 	d.deriver = newDeriver(c, st, check, d.metrics)
-	if c.Bool("check") && check == nil {
-		// Records wait in the log until the plan loads: derived unchecked,
-		// their verdicts would be missing for good.
-		d.deriver.Hold(true)
+	if check != nil {
+		// Records are checked against the plan the store follows; when
+		// this one differs, the store's verdicts are re-checked against
+		// it in the background (on PostgreSQL by the leader).
+		d.deriver.Want(planVersion(cfg, check))
+	} else if c.Bool("check") {
+		follows, err := d.deriver.Plan(c.Context)
+		if err != nil {
+			return upstream(err)
+		}
+		if follows.ID == "" {
+			// Records wait in the log until a plan loads: derived
+			// unchecked, their verdicts would be missing for good.
+			d.deriver.Hold(true)
+		}
 	}
 	d.metrics.DeriveLag(func() (float64, float64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -94,6 +94,5 @@ func newWriteBackOn(c *cli.Context, cfg Config, eventsDB string, st store.Store,
 }
 
 func driftOptions(cfg Config, window time.Duration) tpsync.DriftOptions {
-	return tpsync.DriftOptions{Window: window, RequiredMissingRate: cfg.Drift.RequiredMissingRate,
-		RequiredMissingMin: cfg.Drift.RequiredMissingMin, AccountNameTrait: cfg.Scoring.AccountNameTrait}
+	return tpsync.DriftOptions{Window: window, AccountNameTrait: cfg.Scoring.AccountNameTrait}
 }

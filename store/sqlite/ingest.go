@@ -102,6 +102,13 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 	} else if n != 1 {
 		return fmt.Errorf("apply records %d-%d: %w", from+1, to, store.ErrCursorMoved)
 	}
+	var plan string
+	if err := tx.QueryRowContext(ctx, `SELECT plan FROM derive_state`).Scan(&plan); err != nil {
+		return fmt.Errorf("read verdict plan: %w", err)
+	}
+	if plan != b.Plan {
+		return fmt.Errorf("apply records %d-%d checked against plan %q: %w", from+1, to, b.Plan, store.ErrPlanMoved)
+	}
 	if db.applied != from {
 		// Another process applied since this guard was built; this
 		// transaction holds the write lock, so what the guard reads now
@@ -177,15 +184,14 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 				SELECT id FROM reservoir WHERE event_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`, id, id, db.limits.ReservoirSize)
 		}
 	}
-	for k, v := range d.Violations {
-		ex.exec(`INSERT INTO violations (source, type, event, code, path, expected, observed, count, first_seen, last_seen, sample)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (source, type, event, code, path, expected, observed) DO UPDATE SET count = count + excluded.count,
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
-			sample = CASE WHEN excluded.last_seen >= violations.last_seen THEN excluded.sample ELSE violations.sample END`,
-			k.Event.Source, string(k.Event.Type), k.Event.Name, string(k.Code), k.Path, k.Expected, k.Observed,
-			v.Count, micro(v.First), micro(v.Last), []byte(v.Sample))
-	}
+	writeVolumes(&ex, d.Volumes, func(k store.EventKey) (int64, bool) {
+		if id, ok := db.eventIDs[k]; ok {
+			return id, true
+		}
+		id, ok := newIDs[k]
+		return id, ok
+	})
+	writeViolations(&ex, d.Violations)
 	upsertSeen(&ex, "users", "user_id", d.Users)
 	upsertSeen(&ex, "accounts", "group_id", d.Accounts)
 	upsertTraits(&ex, "user_traits", "user_id", d.UserTraits)
@@ -231,6 +237,48 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 		`ON CONFLICT (user_id, event) DO UPDATE SET count = count + excluded.count,
 		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, args)
 	return ex.err
+}
+
+// writeVolumes adds hourly event volumes, in key order; eventID finds an
+// observed event's row (volumes of events not observed are left out).
+func writeVolumes(ex *execer, vols map[store.HourKey]*store.Seen, eventID func(store.EventKey) (int64, bool)) {
+	for _, k := range sortedKeys(vols, compareHourKeys) {
+		id, ok := eventID(k.Event)
+		if !ok {
+			continue
+		}
+		v := vols[k]
+		ex.exec(`INSERT INTO event_hourly (hour, event_id, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (hour, event_id) DO UPDATE SET count = count + excluded.count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
+			k.Hour, id, v.Count, micro(v.First), micro(v.Last))
+	}
+}
+
+func compareHourKeys(a, b store.HourKey) int {
+	return cmp.Or(cmp.Compare(a.Hour, b.Hour), strings.Compare(a.Event.Source, b.Event.Source),
+		strings.Compare(string(a.Event.Type), string(b.Event.Type)), strings.Compare(a.Event.Name, b.Event.Name))
+}
+
+// writeViolations adds hourly verdicts, in key order.
+func writeViolations(ex *execer, vs map[store.ViolationKey]*store.ViolationDelta) {
+	for _, k := range sortedKeys(vs, compareViolationKeys) {
+		v := vs[k]
+		ex.exec(`INSERT INTO violations (hour, source, type, event, code, path, expected, observed, count, first_seen, last_seen, sample)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (hour, source, type, event, code, path, expected, observed) DO UPDATE SET count = count + excluded.count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
+			sample = CASE WHEN excluded.last_seen >= violations.last_seen THEN excluded.sample ELSE violations.sample END`,
+			k.Hour, k.Event.Source, string(k.Event.Type), k.Event.Name, string(k.Code), k.Path, k.Expected, k.Observed,
+			v.Count, micro(v.First), micro(v.Last), []byte(v.Sample))
+	}
+}
+
+func compareViolationKeys(a, b store.ViolationKey) int {
+	return cmp.Or(cmp.Compare(a.Hour, b.Hour), strings.Compare(a.Event.Source, b.Event.Source),
+		strings.Compare(string(a.Event.Type), string(b.Event.Type)), strings.Compare(a.Event.Name, b.Event.Name),
+		strings.Compare(string(a.Code), string(b.Code)), strings.Compare(a.Path, b.Path),
+		strings.Compare(a.Expected, b.Expected), strings.Compare(a.Observed, b.Observed))
 }
 
 func upsertSeen(ex *execer, table, idCol string, m map[string]*store.Seen) {

@@ -102,34 +102,6 @@ func (db *DB) Observed(ctx context.Context) (*store.Observed, error) {
 	return o, rows.Err()
 }
 
-// Violations returns the violations last seen at or after since.
-func (db *DB) Violations(ctx context.Context, since time.Time) ([]store.ViolationCount, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT source, type, event, code, path, expected, observed, count,
-		first_seen, last_seen, sample FROM violations WHERE last_seen >= ?
-		ORDER BY source, type, event, code, path, expected, observed`, micro(since))
-	if err != nil {
-		return nil, fmt.Errorf("read violations: %w", err)
-	}
-	defer rows.Close()
-	var out []store.ViolationCount
-	for rows.Next() {
-		var (
-			v           store.ViolationCount
-			t, code     string
-			first, last int64
-			sample      []byte
-		)
-		if err := rows.Scan(&v.Event.Source, &t, &v.Event.Name, &code, &v.Path, &v.Expected, &v.Observed,
-			&v.Count, &first, &last, &sample); err != nil {
-			return nil, fmt.Errorf("read violations: %w", err)
-		}
-		v.Event.Type, v.Code = callType(t), trackplan.Code(code)
-		v.FirstSeen, v.LastSeen, v.Sample = fromMicro(first), fromMicro(last), sample
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 // Reservoir returns up to limit recent raw messages of an event, newest first.
 func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]json.RawMessage, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT r.body FROM reservoir r JOIN events e ON e.id = r.event_id
@@ -160,6 +132,11 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 	}
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM activity_daily WHERE day < ?`, store.Day(activityBefore)); err != nil {
 		return fmt.Errorf("prune activity: %w", err)
+	}
+	for _, table := range []string{"violations", "event_hourly"} {
+		if _, err := db.write.ExecContext(ctx, `DELETE FROM `+table+` WHERE hour < ?`, store.Hour(activityBefore)); err != nil {
+			return fmt.Errorf("prune %s: %w", table, err)
+		}
 	}
 	return nil
 }

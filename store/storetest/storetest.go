@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"PruneLog", testPruneLog},
 		{"RewriteLog", testRewriteLog},
 		{"ForgetDerived", testForgetDerived},
+		{"VerdictHours", testVerdictHours},
+		{"SwitchPlan", testSwitchPlan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -76,6 +79,51 @@ func ingest(t *testing.T, s store.Store, msgs ...store.Checked) store.IngestResu
 		t.Fatalf("Ingest: %v", err)
 	}
 	return r
+}
+
+// verdictRow is a verdict summed over the hours it was counted in.
+type verdictRow struct {
+	Event                    store.EventKey
+	Code                     trackplan.Code
+	Path, Expected, Observed string
+	Count                    int64
+	FirstSeen, LastSeen      time.Time
+}
+
+// verdicts lists the verdicts counted in the hours from the one holding
+// since on, summed over hours, sorted.
+func verdicts(t *testing.T, s store.Store, since time.Time) ([]verdictRow, error) {
+	t.Helper()
+	tally, err := s.Verdicts(context.Background(), since, since.AddDate(10, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	rows := map[store.ViolationKey]*verdictRow{}
+	for k, v := range tally.Violations {
+		k.Hour = 0
+		r := rows[k]
+		if r == nil {
+			r = &verdictRow{Event: k.Event, Code: k.Code, Path: k.Path, Expected: k.Expected, Observed: k.Observed,
+				FirstSeen: v.First, LastSeen: v.Last}
+			rows[k] = r
+		}
+		r.Count += v.Count
+		if v.First.Before(r.FirstSeen) {
+			r.FirstSeen = v.First
+		}
+		if v.Last.After(r.LastSeen) {
+			r.LastSeen = v.Last
+		}
+	}
+	out := make([]verdictRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return fmt.Sprint(a.Event, a.Code, a.Path, a.Expected, a.Observed) < fmt.Sprint(b.Event, b.Code, b.Path, b.Expected, b.Observed)
+	})
+	return out, nil
 }
 
 func observed(t *testing.T, s store.Store) *store.Observed {
@@ -218,7 +266,7 @@ func testEventCardinality(t *testing.T, open Opener) {
 	if len(o.Events) != 3 {
 		t.Errorf("%d events stored; want 3 (the guard)", len(o.Events))
 	}
-	vs, err := s.Violations(context.Background(), t0.Add(-time.Hour))
+	vs, err := verdicts(t, s, t0.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +286,7 @@ func testEventCardinality(t *testing.T, open Opener) {
 	over := track("over", "u1", "", "Event 99", t0, nil)
 	over.Violations = []trackplan.Violation{{Code: trackplan.UnplannedEvent}}
 	ingest(t, s, over)
-	vs, _ = s.Violations(context.Background(), t0.Add(-time.Hour))
+	vs, _ = verdicts(t, s, t0.Add(-time.Hour))
 	for _, v := range vs {
 		if v.Event.Name == "Event 99" {
 			t.Errorf("a violation row for an event past the guard: %+v", v)
@@ -297,7 +345,7 @@ func testViolations(t *testing.T, open Opener) {
 	c2.Violations = c.Violations
 	ingest(t, s, c)
 	ingest(t, s, c2, c) // c again: a duplicate's violations are not counted twice
-	vs, err := s.Violations(context.Background(), t0.Add(-time.Hour))
+	vs, err := verdicts(t, s, t0.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +356,7 @@ func testViolations(t *testing.T, open Opener) {
 	if v.Count != 2 || v.Code != trackplan.TypeMismatch || v.Path != "format" || !v.LastSeen.Equal(t0.Add(time.Minute)) {
 		t.Errorf("violation = %+v", v)
 	}
-	if vs, _ := s.Violations(context.Background(), t0.Add(time.Hour)); len(vs) != 0 {
+	if vs, _ := verdicts(t, s, t0.Add(time.Hour)); len(vs) != 0 {
 		t.Errorf("violations after their last sighting still listed: %+v", vs)
 	}
 }
@@ -749,7 +797,7 @@ func testEnumValues(t *testing.T, open Opener) {
 		msgs = append(msgs, c)
 	}
 	ingest(t, s, msgs...)
-	vs, err := s.Violations(context.Background(), t0.Add(-time.Hour))
+	vs, err := verdicts(t, s, t0.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
