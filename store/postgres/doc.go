@@ -52,9 +52,16 @@
 // the same rows (an apply, the duplicate counts of appends) lock them in the
 // same order; deadlocks and serialization failures are retried anyway.
 //
+// SwitchPlan takes the same lock with its first statement, an UPDATE of the
+// plan column that matches only the cursor and epoch the re-check was made
+// at, and then replaces the hourly verdicts and volumes in the same
+// transaction; Apply reads the plan under the lock and refuses a run
+// checked against another one (store.ErrPlanMoved).
+//
 // The cardinality guard (store.Guard) is per replica: each DB loads it at
 // Open from what the tables hold and then learns only from the runs it
-// applies itself (ResetDerived empties it). With several replicas deriving,
+// applies itself (ResetDerived empties it; after a SwitchPlan that replaced
+// the verdicts, the next apply loads it again). With several replicas deriving,
 // the limits are therefore approximate: events or property paths first
 // applied by different replicas may together exceed a limit by a little, and
 // a replica may count a CARDINALITY_LIMIT finding for an event another

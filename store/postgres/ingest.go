@@ -150,22 +150,29 @@ func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	var cur, epoch int64
-	if err := tx.QueryRow(ctx, `SELECT cursor, epoch FROM derive_state FOR UPDATE`).Scan(&cur, &epoch); err != nil {
+	var (
+		cur, epoch int64
+		plan       string
+	)
+	if err := tx.QueryRow(ctx, `SELECT cursor, epoch, plan FROM derive_state FOR UPDATE`).Scan(&cur, &epoch, &plan); err != nil {
 		return fmt.Errorf("lock derive cursor: %w", err)
 	}
 	if cur != from || epoch != b.Epoch {
 		return fmt.Errorf("apply records %d-%d: cursor at %d, epoch %d: %w", from+1, to, cur, epoch, store.ErrCursorMoved)
 	}
+	if plan != b.Plan {
+		return fmt.Errorf("apply records %d-%d checked against plan %q: %w", from+1, to, b.Plan, store.ErrPlanMoved)
+	}
 	db.guardMu.Lock()
-	if db.applied != from {
-		// Another replica or process applied since this guard was built.
+	if db.applied != from || db.guardStale {
+		// Another replica or process applied since this guard was built,
+		// or this DB replaced the verdicts (SwitchPlan).
 		g, err := db.readGuard(ctx, tx)
 		if err != nil {
 			db.guardMu.Unlock()
 			return err
 		}
-		db.guard = g
+		db.guard, db.guardStale = g, false
 	}
 	d := store.Aggregate(b, db.guard, db.limits)
 	db.guardMu.Unlock()
@@ -288,6 +295,10 @@ func (db *DB) writeDelta(ctx context.Context, tx pgx.Tx, d *store.Delta) error {
 
 	var hot []stmt
 	hot = db.appendEventChildren(hot, d.Events, ids)
+	hot = appendVolumes(hot, d.Volumes, func(k eventKey) (int64, bool) {
+		e, ok := ids[k] // every event with a volume is in d.Events
+		return e.id, ok
+	})
 	hot = appendViolations(hot, d.Violations)
 	hot = appendRejections(hot, d.Rejections)
 	hot = appendSources(hot, d.Sources)
@@ -817,24 +828,66 @@ func (db *DB) examples(xs []string) []string {
 	return store.MergeExamples(nil, texts(xs), db.limits.ExamplesPerPath)
 }
 
+// appendVolumes adds hourly event volumes; eventID finds an observed
+// event's row (volumes of events without one are left out). The rows belong
+// to their events like the daily volumes: an apply writes them holding the
+// events' row locks, a plan switch holding the cursor's.
+func appendVolumes(stmts []stmt, m map[store.HourKey]*store.Seen, eventID func(eventKey) (int64, bool)) []stmt {
+	type row struct {
+		hour, event int64
+		seen        seen
+	}
+	rows := make([]row, 0, len(m))
+	for k, s := range m {
+		if id, ok := eventID(storedEventKey(k.Event)); ok {
+			rows = append(rows, row{k.Hour, id, seenOf(s)})
+		}
+	}
+	if len(rows) == 0 {
+		return stmts
+	}
+	rows = sortMerge(rows, func(a, b row) int { return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.event, b.event)) },
+		func(into *row, r row) { into.seen.merge(r.seen) })
+	hours := make([]int64, len(rows))
+	evs := make([]int64, len(rows))
+	counts := make([]int64, len(rows))
+	firsts := make([]time.Time, len(rows))
+	lasts := make([]time.Time, len(rows))
+	for i, r := range rows {
+		hours[i], evs[i], counts[i], firsts[i], lasts[i] = r.hour, r.event, r.seen.count, r.seen.first, r.seen.last
+	}
+	return append(stmts, stmt{name: "upsert event_hourly", args: []any{hours, evs, counts, firsts, lasts},
+		sql: `INSERT INTO event_hourly AS t (hour, event_id, count, first_seen, last_seen)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])
+		ON CONFLICT (hour, event_id) DO UPDATE SET count = t.count + excluded.count,
+		first_seen = least(t.first_seen, excluded.first_seen), last_seen = greatest(t.last_seen, excluded.last_seen)`})
+}
+
 type violationRow struct {
+	hour   int64
 	key    [7]string // source, type, event, code, path, expected, observed
 	seen   seen
 	sample []byte
 }
 
+func (a violationRow) compare(b violationRow) int {
+	return cmp.Or(cmp.Compare(a.hour, b.hour), slices.Compare(a.key[:], b.key[:]))
+}
+
+// appendViolations adds hourly verdicts. The sample is the message seen
+// last, the one added later on a tie, as within a batch (store.Tally).
 func appendViolations(stmts []stmt, m map[store.ViolationKey]*store.ViolationDelta) []stmt {
 	if len(m) == 0 {
 		return stmts
 	}
 	rows := make([]violationRow, 0, len(m))
 	for k, v := range m {
-		rows = append(rows, violationRow{
+		rows = append(rows, violationRow{hour: k.Hour,
 			key: [7]string{text(k.Event.Source), text(string(k.Event.Type)), text(k.Event.Name), text(string(k.Code)),
 				text(k.Path), text(k.Expected), text(k.Observed)},
 			seen: seenOf(&v.Seen), sample: v.Sample})
 	}
-	rows = sortMerge(rows, func(a, b violationRow) int { return slices.Compare(a.key[:], b.key[:]) },
+	rows = sortMerge(rows, violationRow.compare,
 		func(into *violationRow, r violationRow) {
 			if !r.seen.last.Before(into.seen.last) {
 				into.sample = r.sample
@@ -845,6 +898,7 @@ func appendViolations(stmts []stmt, m map[store.ViolationKey]*store.ViolationDel
 	for i := range cols {
 		cols[i] = make([]string, len(rows))
 	}
+	hours := make([]int64, len(rows))
 	counts := make([]int64, len(rows))
 	firsts := make([]time.Time, len(rows))
 	lasts := make([]time.Time, len(rows))
@@ -853,14 +907,14 @@ func appendViolations(stmts []stmt, m map[store.ViolationKey]*store.ViolationDel
 		for c := range cols {
 			cols[c][i] = r.key[c]
 		}
-		counts[i], firsts[i], lasts[i], samples[i] = r.seen.count, r.seen.first, r.seen.last, r.sample
+		hours[i], counts[i], firsts[i], lasts[i], samples[i] = r.hour, r.seen.count, r.seen.first, r.seen.last, r.sample
 	}
 	return append(stmts, stmt{name: "upsert violations",
-		args: []any{cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], counts, firsts, lasts, samples},
-		sql: `INSERT INTO violations AS t (source, type, event, code, path, expected, observed, count, first_seen, last_seen, sample)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::bigint[], $9::timestamptz[], $10::timestamptz[], $11::bytea[])
-		ON CONFLICT (source, type, event, code, path, expected, observed) DO UPDATE SET count = t.count + excluded.count,
+		args: []any{hours, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], counts, firsts, lasts, samples},
+		sql: `INSERT INTO violations AS t (hour, source, type, event, code, path, expected, observed, count, first_seen, last_seen, sample)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::bigint[], $10::timestamptz[], $11::timestamptz[], $12::bytea[])
+		ON CONFLICT (hour, source, type, event, code, path, expected, observed) DO UPDATE SET count = t.count + excluded.count,
 		first_seen = least(t.first_seen, excluded.first_seen), last_seen = greatest(t.last_seen, excluded.last_seen),
 		sample = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.sample ELSE t.sample END`})
 }

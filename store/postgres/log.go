@@ -15,7 +15,7 @@ import (
 // derivedTables are emptied by ResetDerived: everything Apply writes but the
 // source counters, whose duplicates are not derived.
 var derivedTables = []string{
-	"events", "event_daily", "properties", "property_types", "violations", "rejections",
+	"events", "event_daily", "event_hourly", "properties", "property_types", "violations", "rejections",
 	"users", "user_traits", "accounts", "account_traits", "memberships", "aliases",
 	"activity_daily", "activity_total", "reservoir",
 }

@@ -48,6 +48,11 @@ type DB struct {
 	// Apply starts elsewhere (another replica or process applied since),
 	// the guard is reloaded first, so the limits match a rebuild's.
 	applied int64
+	// guardStale makes the next Apply reload the guard too: set when this
+	// DB replaced the verdicts (SwitchPlan), whose enum values the guard
+	// bounds. Kept apart from applied, which an Apply sets after its
+	// commit, so that the two cannot overwrite each other.
+	guardStale bool
 
 	partMu sync.Mutex      // guards parts
 	parts  map[string]bool // arrival days (YYYY-MM-DD) whose log partition is known to exist

@@ -114,36 +114,6 @@ func (db *DB) Observed(ctx context.Context) (*store.Observed, error) {
 	return o, nil
 }
 
-// Violations returns the violations last seen at or after since.
-func (db *DB) Violations(ctx context.Context, since time.Time) ([]store.ViolationCount, error) {
-	rows, err := db.pool.Query(ctx, `SELECT source, type, event, code, path, expected, observed, count,
-		first_seen, last_seen, sample FROM violations WHERE last_seen >= $1
-		ORDER BY source, type, event, code, path, expected, observed`, since)
-	if err != nil {
-		return nil, fmt.Errorf("read violations: %w", err)
-	}
-	defer rows.Close()
-	var out []store.ViolationCount
-	for rows.Next() {
-		var (
-			v       store.ViolationCount
-			t, code string
-			sample  []byte
-		)
-		if err := rows.Scan(&v.Event.Source, &t, &v.Event.Name, &code, &v.Path, &v.Expected, &v.Observed,
-			&v.Count, &v.FirstSeen, &v.LastSeen, &sample); err != nil {
-			return nil, fmt.Errorf("read violations: %w", err)
-		}
-		v.Event.Type, v.Code = trackplan.CallType(t), trackplan.Code(code)
-		v.FirstSeen, v.LastSeen, v.Sample = v.FirstSeen.UTC(), v.LastSeen.UTC(), sample
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read violations: %w", err)
-	}
-	return out, nil
-}
-
 // Reservoir returns up to limit recent raw messages of an event, newest first.
 func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]json.RawMessage, error) {
 	k2 := storedEventKey(k)
@@ -168,8 +138,9 @@ func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]jso
 	return out, nil
 }
 
-// Prune deletes dedupe keys and daily activity older than the given times,
-// each in its own transaction, retried if it deadlocks with an ingest.
+// Prune deletes dedupe keys, and daily activity, hourly verdicts and
+// volumes, older than the given times, each in its own transaction, retried
+// if it deadlocks with an ingest.
 func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error {
 	err := retry(ctx, func() error {
 		_, err := db.pool.Exec(ctx, `DELETE FROM dedupe WHERE received_at < $1`, dedupeBefore)
@@ -184,6 +155,15 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 	})
 	if err != nil {
 		return fmt.Errorf("prune activity: %w", err)
+	}
+	for _, table := range []string{"violations", "event_hourly"} {
+		err = retry(ctx, func() error {
+			_, err := db.pool.Exec(ctx, `DELETE FROM `+table+` WHERE hour < $1`, store.Hour(activityBefore))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("prune %s: %w", table, err)
+		}
 	}
 	return nil
 }

@@ -126,7 +126,9 @@ type traitStore interface {
 // snapshot is everything a store returns about what it holds.
 type snapshot struct {
 	Observed   *store.Observed
-	Violations []store.ViolationCount
+	Violations map[store.ViolationKey]store.ViolationDelta
+	HourlyVols map[store.HourKey]store.Seen
+	Earliest   map[store.FindingKey]time.Time
 	Reservoirs map[string][]string
 	Traits     map[string]map[string]any
 	Stored     int
@@ -142,11 +144,18 @@ func takeSnapshot(t *testing.T, s traitStore, reservoirs bool) snapshot {
 	if err != nil {
 		t.Fatalf("Observed: %v", err)
 	}
-	vs, err := s.Violations(ctx, time.Time{})
+	tally, err := s.Verdicts(ctx, w0.AddDate(-1, 0, 0), w0.AddDate(1, 0, 0))
 	if err != nil {
-		t.Fatalf("Violations: %v", err)
+		t.Fatalf("Verdicts: %v", err)
 	}
-	snap := snapshot{Observed: o, Violations: vs, Reservoirs: map[string][]string{}, Traits: map[string]map[string]any{}}
+	snap := snapshot{Observed: o, Violations: map[store.ViolationKey]store.ViolationDelta{}, HourlyVols: map[store.HourKey]store.Seen{},
+		Earliest: tally.Earliest, Reservoirs: map[string][]string{}, Traits: map[string]map[string]any{}}
+	for k, v := range tally.Violations {
+		snap.Violations[k] = *v
+	}
+	for k, v := range tally.Volumes {
+		snap.HourlyVols[k] = *v
+	}
 	if reservoirs {
 		for _, e := range o.Events {
 			raws, err := s.Reservoir(ctx, store.EventKey{Source: e.Source, Type: e.Type, Name: e.Name}, 1000)
@@ -276,7 +285,7 @@ func TestSameResultsAsSQLite(t *testing.T) {
 		t.Errorf("postgres differs from sqlite (-sqlite +postgres):\n%s", diff)
 	}
 	if got.Observed.Totals.Duplicates == 0 || len(got.Violations) == 0 || got.Observed.Totals.Rejected == 0 ||
-		len(got.Volumes) == 0 || got.Hygiene.UsersNoName == 0 || len(got.Scoring) < 500 {
+		len(got.Volumes) == 0 || len(got.HourlyVols) == 0 || got.Hygiene.UsersNoName == 0 || len(got.Scoring) < 500 {
 		t.Errorf("workload too tame: %+v, %d violations, %d volumes, %+v, %d scoring rows",
 			got.Observed.Totals, len(got.Violations), len(got.Volumes), got.Hygiene, len(got.Scoring))
 	}
