@@ -13,8 +13,31 @@ import (
 	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/postgres"
+	tpsync "github.com/trackplan/trackplan/sync"
 	"github.com/trackplan/trackplan/templates"
 )
+
+// editedPlan is plan with its first enum losing a value and its first
+// optional property made required: an edit that changes verdicts.
+func editedPlan(plan *trackplan.Plan) *trackplan.Plan {
+	out := &trackplan.Plan{Version: plan.Version}
+	enum, required := false, false
+	for _, e := range plan.Events {
+		ec := *e
+		ec.Properties = nil
+		for _, p := range e.Properties {
+			pc := *p
+			if !enum && len(pc.Enum) > 1 {
+				pc.Enum, enum = pc.Enum[1:], true
+			} else if !required && !pc.Required {
+				pc.Required, required = true, true
+			}
+			ec.Properties = append(ec.Properties, &pc)
+		}
+		out.Events = append(out.Events, &ec)
+	}
+	return out
+}
 
 // BenchmarkRebuild1M logs about a million simulated messages (with drift)
 // into SQLite, and into PostgreSQL when TRACKPLAN_TEST_POSTGRES is set, then
@@ -95,6 +118,23 @@ func BenchmarkRebuild1M(b *testing.B) {
 			if stats, err := st.LogStats(ctx); err == nil {
 				b.ReportMetric(float64(stats.Bytes)/float64(stats.Records), kind+"-log-bytes/event")
 			}
+
+			// A plan edit: every logged message re-checked, the verdicts
+			// swapped.
+			edited := editedPlan(plan)
+			start = time.Now()
+			rr, err := d.Recheck(ctx, store.NewPlanVersion(edited, "file:plan.yaml", time.Time{}, now))
+			if err != nil || rr.Rechecked == 0 {
+				b.Fatalf("re-check: %+v, %v", rr, err)
+			}
+			b.ReportMetric(float64(rr.Rechecked)/time.Since(start).Seconds(), kind+"-rechecked/s")
+
+			// A report with no plan change reads the hourly verdicts only.
+			start = time.Now()
+			if _, err := tpsync.Drift(ctx, st, edited, now, tpsync.DriftOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(start).Milliseconds()), kind+"-drift-ms")
 		}
 	}
 }
