@@ -91,7 +91,6 @@ func (r driftJSON) find(code trackplan.Code, event, path string) *trackplan.Find
 // file edited to accept docx and color and to add the unplanned event, and
 // to drop pdf: the report follows the edit both ways.
 func TestDriftFollowsPlanEdits(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	plan, db := filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "t.db")
 	writeExportPlan(t, plan, []string{"csv", "pdf"}, "")
@@ -156,7 +155,6 @@ func TestDriftFollowsPlanEdits(t *testing.T) {
 // TestRequiredMissingCounts: a required property missing from some
 // messages is an error with its count and rate, in the window only.
 func TestRequiredMissingCounts(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan.yaml")
 	writeExportPlan(t, plan, []string{"csv", "pdf"}, "")
