@@ -15,15 +15,18 @@ import (
 )
 
 // dashboardData adapts the store and the plan in force to what the
-// dashboard reads. Drift findings are recomputed at most every findingsTTL.
+// dashboard reads. Drift findings are recomputed at most every findingsTTL,
+// and at once when the plan in force or the plan the store's verdicts
+// follow changes.
 type dashboardData struct {
-	st      store.Store
-	cfg     Config
-	plan    func() *trackplan.Plan
-	now     func() time.Time
-	mu      sync.Mutex
-	cached  []trackplan.Finding
-	cacheAt time.Time
+	st       store.Store
+	cfg      Config
+	plan     func() *trackplan.Plan
+	now      func() time.Time
+	mu       sync.Mutex
+	cached   []trackplan.Finding
+	cacheAt  time.Time
+	cacheKey string // the two plans the cached findings were judged with
 }
 
 const findingsTTL = 30 * time.Second
@@ -46,14 +49,20 @@ func (d *dashboardData) Findings(ctx context.Context) ([]trackplan.Finding, erro
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.now()
-	if d.cached != nil && now.Sub(d.cacheAt) < findingsTTL {
-		return d.cached, nil
-	}
-	rep, err := tpsync.Drift(ctx, d.st, d.plan(), now.UTC(), driftOptions(d.cfg, time.Duration(d.cfg.Drift.Window)))
+	plan := d.plan()
+	follows, err := d.st.VerdictPlan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d.cached, d.cacheAt = rep.Findings, now
+	key := store.PlanID(plan) + "/" + follows.ID
+	if d.cached != nil && now.Sub(d.cacheAt) < findingsTTL && key == d.cacheKey {
+		return d.cached, nil
+	}
+	rep, err := tpsync.Drift(ctx, d.st, plan, now.UTC(), driftOptions(d.cfg, time.Duration(d.cfg.Drift.Window)))
+	if err != nil {
+		return nil, err
+	}
+	d.cached, d.cacheAt, d.cacheKey = rep.Findings, now, key
 	return rep.Findings, nil
 }
 
