@@ -100,7 +100,11 @@ func ParseSingle(body []byte, typ trackplan.CallType, l Limits) (*Request, error
 	var head struct {
 		WriteKey string `json:"writeKey"`
 	}
-	if err := json.Unmarshal(body, &head); err != nil {
+	if err := gojson.Unmarshal(body, &head); err != nil {
+		// The standard decoder's errors say where the problem is.
+		if err2 := json.Unmarshal(body, &head); err2 != nil {
+			err = err2
+		}
 		return nil, &RequestError{Msg: "body is not a JSON message: " + jsonProblem(err)}
 	}
 	return &Request{WriteKey: head.WriteKey, Items: []json.RawMessage{body}, Type: typ}, nil
@@ -145,6 +149,10 @@ type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
 	switch {
+	case len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
+		// No escapes: the text between the quotes is the string (the
+		// decoder calling us has checked it is valid JSON).
+		*f = flexString(b[1 : len(b)-1])
 	case len(b) > 0 && b[0] == '"':
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {

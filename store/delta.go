@@ -37,6 +37,15 @@ type Delta struct {
 	GuardAdds GuardAdds
 
 	seen map[string]uint16 // scratch: the paths of the message being observed
+	// report, when set, builds only what a drift report reads (see
+	// ReportAggregate).
+	report *ReportTraits
+}
+
+// ReportTraits names the traits a drift report reads: its identity
+// best-practice checks.
+type ReportTraits struct {
+	User, Account map[string]bool
 }
 
 // typeBit is a JSON type's bit in a set of types; unknown types share the
@@ -295,7 +304,39 @@ func (g *Guard) observedValue(k valueKey, value string, adds *GuardAdds) string 
 // counted as a CARDINALITY_LIMIT violation instead. The result does not
 // depend on how the log was split into runs.
 func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
-	d := &Delta{
+	d := newDelta(nil)
+	d.add(b, g, l)
+	encodeTraits(d.UserTraits)
+	encodeTraits(d.AcctTraits)
+	return d
+}
+
+// NewReportDelta returns an empty delta that AddReport grows run by run
+// for a drift report alone (a checked file): the events, their property
+// types, the verdicts, users, accounts and memberships, and only the traits
+// named, without the activity rollups, aliases, reservoir and examples a
+// store keeps. What it holds equals Aggregate's for those, over all the
+// runs added; its traits are left decoded (see TraitValue.Null).
+func NewReportDelta(traits ReportTraits) *Delta {
+	return newDelta(&traits)
+}
+
+// AddReport adds a run to a delta made by NewReportDelta.
+func (d *Delta) AddReport(b *Batch, g *Guard, l Limits) {
+	d.add(b, g, l)
+}
+
+// Null reports whether the trait value clears the trait (a JSON null).
+func (tv TraitValue) Null() bool {
+	if tv.Value != nil {
+		return string(tv.Value) == "null"
+	}
+	return tv.v == nil
+}
+
+func newDelta(report *ReportTraits) *Delta {
+	return &Delta{
+		report:      report,
 		Tally:       *NewTally(),
 		Sources:     map[string]*SourceDelta{},
 		Events:      map[EventKey]*EventDelta{},
@@ -309,6 +350,9 @@ func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
 		DailyActs:   map[DailyKey]int64{},
 		TotalActs:   map[ActivityKey]*ActivityDelta{},
 	}
+}
+
+func (d *Delta) add(b *Batch, g *Guard, l Limits) {
 	for _, r := range b.Rejections {
 		d.source(r.Source).Rejected++
 		k := RejectionKey{r.Source, r.Reason}
@@ -323,9 +367,6 @@ func Aggregate(b *Batch, g *Guard, l Limits) *Delta {
 	for _, c := range b.Messages {
 		d.addMessage(c, g, l)
 	}
-	encodeTraits(d.UserTraits)
-	encodeTraits(d.AcctTraits)
-	return d
 }
 
 // encodeTraits encodes the values that won the run: a user identified ten
@@ -377,24 +418,26 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 	if m.UserID != "" {
 		seen(d.Users, m.UserID, at)
 		if m.AnonymousID != "" {
-			d.Aliases[m.AnonymousID] = m.UserID
+			if d.report == nil {
+				d.Aliases[m.AnonymousID] = m.UserID
+			}
 		}
 	}
 	switch m.Type {
 	case trackplan.Identify:
 		if m.UserID != "" {
-			mergeTraits(d.UserTraits, m.UserID, m.Traits, at)
+			d.mergeTraits(d.UserTraits, m.UserID, m.Traits, at, false)
 		}
 	case trackplan.Group:
 		if m.GroupID != "" {
-			mergeTraits(d.AcctTraits, m.GroupID, m.Traits, at)
+			d.mergeTraits(d.AcctTraits, m.GroupID, m.Traits, at, true)
 		}
 	case trackplan.Alias:
-		if m.PreviousID != "" && m.UserID != "" {
+		if m.PreviousID != "" && m.UserID != "" && d.report == nil {
 			d.Aliases[m.PreviousID] = m.UserID
 		}
 	case trackplan.Track, trackplan.Page, trackplan.Screen:
-		if m.UserID != "" && allowed {
+		if m.UserID != "" && allowed && d.report == nil {
 			d.DailyActs[DailyKey{Day(at), m.UserID, key.Name}]++
 			seen(d.TotalActs, ActivityKey{m.UserID, key.Name}, at)
 		}
@@ -416,7 +459,7 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 	ev.add(at)
 	ev.Daily[Day(at)]++
 	d.addVolume(key, at)
-	if l.ReservoirSize > 0 && len(m.Raw) > 0 {
+	if l.ReservoirSize > 0 && len(m.Raw) > 0 && d.report == nil {
 		if len(ev.Reservoir) >= l.ReservoirSize {
 			ev.Reservoir = append(ev.Reservoir[:0], ev.Reservoir[1:]...)
 		}
@@ -454,6 +497,9 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 			bits |= bit
 		}
 		d.seen[f.Path] = bits
+		if d.report != nil {
+			return
+		}
 		if ex, ok := Example(f.Value); ok {
 			pd.Examples = addExample(pd.Examples, ex, l.ExamplesPerPath)
 		}
@@ -473,8 +519,11 @@ func seen[K comparable](m map[K]*Seen, k K, at time.Time) {
 	s.add(at)
 }
 
-func mergeTraits(into map[TraitKey]TraitValue, id string, traits map[string]any, at time.Time) {
+func (d *Delta) mergeTraits(into map[TraitKey]TraitValue, id string, traits map[string]any, at time.Time, account bool) {
 	for name, v := range traits {
+		if d.report != nil && !(account && d.report.Account[name] || !account && d.report.User[name]) {
+			continue
+		}
 		k := TraitKey{id, name}
 		if old, ok := into[k]; ok && old.At.After(at) {
 			continue

@@ -112,7 +112,7 @@ func TestStoreAgreesWithFileUnderEditedPlan(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			mem := tpsync.NewMemory(store.DefaultLimits())
+			mem := tpsync.NewMemory(store.DefaultLimits(), "")
 			checker := trackplan.NewChecker(planB)
 			for chunk := range slices.Chunk(msgs, 333) {
 				var b store.Batch

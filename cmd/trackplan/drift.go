@@ -161,10 +161,14 @@ func checkEvents(c *cli.Context, plan *trackplan.Plan, file string) (*tpsync.Mem
 		defer fh.Close()
 		f = fh
 	}
-	mem := tpsync.NewMemory(store.DefaultLimits())
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	mem := tpsync.NewMemory(store.DefaultLimits(), cfg.Scoring.AccountNameTrait)
 	checker := trackplan.NewChecker(plan)
 	reader := &segment.NDJSON{Source: "events", Workers: runtime.GOMAXPROCS(0)}
-	_, err := reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
+	_, err = reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
 		var b store.Batch
 		b.Messages = make([]store.Checked, len(msgs))
 		for i, m := range msgs {
