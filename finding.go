@@ -80,7 +80,10 @@ type Finding struct {
 // Fingerprint identifies a finding across runs and reports: the first 16 hex
 // digits of the SHA-256 of its code, source, event and property path (joined
 // by NUL bytes). Counts, rates and observed values are left out, so the same
-// drift keeps its fingerprint as it grows; baselines key on it.
+// drift keeps its fingerprint as it grows; baselines key on it. Drift
+// findings pass an empty source, so a finding's fingerprint is the same
+// whichever source or file its messages came from; earlier versions passed
+// the source, and baselines still match those.
 func Fingerprint(code, source, event, path string) string {
 	h := sha256.New()
 	for i, s := range [...]string{code, source, event, path} {

@@ -75,7 +75,9 @@ func (b *Baseline) Apply(r *Report, at time.Time) {
 	}
 	kept := r.Findings[:0]
 	for _, f := range r.Findings {
-		if active[f.Fingerprint] {
+		// Baselines written before fingerprints left the source out
+		// still match.
+		if active[f.Fingerprint] || f.Source != "" && active[trackplan.Fingerprint(string(f.Code), f.Source, f.Event, f.Path)] {
 			r.Summary.Suppressed++
 			continue
 		}
@@ -88,10 +90,12 @@ func (b *Baseline) Apply(r *Report, at time.Time) {
 // NewBaseline accepts every error and warning of r until expires.
 func NewBaseline(r *Report, reason string, expires time.Time) *Baseline {
 	b := &Baseline{}
+	seen := map[string]bool{}
 	for _, f := range r.Findings {
-		if f.Severity == trackplan.SeverityInfo {
-			continue
+		if f.Severity == trackplan.SeverityInfo || seen[f.Fingerprint] {
+			continue // one entry covers the finding in every source
 		}
+		seen[f.Fingerprint] = true
 		b.Entries = append(b.Entries, BaselineEntry{Fingerprint: f.Fingerprint, Code: string(f.Code), Event: f.Event,
 			Path: f.Path, Reason: reason, Expires: expires.UTC()})
 	}

@@ -151,3 +151,20 @@ func TestBadBaselines(t *testing.T) {
 		})
 	}
 }
+
+// TestBaselineMatchesLegacyFingerprints: entries written when fingerprints
+// included the source still accept the finding.
+func TestBaselineMatchesLegacyFingerprints(t *testing.T) {
+	f := trackplan.Finding{Code: trackplan.EnumViolation, Severity: trackplan.SeverityError, Source: "web",
+		Event: "Report Exported", Path: "format", Fingerprint: trackplan.Fingerprint("ENUM_VIOLATION", "", "Report Exported", "format")}
+	r := &Report{Findings: []trackplan.Finding{f, {Code: f.Code, Severity: f.Severity, Source: "ios", Event: f.Event, Path: f.Path, Fingerprint: f.Fingerprint}}}
+	if b := NewBaseline(r, "x", time.Now().Add(time.Hour)); len(b.Entries) != 1 {
+		t.Errorf("one finding in two sources wrote %d entries; want 1", len(b.Entries))
+	}
+	legacy := &Baseline{Entries: []BaselineEntry{{Fingerprint: trackplan.Fingerprint("ENUM_VIOLATION", "web", "Report Exported", "format"),
+		Expires: time.Now().Add(time.Hour)}}}
+	legacy.Apply(r, time.Now())
+	if r.Summary.Suppressed != 1 || len(r.Findings) != 1 || r.Findings[0].Source != "ios" {
+		t.Errorf("a legacy entry for web: suppressed %d, left %+v", r.Summary.Suppressed, r.Findings)
+	}
+}

@@ -204,7 +204,10 @@ func (r *reconciler) owner(t trackplan.CallType, name string) string {
 }
 
 func (r *reconciler) add(f trackplan.Finding) {
-	f.Fingerprint = trackplan.Fingerprint(string(f.Code), f.Source, f.Event, f.Path)
+	// The source is left out: the same drift keeps its fingerprint whether
+	// the messages came from a store (named sources) or a file, so a
+	// baseline written from one suppresses the other.
+	f.Fingerprint = trackplan.Fingerprint(string(f.Code), "", f.Event, f.Path)
 	r.findings = append(r.findings, f)
 }
 

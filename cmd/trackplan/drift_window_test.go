@@ -237,3 +237,28 @@ func TestRequiredMissingCounts(t *testing.T) {
 		}
 	})
 }
+
+// TestBaselineFromFileSuppressesStore: a finding keeps its fingerprint
+// whether its messages came from a file or from a store's named source, so
+// a baseline written from a QA capture accepts the same drift in
+// production.
+func TestBaselineFromFileSuppressesStore(t *testing.T) {
+	dir := t.TempDir()
+	plan, db, baseline := filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "t.db"), filepath.Join(dir, "baseline.yaml")
+	writeExportPlan(t, plan, []string{"csv", "pdf"}, "")
+	now := time.Now().UTC()
+	events := writeMessages(t, []map[string]any{
+		exportMsg("1", "Report Exported", map[string]any{"format": "docx"}, now.Add(-2*time.Hour)),
+		exportMsg("2", "Report Shared", map[string]any{}, now.Add(-time.Hour)),
+	})
+	if code, _, stderr := trackplanRun(t, "--plan", plan, "drift", "--events", events, "--baseline", baseline, "--write-baseline"); code != 0 {
+		t.Fatalf("write the baseline from the file: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := trackplanRun(t, "--db", db, "--plan", plan, "import", "--source", "web", events); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+	code, out, stderr := trackplanRun(t, "--db", db, "--plan", plan, "drift", "--baseline", baseline)
+	if code != 0 || !strings.Contains(out, "accepted by the baseline") {
+		t.Errorf("the store's drift with the file's baseline: exit %d\n%s%s", code, out, stderr)
+	}
+}
