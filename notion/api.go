@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // notionVersion is the API version spoken here: notionapi v1.13.3's, the
@@ -165,6 +166,7 @@ type page struct {
 	ID         string                     `json:"id"`
 	Archived   bool                       `json:"archived"`
 	InTrash    bool                       `json:"in_trash"`
+	Edited     time.Time                  `json:"last_edited_time"`
 	Properties map[string]json.RawMessage `json:"properties"`
 }
 

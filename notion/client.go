@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jomei/notionapi"
 )
@@ -66,9 +67,10 @@ func (c *Client) withDatabases(events, props string) *Client {
 
 // row is one page of a database, its values by field.
 type row struct {
-	id    string
-	name  string // title, trimmed
-	cells map[field]cell
+	id     string
+	name   string // title, trimmed
+	edited time.Time
+	cells  map[field]cell
 }
 
 // snapshot is what a read found: both databases bound, their rows.
@@ -215,7 +217,7 @@ func (c *Client) readRows(ctx context.Context, t *table) ([]*row, []RowError, er
 		if p.Archived || p.InTrash {
 			return nil
 		}
-		r := &row{id: p.ID, cells: map[field]cell{}}
+		r := &row{id: p.ID, edited: p.Edited, cells: map[field]cell{}}
 		for _, s := range t.specs {
 			cl := t.cols[s.field]
 			if cl == nil {

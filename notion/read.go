@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trackplan/trackplan"
 )
@@ -20,6 +21,9 @@ type ReadResult struct {
 	// event row with an unknown Type, is left out; any other unusable value
 	// reads as empty.
 	Problems []RowError
+	// EditedAt is the latest edit of any row read: when the plan last
+	// changed in Notion.
+	EditedAt time.Time
 }
 
 // Err returns the problems as a *trackplan.ValidationError, or nil when
@@ -55,7 +59,13 @@ func (c *Client) ReadPlan(ctx context.Context) (*ReadResult, error) {
 	for _, p := range s.problems {
 		c.log.Debug("notion plan problem", "problem", p.Error())
 	}
-	return &ReadResult{Plan: plan, Problems: append(s.problems, probs...)}, nil
+	res := &ReadResult{Plan: plan, Problems: append(s.problems, probs...)}
+	for _, r := range append(slices.Clip(s.eventRows), s.propRows...) {
+		if r.edited.After(res.EditedAt) {
+			res.EditedAt = r.edited.UTC()
+		}
+	}
+	return res, nil
 }
 
 // buildPlan turns the rows of a snapshot into a plan.

@@ -89,7 +89,13 @@ func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) e
 
 // planVersion describes the plan loaded from cfg's plan source.
 func planVersion(cfg Config, plan *trackplan.Plan) store.PlanVersion {
-	return store.NewPlanVersion(plan, planOrigin(cfg), time.Time{}, time.Now())
+	var edited time.Time
+	lastNotionPlan.Lock()
+	if lastNotionPlan.plan == plan {
+		edited = lastNotionPlan.edited
+	}
+	lastNotionPlan.Unlock()
+	return store.NewPlanVersion(plan, planOrigin(cfg), edited, time.Now())
 }
 
 // planOrigin names where cfg's plan comes from: a Notion database, a file

@@ -13,6 +13,8 @@ import (
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/notion/notiontest"
 	"github.com/trackplan/trackplan/planfile"
+	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/sqlite"
 	"github.com/trackplan/trackplan/templates"
 )
 
@@ -78,6 +80,16 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 	}
 	if !strings.Contains(out, "Report Shared") {
 		t.Errorf("the unplanned event was not added:\n%s", out)
+	}
+	// The store follows the Notion plan, and knows when it was edited there.
+	if st, err := sqlite.Open(t.Context(), db, store.DefaultLimits()); err != nil {
+		t.Error(err)
+	} else {
+		v, err := st.VerdictPlan(t.Context())
+		st.Close()
+		if err != nil || v.Origin != strings.TrimPrefix(planFlag, "--plan=") || v.EditedAt.IsZero() {
+			t.Errorf("the store follows %+v (%v); want the Notion plan with its last edit time", v, err)
+		}
 	}
 	// The row added for the unplanned event is part of the plan now: the
 	// second sync judges by that plan, so the row's Drift column no

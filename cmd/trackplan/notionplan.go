@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -99,7 +100,18 @@ func loadNotionPlan(c *cli.Context, cfg Config, eventsDB string) (*trackplan.Pla
 	for _, p := range res.Problems {
 		logger(c).Warn("notion row left out or read as empty", "problem", p.Error())
 	}
+	lastNotionPlan.Lock()
+	lastNotionPlan.plan, lastNotionPlan.edited = res.Plan, res.EditedAt
+	lastNotionPlan.Unlock()
 	return res.Plan, nil
+}
+
+// lastNotionPlan remembers the plan last read from Notion and when it was
+// last edited there, for its plan version (see planVersion).
+var lastNotionPlan struct {
+	sync.Mutex
+	plan   *trackplan.Plan
+	edited time.Time
 }
 
 // notionError maps a Notion failure to exit code 3 (upstream); a plan the
