@@ -269,6 +269,48 @@ type sparkline struct {
 	Points       string // polyline points
 	Area         string // polygon points: the line closed along the bottom
 	LastX, LastY coord
+	Marks        []mark // thin vertical lines at marked points
+}
+
+// mark is a vertical line across a chart at a point, with a tooltip.
+type mark struct {
+	X     coord
+	Title string
+}
+
+// sparkX is the x of point i of n in a sparkline.
+func sparkX(i, n int) float64 {
+	if n == 1 {
+		return sparkW - sparkPad
+	}
+	return sparkPad + float64(i)/float64(n-1)*(sparkW-2*sparkPad)
+}
+
+// dayMark is a marked day of a daily series.
+type dayMark struct {
+	Day   int    // index in the series
+	Title string // the tooltip
+	Label string // what the chart's accessible label adds
+}
+
+// withMarks marks days of a sparkline of n daily values and names them in
+// its accessible label; s may be nil.
+func (s *sparkline) withMarks(n int, marks []dayMark) *sparkline {
+	if s == nil || len(marks) == 0 {
+		return s
+	}
+	labels := make([]string, 0, len(marks))
+	for _, m := range marks {
+		if m.Day < 0 || m.Day >= n {
+			continue
+		}
+		s.Marks = append(s.Marks, mark{X: coord(sparkX(m.Day, n)), Title: m.Title})
+		labels = append(labels, m.Label)
+	}
+	if len(labels) > 0 {
+		s.Label += "; plan edited on " + strings.Join(labels, ", ")
+	}
+	return s
 }
 
 const (
@@ -290,12 +332,7 @@ func newSparkline(values []float64, lo, hi float64, label string) *sparkline {
 		}
 	}
 	s := &sparkline{Label: label}
-	xOf := func(i int) float64 {
-		if len(values) == 1 {
-			return sparkW - sparkPad
-		}
-		return sparkPad + float64(i)/float64(len(values)-1)*(sparkW-2*sparkPad)
-	}
+	xOf := func(i int) float64 { return sparkX(i, len(values)) }
 	yOf := func(v float64) float64 {
 		v = min(max(v, lo), hi)
 		return sparkH - sparkPad - (v-lo)/(hi-lo)*(sparkH-2*sparkPad)

@@ -10,7 +10,10 @@
 // sorting to the tables that are not paginated; every page works without it.
 //
 // The dashboard reads through Data, a small interface the wiring adapts to
-// the store and the drift reconciliation; the optional EventVolumes,
-// AccountTraits and AccountActivity add detail where they are available.
-// RequireAuth protects it when it listens beyond loopback.
+// the store and the drift reconciliation; the optional VolumeSource,
+// TraitSource, ActivitySource and PlanSource (plan edits marked in the
+// volume charts) add detail where they are available, and
+// Options.Rechecking puts a banner on every page while the traffic is
+// re-checked against a new plan. RequireAuth protects it when it listens
+// beyond loopback.
 package web

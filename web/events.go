@@ -1,14 +1,18 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
@@ -209,7 +213,13 @@ type findingRow struct {
 	Expected  string
 	Observed  string
 	Count     string
-	LastSeen  timeView
+	// FirstSeen and LastSeen bound the finding in the drift window;
+	// FirstSeenAllTime is set when the finding was first seen earlier.
+	FirstSeen        timeView
+	FirstSeenAllTime timeView
+	LastSeen         timeView
+	// Samples are example messages, pretty-printed (events page only).
+	Samples []string
 }
 
 // health is plan × observed × findings, the basis of the overview's plan
@@ -386,7 +396,7 @@ func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Find
 	if !withProps {
 		return
 	}
-	row.Findings = findingRows(fs, nil, now)
+	row.Findings = findingRows(fs, nil, now, true)
 	byPath := map[string][]string{}
 	for _, f := range fs {
 		if f.Path != "" && !slices.Contains(byPath[f.Path], string(f.Code)) {
@@ -469,10 +479,10 @@ func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
 	}
 }
 
-// findingRows orders findings by count (then severity, code, event, path)
-// and keeps at most limit of them (all when limit is 0). anchors links
-// events to their rows; nil leaves the links to the caller.
-func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time) []findingRow {
+// findingRows orders findings by count (then severity, code, event, path).
+// anchors links events to their rows; nil leaves the links to the caller.
+// samples adds the example messages.
+func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time, samples bool) []findingRow {
 	sorted := slices.Clone(fs)
 	slices.SortStableFunc(sorted, func(x, y trackplan.Finding) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(severityRank(x.Severity), severityRank(y.Severity)),
@@ -480,23 +490,112 @@ func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Tim
 	})
 	rows := make([]findingRow, 0, len(sorted))
 	for _, f := range sorted {
-		rows = append(rows, findingRow{
+		row := findingRow{
 			Code: string(f.Code), Severity: severityKey(f.Severity), Event: f.Event, EventHref: anchors[f.Event],
 			Path: f.Path, Expected: truncate(f.Expected, 120), Observed: truncate(f.Observed, 120),
-			Count: formatInt(f.Count), LastSeen: timeOf(f.LastSeen, now),
-		})
+			Count: formatInt(f.Count), FirstSeen: timeOf(f.FirstSeen, now), LastSeen: timeOf(f.LastSeen, now),
+		}
+		if all := f.FirstSeenAllTime; !all.IsZero() && (f.FirstSeen.IsZero() || all.Before(f.FirstSeen)) {
+			row.FirstSeenAllTime = dateOf(all)
+		}
+		if samples {
+			for _, m := range f.Samples {
+				row.Samples = append(row.Samples, prettySample(m))
+			}
+		}
+		rows = append(rows, row)
 	}
 	return rows
+}
+
+// dateOf is a timeView that shows the date.
+func dateOf(t time.Time) timeView {
+	v := timeOf(t, t)
+	v.Text = t.UTC().Format(time.DateOnly)
+	return v
+}
+
+// maxSampleBytes caps an example message as the events page shows it.
+const maxSampleBytes = 4 << 10
+
+// prettySample indents an example message (one that is not JSON is shown
+// as it is) and cuts it at maxSampleBytes.
+func prettySample(m json.RawMessage) string {
+	s := string(m)
+	var b bytes.Buffer
+	if err := json.Indent(&b, m, "", "  "); err == nil {
+		s = b.String()
+	}
+	if len(s) > maxSampleBytes {
+		n := maxSampleBytes
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "\n… (cut at 4 KB)"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // volumeDays is the span of the events page's volume sparklines.
 const volumeDays = 30
 
-// addVolumes draws each row's daily volume over the last volumeDays days.
-func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) error {
+// planEditLimit is how many plan versions are read to mark plan edits.
+const planEditLimit = 50
+
+// planEdit is a plan version first seen in the span of the volume charts.
+type planEdit struct {
+	At         timeView
+	ID, Origin string
+}
+
+// planEdits reads the plan versions first seen in the n days from from,
+// oldest first, and the chart marks of the days they fall on.
+func (h *Handler) planEdits(ctx context.Context, from time.Time, n int) ([]planEdit, []dayMark, error) {
+	if h.plans == nil {
+		return nil, nil, nil
+	}
+	vs, err := h.plans.PlanVersions(ctx, planEditLimit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load plan versions: %w", err)
+	}
+	vs = slices.Clone(vs)
+	slices.SortStableFunc(vs, func(x, y store.PlanVersion) int { return x.FirstSeen.Compare(y.FirstSeen) })
+	var edits []planEdit
+	var marks []dayMark
+	for _, v := range vs {
+		if v.FirstSeen.IsZero() {
+			continue
+		}
+		day := int(v.FirstSeen.UTC().Sub(from) / (24 * time.Hour))
+		if v.FirstSeen.Before(from) || day >= n {
+			continue
+		}
+		at := timeOf(v.FirstSeen, h.now())
+		at.Text = v.FirstSeen.UTC().Format("Jan 2, 15:04 UTC")
+		edits = append(edits, planEdit{At: at, ID: v.ID, Origin: v.Origin})
+		title := "plan edited: " + v.ID
+		if v.Origin != "" {
+			title += " (" + v.Origin + ")"
+		}
+		if k := len(marks) - 1; k >= 0 && marks[k].Day == day {
+			marks[k].Title += "; " + title
+			continue
+		}
+		marks = append(marks, dayMark{Day: day, Title: title, Label: shortDate(v.FirstSeen)})
+	}
+	return edits, marks, nil
+}
+
+// addVolumes draws each row's daily volume over the last volumeDays days,
+// marking the days the plan was edited; it returns the edits.
+func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) ([]planEdit, error) {
 	now := h.now().UTC()
 	to := now.Truncate(24*time.Hour).AddDate(0, 0, 1)
 	from := to.AddDate(0, 0, -volumeDays)
+	edits, marks, err := h.planEdits(ctx, from, volumeDays)
+	if err != nil {
+		return nil, err
+	}
 	byKey := map[eventKey]*eventRow{}
 	for _, r := range rows {
 		for _, k := range r.keys {
@@ -504,7 +603,7 @@ func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) error {
 		}
 	}
 	series := map[*eventRow]*[volumeDays]float64{}
-	err := h.volumes.EventVolume(ctx, from, to, func(typ trackplan.CallType, name string, day time.Time, count int64) error {
+	err = h.volumes.EventVolume(ctx, from, to, func(typ trackplan.CallType, name string, day time.Time, count int64) error {
 		r, ok := byKey[eventKey{typ, name}]
 		if !ok {
 			return nil
@@ -522,13 +621,14 @@ func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("load event volume: %w", err)
+		return nil, fmt.Errorf("load event volume: %w", err)
 	}
 	for _, r := range rows {
 		s, ok := series[r]
 		if !ok {
 			r.VolumeText = "0"
-			r.Volume = newSparkline(make([]float64, volumeDays), 0, 1, fmt.Sprintf("No messages in the last %d days", volumeDays))
+			r.Volume = newSparkline(make([]float64, volumeDays), 0, 1, fmt.Sprintf("No messages in the last %d days", volumeDays)).
+				withMarks(volumeDays, marks)
 			continue
 		}
 		var sum, peak float64
@@ -538,9 +638,9 @@ func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) error {
 		}
 		r.VolumeText = formatInt(int64(sum))
 		r.Volume = newSparkline(s[:], 0, 0, fmt.Sprintf("Daily volume over the last %d days: %s messages, at most %s a day",
-			volumeDays, formatInt(int64(sum)), formatInt(int64(peak))))
+			volumeDays, formatInt(int64(sum)), formatInt(int64(peak)))).withMarks(volumeDays, marks)
 	}
-	return nil
+	return edits, nil
 }
 
 // eventsPage is the content of the events page.
@@ -551,6 +651,9 @@ type eventsPage struct {
 	HasVolume  bool
 	VolumeDays int
 	WindowDays int
+	// PlanEdits are the plan versions first seen in the volume charts'
+	// span, oldest first.
+	PlanEdits []planEdit
 }
 
 // statusChip is one status filter link with its count.
@@ -586,7 +689,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if h.volumes != nil {
-		if err := h.addVolumes(r.Context(), page.Rows); err != nil {
+		if page.PlanEdits, err = h.addVolumes(r.Context(), page.Rows); err != nil {
 			return err
 		}
 		page.HasVolume = true

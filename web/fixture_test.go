@@ -19,7 +19,7 @@ import (
 var fixedNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
 // fakeData is a hand-written Data (and VolumeSource, TraitSource,
-// ActivitySource) over fixed values.
+// ActivitySource, PlanSource) over fixed values.
 type fakeData struct {
 	plan     *trackplan.Plan
 	profiles []*trackplan.Profile
@@ -30,6 +30,9 @@ type fakeData struct {
 	volume   map[eventKey][]int64                     // last 30 days, oldest first, ending today
 	traits   map[string]map[string]json.RawMessage
 	activity map[string][]EventUse
+	versions []store.PlanVersion // newest first
+	// recheck is what Rechecking returns.
+	recheck atomic.Pointer[Recheck]
 	// err, when set, is returned by Observed.
 	err error
 	// latestCalls counts LatestScores calls.
@@ -105,10 +108,17 @@ func (f *fakeData) AccountActivity(_ context.Context, groupID string, events []s
 	return out, nil
 }
 
+func (f *fakeData) PlanVersions(_ context.Context, limit int) ([]store.PlanVersion, error) {
+	return f.versions[:min(limit, len(f.versions))], nil
+}
+
+func (f *fakeData) Rechecking() *Recheck { return f.recheck.Load() }
+
 // newTestHandler serves f with every optional source.
 func newTestHandler(t testing.TB, f *fakeData) *Handler {
 	t.Helper()
-	h, err := New(Options{Data: f, Volumes: f, Traits: f, Activity: f, Now: func() time.Time { return fixedNow }})
+	h, err := New(Options{Data: f, Volumes: f, Traits: f, Activity: f, Plans: f, Rechecking: f.Rechecking,
+		Now: func() time.Time { return fixedNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +232,17 @@ func fixture() *fakeData {
 		finding(trackplan.DeprecatedStillSeen, trackplan.SeverityWarning, "Legacy Export", "", "no traffic", "12 messages", 12, days(2)),
 		finding(trackplan.BestPractice, trackplan.SeverityInfo, "", "", "users with a created_at trait", "40 users without", 40, hours(2)),
 	}
+	// Example messages, masked as the drift report masks them, and
+	// findings first seen before the window.
+	findings[4].Samples = []json.RawMessage{
+		json.RawMessage(`{"type":"track","event":"Feature Used","userId":"u-alice","properties":{"feature":42},"timestamp":"2026-03-15T11:00:00Z"}`),
+		json.RawMessage(`{"type":"track","event":"Feature Used","userId":"u-bob","properties":{"feature":7}}`),
+	}
+	findings[4].FirstSeenAllTime = days(75)
+	findings[5].Samples = []json.RawMessage{
+		json.RawMessage(`{"type":"track","event":"Signed Up","userId":"u-erin","properties":{"email":"(pii)","referrer":"ads"}}`),
+	}
+	findings[6].FirstSeenAllTime = days(30) // the window's own first sighting: not repeated
 
 	def := trackplan.DefaultProfile(plan)
 	trial := &trackplan.Profile{Name: "trial", WindowDays: 14, Events: map[string]int{"Signed Up": 5, "Report Exported": 10, "Dashboard Viewed": 3}}
@@ -343,7 +364,17 @@ func fixture() *fakeData {
 		volume[k] = series
 	}
 
+	// Plan versions: the first adopted before the volume charts' span, then
+	// two edits on one day and one today.
+	versions := []store.PlanVersion{
+		{ID: "5e1f0c2a9b7d4e31", Origin: "notion:db-1", FirstSeen: hours(1).Add(-5 * time.Minute)},
+		{ID: "9a0b7c6d5e4f3a21", Origin: "notion:db-1", FirstSeen: days(10).Add(3 * time.Hour)},
+		{ID: "0c4d2e6f8a1b3c5d", Origin: "file:plan.yaml", FirstSeen: days(10).Add(-2 * time.Hour)},
+		{ID: "7f3e2d1c0b9a8877", Origin: "template:b2b-saas", FirstSeen: days(45)},
+	}
+
 	return &fakeData{
+		versions: versions,
 		plan:     plan,
 		profiles: []*trackplan.Profile{def, trial},
 		observed: observed,

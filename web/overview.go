@@ -128,7 +128,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 		{Label: "warnings", Value: formatInt(int64(sev[1])), Key: "warning"},
 		{Label: "info", Value: formatInt(int64(sev[2])), Key: "info"},
 	}
-	page.Findings = findingRows(hl.findings, hl.anchors, h.now())
+	page.Findings = findingRows(hl.findings, hl.anchors, h.now(), false)
 	if len(page.Findings) > topFindings {
 		page.Findings = page.Findings[:topFindings]
 	}

@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -60,6 +61,23 @@ type TraitSource interface {
 	AccountTraits(ctx context.Context, groupID string) (map[string]json.RawMessage, error)
 }
 
+// PlanSource lists the plan versions the traffic was judged by. It is
+// optional: without it the volume charts mark no plan edits.
+type PlanSource interface {
+	// PlanVersions returns the plan versions followed, newest first, at
+	// most limit.
+	PlanVersions(ctx context.Context, limit int) ([]store.PlanVersion, error)
+}
+
+// Recheck is a re-check of the stored traffic against a new plan, under
+// way.
+type Recheck struct {
+	// Plan is the plan version the traffic is re-checked against.
+	Plan store.PlanVersion
+	// Fraction is the share done, 0 to 1.
+	Fraction float64
+}
+
 // EventUse is what the users of one account did of one event.
 type EventUse struct {
 	// Event is the event name.
@@ -90,6 +108,13 @@ type Options struct {
 	Volumes  VolumeSource
 	Traits   TraitSource
 	Activity ActivitySource
+	// Plans, optional, lets the volume charts mark the days the plan was
+	// edited.
+	Plans PlanSource
+	// Rechecking, optional, returns the re-check under way, or nil; while
+	// one runs every page shows a banner with its progress. It is called
+	// once per page served, concurrently.
+	Rechecking func() *Recheck
 	// Logger receives errors that end a request with a 5xx; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -119,6 +144,8 @@ type Handler struct {
 	volumes  VolumeSource
 	traits   TraitSource
 	activity ActivitySource
+	plans    PlanSource
+	recheck  func() *Recheck
 	log      *slog.Logger
 	now      func() time.Time
 	window   int
@@ -139,6 +166,8 @@ func New(opts Options) (*Handler, error) {
 		volumes:  opts.Volumes,
 		traits:   opts.Traits,
 		activity: opts.Activity,
+		plans:    opts.Plans,
+		recheck:  opts.Rechecking,
 		log:      opts.Logger,
 		now:      opts.Now,
 		window:   opts.DriftWindowDays,
@@ -300,7 +329,51 @@ type layout struct {
 	Nav     nav
 	// Switcher, when set, lets the reader pick another scoring profile.
 	Switcher *switcher
-	Content  any
+	// Recheck, when set, is the banner of a re-check under way.
+	Recheck *recheckBanner
+	Content any
+}
+
+// recheckBanner tells that the findings are being re-checked against a
+// new plan.
+type recheckBanner struct {
+	Text  string // "Re-checking the traffic against the plan of 12:05 (notion:…) — 40%"
+	Exact string // when the plan was first seen, "2026-03-15 12:05 UTC"
+	Meter meter
+}
+
+// recheckBanner returns the banner of the re-check under way, or nil.
+func (h *Handler) recheckBanner() *recheckBanner {
+	if h.recheck == nil {
+		return nil
+	}
+	rc := h.recheck()
+	if rc == nil {
+		return nil
+	}
+	pct := math.Floor(min(max(rc.Fraction, 0), 1) * 100)
+	at := rc.Plan.FirstSeen.UTC()
+	when := at.Format("15:04")
+	if y, m, d := h.now().UTC().Date(); !at.IsZero() && (at.Year() != y || at.Month() != m || at.Day() != d) {
+		when = at.Format("Jan 2 15:04")
+	}
+	plan := when
+	switch {
+	case at.IsZero() && rc.Plan.Origin != "":
+		plan = rc.Plan.Origin
+	case at.IsZero():
+		plan = rc.Plan.ID
+	case rc.Plan.Origin != "":
+		plan += " (" + rc.Plan.Origin + ")"
+	}
+	b := &recheckBanner{
+		Text:  fmt.Sprintf("Re-checking the traffic against the plan of %s — %d%%", plan, int(pct)),
+		Meter: meterOf(pct, "presence"),
+	}
+	if !at.IsZero() {
+		b.Exact = at.Format("2006-01-02 15:04 UTC")
+	}
+	return b
 }
 
 // nav holds the header's links, which keep the selected profile.
@@ -329,6 +402,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, page string, data *l
 	if !ok {
 		return fmt.Errorf("render: no page %q", page)
 	}
+	data.Recheck = h.recheckBanner()
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)

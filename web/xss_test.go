@@ -34,7 +34,8 @@ func evilFixture() *fakeData {
 			FirstSeen: days(3), LastSeen: hours(2), Properties: []store.ObservedProperty{
 				{Path: e, Types: map[string]int64{e: 5}, Present: 5, LastSeen: hours(2)}}})
 		f.findings = append(f.findings, trackplan.Finding{Code: trackplan.Code(e), Severity: trackplan.Severity(e), Event: e, Path: e,
-			Expected: e, Observed: e, Owner: e, Count: 9999})
+			Expected: e, Observed: e, Owner: e, Count: 9999, Samples: evilSamples(e)})
+		f.versions = append(f.versions, store.PlanVersion{ID: e, Origin: e, FirstSeen: days(5)})
 		f.volume[eventKey{trackplan.Track, e}] = []int64{1, 2, 3}
 	}
 	run := f.runs[trackplan.DefaultProfileName]
@@ -55,7 +56,19 @@ func evilFixture() *fakeData {
 	}
 	f.profiles[1].Name = evilAttr
 	f.runs[evilAttr] = f.runs["trial"]
+	f.recheck.Store(&Recheck{Plan: store.PlanVersion{ID: evilScript, Origin: evilScript + evilAttr, FirstSeen: hours(1)}, Fraction: 0.5})
 	return f
+}
+
+// evilSamples are example messages holding e unescaped: as a JSON string
+// (json.Marshal would write < and > as \u003c and \u003e), as a key, and
+// a message that is not JSON at all, ending the markup around it.
+func evilSamples(e string) []json.RawMessage {
+	q := strings.ReplaceAll(strings.ReplaceAll(e, `\`, `\\`), `"`, `\"`)
+	return []json.RawMessage{
+		json.RawMessage(`{"event":"</script><script>alert(1)</script>","properties":{"` + q + `":"` + q + `"}}`),
+		json.RawMessage(`</code></pre></details>` + e),
+	}
 }
 
 // Markup the templates write. html/template escapes "<" and ">" in text
@@ -67,7 +80,7 @@ var (
 		m := map[string]bool{}
 		for _, t := range strings.Fields(`html head meta title link script body a header div img nav ul li form input label
 			select option button main footer h1 h2 h3 p dl dt dd section svg rect line text polyline polygon circle
-			table caption thead tbody tr th td span strong code time figure figcaption`) {
+			table caption thead tbody tr th td span strong code time figure figcaption details summary pre`) {
 			m[t] = true
 		}
 		return m
@@ -138,6 +151,13 @@ func TestOutputEscaped(t *testing.T) {
 		`&#34;&gt;&lt;img src=x onerror=alert(1)&gt;`,
 		`&#39; onmouseover=&#39;alert(1)`,
 		`&lt;/title&gt;&lt;svg onload=alert(1)&gt;`,
+		// In the example messages.
+		`&#34;event&#34;: &#34;&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&#34;`,
+		`&lt;/code&gt;&lt;/pre&gt;&lt;/details&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`,
+		// In the plan edits (all on one day, so in one mark).
+		`<title>plan edited: &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; (&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;); plan edited: `,
+		// In the re-check banner.
+		`(&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(1)&gt;) — 50%`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/events does not show %s", want)

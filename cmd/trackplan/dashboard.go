@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/derive"
+	"github.com/trackplan/trackplan/metrics"
 	"github.com/trackplan/trackplan/store"
 	tpsync "github.com/trackplan/trackplan/sync"
 	"github.com/trackplan/trackplan/web"
@@ -66,12 +68,35 @@ func (d *dashboardData) Findings(ctx context.Context) ([]trackplan.Finding, erro
 	return rep.Findings, nil
 }
 
+// DriftCounts summarises the findings for the /metrics drift gauges.
+func (d *dashboardData) DriftCounts() (metrics.DriftCounts, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fs, err := d.Findings(ctx)
+	if err != nil {
+		return metrics.DriftCounts{}, err
+	}
+	c := metrics.DriftCounts{Findings: map[string]float64{}, Messages: map[string]float64{}}
+	for _, s := range []trackplan.Severity{trackplan.SeverityError, trackplan.SeverityWarning, trackplan.SeverityInfo} {
+		c.Findings[string(s)] = 0
+	}
+	for _, f := range fs {
+		c.Findings[string(f.Severity)]++
+		c.Messages[string(f.Code)] += float64(f.Count)
+	}
+	return c, nil
+}
+
 func (d *dashboardData) LatestScores(ctx context.Context, profile string, before time.Time) (*trackplan.ScoreRun, error) {
 	return d.st.LatestScores(ctx, profile, before)
 }
 
 func (d *dashboardData) AccountHistory(ctx context.Context, profile, groupID string, limit int) ([]store.ScorePoint, error) {
 	return d.st.AccountHistory(ctx, profile, groupID, limit)
+}
+
+func (d *dashboardData) PlanVersions(ctx context.Context, limit int) ([]store.PlanVersion, error) {
+	return d.st.PlanVersions(ctx, limit)
 }
 
 func (d *dashboardData) EventVolume(ctx context.Context, from, to time.Time, fn func(typ trackplan.CallType, name string, day time.Time, count int64) error) error {
@@ -94,16 +119,47 @@ func (d *dashboardData) AccountActivity(ctx context.Context, groupID string, eve
 	return out, nil
 }
 
+// dashboardOption adds to the dashboard's options.
+type dashboardOption func(*web.Options)
+
+// withRechecking shows the re-check under way in this process (progress
+// returns nil when none runs) in a banner on every page.
+func withRechecking(progress func() *derive.RecheckProgress) dashboardOption {
+	return func(o *web.Options) {
+		o.Rechecking = func() *web.Recheck {
+			p := progress()
+			if p == nil {
+				return nil
+			}
+			return &web.Recheck{Plan: p.Plan, Fraction: p.Fraction()}
+		}
+	}
+}
+
 // newDashboard builds the dashboard handler, behind authentication when it
 // listens beyond loopback.
-func newDashboard(listen string, cfg Config, st store.Store, plan func() *trackplan.Plan, log *slog.Logger) (http.Handler, error) {
+func newDashboard(listen string, cfg Config, st store.Store, plan func() *trackplan.Plan, log *slog.Logger, opts ...dashboardOption) (http.Handler, error) {
+	return newDashboardOn(listen, cfg, newDashboardData(cfg, st, plan), log, opts...)
+}
+
+// newDashboardData returns the dashboard's view of the store and the plan
+// in force; serve shares it with /metrics, so both read one cached report.
+func newDashboardData(cfg Config, st store.Store, plan func() *trackplan.Plan) *dashboardData {
+	return &dashboardData{st: st, cfg: cfg, plan: plan, now: time.Now}
+}
+
+// newDashboardOn serves the dashboard over data.
+func newDashboardOn(listen string, cfg Config, data *dashboardData, log *slog.Logger, opts ...dashboardOption) (http.Handler, error) {
 	auth, err := web.RequireAuth(listen, string(cfg.Dashboard.Token), cfg.Dashboard.User, string(cfg.Dashboard.Password))
 	if err != nil {
 		return nil, usage("dashboard: %v (set dashboard.token, or dashboard.user and dashboard.password)", err)
 	}
-	data := &dashboardData{st: st, cfg: cfg, plan: plan, now: time.Now}
-	h, err := web.New(web.Options{Data: data, Volumes: data, Traits: data, Activity: data, Logger: log,
-		DriftWindowDays: int(time.Duration(cfg.Drift.Window) / (24 * time.Hour))})
+	o := web.Options{Data: data, Volumes: data, Traits: data, Activity: data, Plans: data, Logger: log,
+		DriftWindowDays: int(time.Duration(cfg.Drift.Window) / (24 * time.Hour))}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h, err := web.New(o)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,14 @@ func runServe(c *cli.Context) error {
 	} else {
 		log.Info("score push off: no Segment write key (SEGMENT_WRITE_KEY or push.write_key)")
 	}
-	dash, err := newDashboard(cfg.Listen, cfg, st, d.currentPlan, log)
+	dashData := newDashboardData(cfg, st, d.currentPlan)
+	d.metrics.DriftFindings(dashData.DriftCounts)
+	dash, err := newDashboardOn(cfg.Listen, cfg, dashData, log, withRechecking(func() *derive.RecheckProgress {
+		if d.deriver == nil { // set below, before the server starts
+			return nil
+		}
+		return d.deriver.Rechecking()
+	}))
 	if err != nil {
 		return err
 	}
