@@ -135,6 +135,18 @@ func BenchmarkRebuild1M(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(time.Since(start).Milliseconds()), kind+"-drift-ms")
+			// Its parts.
+			for part, read := range map[string]func() error{
+				"observed": func() error { _, err := st.Observed(ctx); return err },
+				"verdicts": func() error { _, err := st.Verdicts(ctx, now.AddDate(0, 0, -7), now); return err },
+				"hygiene":  func() error { _, err := st.Hygiene(ctx, "name"); return err },
+			} {
+				start = time.Now()
+				if err := read(); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(time.Since(start).Milliseconds()), kind+"-"+part+"-ms")
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -47,5 +48,38 @@ func TestExposition(t *testing.T) {
 	}
 	if lagCalls != 1 {
 		t.Errorf("the lag was measured %d times for one scrape; want once", lagCalls)
+	}
+}
+
+func TestDriftFindings(t *testing.T) {
+	m := New(nil)
+	fail := false
+	m.DriftFindings(func() (DriftCounts, error) {
+		if fail {
+			return DriftCounts{}, errors.New("store down")
+		}
+		return DriftCounts{Findings: map[string]float64{"error": 2, "warning": 1, "info": 0},
+			Messages: map[string]float64{"ENUM_VIOLATION": 9, "UNPLANNED_PROPERTY": 3}}, nil
+	})
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		body, _ := io.ReadAll(rec.Body)
+		return string(body)
+	}
+	body := scrape()
+	for _, want := range []string{
+		`trackplan_drift_findings{severity="error"} 2`,
+		`trackplan_drift_findings{severity="info"} 0`,
+		`trackplan_drift_messages{code="ENUM_VIOLATION"} 9`,
+		`trackplan_drift_messages{code="UNPLANNED_PROPERTY"} 3`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	fail = true
+	if body := scrape(); strings.Contains(body, "trackplan_drift_") {
+		t.Errorf("a failed read still exposed drift gauges")
 	}
 }

@@ -334,6 +334,25 @@ schedule:
 		return ok, fmt.Sprintf("findings of %s and %s (want ENUM_VIOLATION format observed csv; no ENUM_VIOLATION docx, UNPLANNED_PROPERTY compression or UNPLANNED_EVENT):\n%s",
 			exported, scheduled, dashFindingsFor(page, exported, scheduled))
 	})
+
+	// /metrics judges the window by the edited plan as well.
+	replanWait(t, 10*time.Second, "/metrics to expose the edited plan's drift", func() (bool, string) {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var lines []string
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if strings.HasPrefix(line, "trackplan_drift_") {
+				lines = append(lines, line)
+			}
+		}
+		got := strings.Join(lines, "\n")
+		return strings.Contains(got, `trackplan_drift_messages{code="ENUM_VIOLATION"} 2`) &&
+			!strings.Contains(got, `code="UNPLANNED_PROPERTY"`) && !strings.Contains(got, `code="UNPLANNED_EVENT"`), got
+	})
 }
 
 // replanWait polls cond every 100ms until it holds and reports true; after
