@@ -520,16 +520,31 @@ func seen[K comparable](m map[K]*Seen, k K, at time.Time) {
 }
 
 func (d *Delta) mergeTraits(into map[TraitKey]TraitValue, id string, traits map[string]any, at time.Time, account bool) {
-	for name, v := range traits {
-		if d.report != nil && !(account && d.report.Account[name] || !account && d.report.User[name]) {
-			continue
+	if d.report != nil {
+		// Only the traits a report reads: look them up rather than
+		// walk every trait the call carries.
+		names := d.report.User
+		if account {
+			names = d.report.Account
 		}
-		k := TraitKey{id, name}
-		if old, ok := into[k]; ok && old.At.After(at) {
-			continue
+		for name := range names {
+			if v, ok := traits[name]; ok {
+				mergeTrait(into, TraitKey{id, name}, v, at)
+			}
 		}
-		into[k] = TraitValue{v: v, At: at}
+		return
 	}
+	for name, v := range traits {
+		mergeTrait(into, TraitKey{id, name}, v, at)
+	}
+}
+
+// mergeTrait keeps v unless the trait holds a value of a later time.
+func mergeTrait(into map[TraitKey]TraitValue, k TraitKey, v any, at time.Time) {
+	if old, ok := into[k]; ok && old.At.After(at) {
+		return
+	}
+	into[k] = TraitValue{v: v, At: at}
 }
 
 var (

@@ -167,17 +167,34 @@ func checkEvents(c *cli.Context, plan *trackplan.Plan, file string) (*tpsync.Mem
 	}
 	mem := tpsync.NewMemory(store.DefaultLimits(), cfg.Scoring.AccountNameTrait)
 	checker := trackplan.NewChecker(plan)
+
+	// Three stages: lines parsed on every core (the reader), each chunk
+	// checked in a goroutine of its own, and the checked chunks aggregated
+	// one after another in the file's order (the guard and the samples
+	// depend on it).
+	order := make(chan chan *store.Batch, 2*runtime.GOMAXPROCS(0))
+	aggregated := make(chan struct{})
+	go func() {
+		defer close(aggregated)
+		for out := range order {
+			mem.Add(<-out)
+		}
+	}()
 	reader := &segment.NDJSON{Source: "events", Workers: runtime.GOMAXPROCS(0)}
 	_, err = reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
-		var b store.Batch
-		b.Messages = make([]store.Checked, len(msgs))
-		for i, m := range msgs {
-			b.Messages[i] = store.Checked{Message: m, Violations: checker.Check(m)}
-		}
-		b.Rejections = rejs
-		mem.Add(&b)
+		out := make(chan *store.Batch, 1)
+		go func() {
+			b := &store.Batch{Messages: make([]store.Checked, len(msgs)), Rejections: rejs}
+			for i, m := range msgs {
+				b.Messages[i] = store.Checked{Message: m, Violations: checker.Check(m)}
+			}
+			out <- b
+		}()
+		order <- out
 		return nil
 	})
+	close(order)
+	<-aggregated
 	if err != nil {
 		return nil, usage("--events %s: %v", file, err)
 	}
