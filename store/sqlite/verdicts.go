@@ -104,6 +104,11 @@ func (db *DB) SwitchPlan(ctx context.Context, v store.PlanVersion, cursor, epoch
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit plan switch: %w", err)
 	}
+	if t != nil {
+		// The guard's enum values were learnt under the old plan: the
+		// next Apply rebuilds it.
+		db.applied = -1
+	}
 	return nil
 }
 
