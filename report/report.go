@@ -20,7 +20,8 @@ import (
 // severe first.
 type Report struct {
 	// Plan is the ID of the plan version the report judged by, From and
-	// To its window (event time); all empty when not known.
+	// To its window (event time; From is the start of the window's first
+	// hour, which counts whole); all empty when not known.
 	Plan     string              `json:"plan,omitempty"`
 	From     time.Time           `json:"from,omitzero"`
 	To       time.Time           `json:"to,omitzero"`
@@ -233,6 +234,9 @@ func WriteMarkdown(w io.Writer, r *Report, by GroupBy) error {
 		fmt.Fprintf(w, ", %d accepted by the baseline", s.Suppressed)
 	}
 	fmt.Fprintln(w, ".")
+	if line := judgedLine(r); line != "" {
+		fmt.Fprintf(w, "\n_%s_\n", mdCell(strings.ToUpper(line[:1])+line[1:]))
+	}
 	for _, g := range groups(r.Findings, cmp.Or(by, BySeverity)) {
 		fmt.Fprintf(w, "\n### %s (%d)\n\n| | Code | Event | Property | Expected | Observed | Count | Owner |\n|---|---|---|---|---|---|---:|---|\n",
 			mdCell(g.title), len(g.findings))
@@ -339,7 +343,7 @@ func judgedLine(r *Report) string {
 	}
 	if !r.From.IsZero() && !r.To.IsZero() {
 		parts = append(parts, fmt.Sprintf("window %s – %s (event time, whole hours)",
-			r.From.Truncate(time.Hour).Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 MST")))
+			r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 MST")))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -25,6 +25,7 @@ func fixture() *Report {
 			Fingerprint: trackplan.Fingerprint(string(code), "web", event, path)}
 	}
 	r := &Report{
+		Plan: "0123456789abcdef", From: time.Date(2026, 11, 13, 12, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 20, 12, 30, 0, 0, time.UTC),
 		Summary: Summary{EventsPlanned: 24, EventsSeen: 22},
 		Findings: []trackplan.Finding{
 			f(trackplan.TypeMismatch, trackplan.SeverityError, "Report Exported", "row_count", "integer", "string", "data@acme.io", 151, 1),

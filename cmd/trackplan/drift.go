@@ -106,7 +106,7 @@ func runDrift(c *cli.Context) error {
 		return upstream(err)
 	}
 	rep.Plan = store.PlanID(plan)
-	rep.From, rep.To = opts.WindowStart(at).UTC(), at
+	rep.From, rep.To = opts.WindowStart(at).UTC().Truncate(time.Hour), at
 
 	if path := c.String("baseline"); path != "" {
 		if c.Bool("write-baseline") {
