@@ -131,6 +131,10 @@ func adoptPlan(c *cli.Context, cfg Config, d *derive.Deriver, plan *trackplan.Pl
 	if cur.ID != "" && cur.Origin != v.Origin && !always {
 		return false, nil
 	}
+	if cur.ID != "" {
+		logger(c).Info("the plan changed since the store's verdicts were judged; re-checking the log against it",
+			"was", cur.ID, "now", v.ID, "origin", v.Origin)
+	}
 	res, err := d.Recheck(c.Context, v)
 	if err != nil {
 		return false, upstream(fmt.Errorf("re-check the log against the plan: %w", err))
