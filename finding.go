@@ -44,6 +44,17 @@ const (
 	SeverityInfo    Severity = "info"
 )
 
+// Rank orders severities, most severe first: error 0, warning 1, info 2.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityError:
+		return 0
+	case SeverityWarning:
+		return 1
+	}
+	return 2
+}
+
 // Violation is one per-message problem found when checking a message against
 // the plan.
 type Violation struct {

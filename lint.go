@@ -46,23 +46,13 @@ func Lint(p *Plan) []Finding {
 	l.scoredEvents(p)
 	slices.SortStableFunc(l.out, func(a, b Finding) int {
 		return cmp.Or(
-			cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+			cmp.Compare(a.Severity.Rank(), b.Severity.Rank()),
 			strings.Compare(string(a.Code), string(b.Code)),
 			strings.Compare(a.Event, b.Event),
 			strings.Compare(a.Path, b.Path),
 		)
 	})
 	return l.out
-}
-
-func severityRank(s Severity) int {
-	switch s {
-	case SeverityError:
-		return 0
-	case SeverityWarning:
-		return 1
-	}
-	return 2
 }
 
 type linter struct {

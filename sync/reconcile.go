@@ -155,19 +155,9 @@ func Reconcile(in DriftInput, o DriftOptions) *report.Report {
 	return rep
 }
 
-func severityRank(s trackplan.Severity) int {
-	switch s {
-	case trackplan.SeverityError:
-		return 0
-	case trackplan.SeverityWarning:
-		return 1
-	}
-	return 2
-}
-
 func compareFindings(a, b trackplan.Finding) int {
 	return cmp.Or(
-		cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+		cmp.Compare(a.Severity.Rank(), b.Severity.Rank()),
 		cmp.Compare(a.Code, b.Code),
 		cmp.Compare(a.Event, b.Event),
 		cmp.Compare(a.Path, b.Path),

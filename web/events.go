@@ -485,7 +485,7 @@ func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
 func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time, samples bool) []findingRow {
 	sorted := slices.Clone(fs)
 	slices.SortStableFunc(sorted, func(x, y trackplan.Finding) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(severityRank(x.Severity), severityRank(y.Severity)),
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Severity.Rank(), y.Severity.Rank()),
 			cmp.Compare(x.Code, y.Code), cmp.Compare(x.Event, y.Event), cmp.Compare(x.Path, y.Path))
 	})
 	rows := make([]findingRow, 0, len(sorted))

@@ -179,17 +179,6 @@ func severityKey(s trackplan.Severity) string {
 	return "info"
 }
 
-// severityRank orders severities, most severe first.
-func severityRank(s trackplan.Severity) int {
-	switch s {
-	case trackplan.SeverityError:
-		return 0
-	case trackplan.SeverityWarning:
-		return 1
-	}
-	return 2
-}
-
 // truncate cuts s to at most n runes, marking the cut with an ellipsis.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -121,7 +121,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 	page.FindingsTotal = len(hl.findings)
 	var sev [3]int
 	for _, f := range hl.findings {
-		sev[severityRank(f.Severity)]++
+		sev[f.Severity.Rank()]++
 	}
 	page.Severities = []stat{
 		{Label: "errors", Value: formatInt(int64(sev[0])), Key: "error"},
