@@ -98,6 +98,9 @@ func TestLeaderFailover(t *testing.T) {
 		AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)`, key).Scan(&terminated); err != nil || !terminated {
 		t.Fatalf("terminate the leader's session: %v, %v", terminated, err)
 	}
+	// The process is gone too: left running, it could win the lock back
+	// within milliseconds of losing it, and no failover would be seen.
+	first.stop()
 	start := time.Now()
 	deadline := start.Add(10 * time.Second)
 	for {
