@@ -1,6 +1,7 @@
-// Package report renders drift reports — text for a terminal, markdown for a
-// pull-request comment or a Notion page, JSON for machines, JUnit XML for CI
-// — and applies baselines of accepted drift.
+// Package report renders drift and lint reports — text for a terminal,
+// markdown for a pull-request comment or a Notion page, JSON for machines,
+// and for CI JUnit XML, SARIF 2.1.0 and GitHub Actions workflow commands —
+// applies baselines of accepted drift and filters findings.
 package report
 
 import (
@@ -38,6 +39,9 @@ type Summary struct {
 	EventsSeen    int `json:"events_seen"`
 	// Suppressed counts findings a baseline accepted.
 	Suppressed int `json:"suppressed"`
+	// Filtered counts findings a Filter left out (--min-severity, --only,
+	// --ignore).
+	Filtered int `json:"filtered,omitempty"`
 }
 
 // Recount recomputes the severity counts from the findings.
@@ -155,6 +159,9 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 	if s.Suppressed > 0 {
 		fmt.Fprintf(w, ", %d accepted by the baseline", s.Suppressed)
 	}
+	if s.Filtered > 0 {
+		fmt.Fprintf(w, ", %d left out by filters", s.Filtered)
+	}
 	fmt.Fprintln(w, ")")
 	if line := judgedLine(r); line != "" {
 		fmt.Fprintln(w, line)
@@ -233,6 +240,9 @@ func WriteMarkdown(w io.Writer, r *Report, by GroupBy) error {
 	if s.Suppressed > 0 {
 		fmt.Fprintf(w, ", %d accepted by the baseline", s.Suppressed)
 	}
+	if s.Filtered > 0 {
+		fmt.Fprintf(w, ", %d left out by filters", s.Filtered)
+	}
 	fmt.Fprintln(w, ".")
 	if line := judgedLine(r); line != "" {
 		fmt.Fprintf(w, "\n_%s_\n", mdCell(strings.ToUpper(line[:1])+line[1:]))
@@ -265,7 +275,8 @@ func mdCode(s string) string {
 }
 
 // JUnit XML, one test case per event (and one for plan-wide findings):
-// errors and warnings fail it, infos are written to its output.
+// findings at or above the fail-on threshold fail it, the others are
+// written to its output, so a run that exits 0 shows no failure.
 type junitSuites struct {
 	XMLName xml.Name     `xml:"testsuites"`
 	Suites  []junitSuite `xml:"testsuite"`
@@ -275,6 +286,7 @@ type junitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
 
@@ -282,46 +294,77 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	ClassName string        `xml:"classname,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
 type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",innerxml"` // escaped by xmlText
 }
 
-// WriteJUnit writes the report as JUnit XML for CI systems. events lists
-// every planned event, so events without findings show as passing tests.
-func WriteJUnit(w io.Writer, r *Report, events []string) error {
+type junitText struct {
+	Text string `xml:",innerxml"` // escaped by xmlText
+}
+
+// xmlText escapes s for element content, keeping its line breaks as they
+// are (encoding/xml would write them as &#xA;, unreadable in a CI log).
+func xmlText(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return strings.ReplaceAll(b.String(), "&#xA;", "\n")
+}
+
+// JUnitOptions tune the JUnit form.
+type JUnitOptions struct {
+	// Events lists every planned event, so events without findings show
+	// as passing tests.
+	Events []string
+	// FailOn is the run's --fail-on: findings at or above it are
+	// failures, the others are described in the passing test case's
+	// output. Empty is FailOnError.
+	FailOn FailOn
+	// Kind names the check: "drift" (the default) or "lint"; the suite is
+	// "trackplan <kind>", the class name "trackplan.<kind>".
+	Kind string
+}
+
+// WriteJUnit writes the report as JUnit XML for CI systems.
+func WriteJUnit(w io.Writer, r *Report, o JUnitOptions) error {
+	kind := cmp.Or(o.Kind, "drift")
+	failOn := cmp.Or(o.FailOn, FailOnError)
 	byEvent := map[string][]trackplan.Finding{}
 	for _, f := range r.Findings {
 		byEvent[cmp.Or(f.Event, "(plan-wide)")] = append(byEvent[cmp.Or(f.Event, "(plan-wide)")], f)
 	}
-	names := slices.Clone(events)
+	names := slices.Clone(o.Events)
 	for e := range byEvent {
 		if !slices.Contains(names, e) {
 			names = append(names, e)
 		}
 	}
 	slices.Sort(names)
-	suite := junitSuite{Name: "trackplan drift"}
+	names = slices.Compact(names)
+	suite := junitSuite{Name: "trackplan " + kind}
 	for _, name := range names {
-		c := junitCase{Name: name, ClassName: "trackplan.drift"}
-		var fail, info []string
+		c := junitCase{Name: name, ClassName: "trackplan." + kind}
+		var fail, pass []string
 		for _, f := range byEvent[name] {
-			line := fmt.Sprintf("%s %s %s: %s", f.Severity, f.Code, f.Path, detailLine(f))
-			if f.Severity == trackplan.SeverityInfo {
-				info = append(info, line)
-			} else {
+			line := junitLine(f)
+			if failOn.Includes(f.Severity) {
 				fail = append(fail, line)
+			} else {
+				pass = append(pass, line)
 			}
 		}
 		if len(fail) > 0 {
-			c.Failure = &junitFailure{Message: fmt.Sprintf("%d drift finding(s)", len(fail)), Type: "drift", Body: strings.Join(fail, "\n")}
+			c.Failure = &junitFailure{Message: fmt.Sprintf("%d %s finding(s) at or above --fail-on %s", len(fail), kind, failOn),
+				Type: kind, Body: xmlText(strings.Join(fail, "\n"))}
 			suite.Failures++
 		}
-		c.SystemOut = strings.Join(info, "\n")
+		if len(pass) > 0 {
+			c.SystemOut = &junitText{xmlText(fmt.Sprintf("%d finding(s) below --fail-on %s, not failing:\n%s", len(pass), failOn, strings.Join(pass, "\n")))}
+		}
 		suite.Cases = append(suite.Cases, c)
 	}
 	suite.Tests = len(suite.Cases)
@@ -333,6 +376,24 @@ func WriteJUnit(w io.Writer, r *Report, events []string) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitLine describes a finding in a test case: severity, code, path and
+// details.
+func junitLine(f trackplan.Finding) string {
+	line := fmt.Sprintf("%s %s", f.Severity, f.Code)
+	if f.Path != "" {
+		line += " " + f.Path
+	}
+	if f.Source != "" {
+		line += " (source " + f.Source + ")"
+	}
+	if detail := detailLine(f); detail != "" {
+		line += ": " + detail
+	} else if d := Describe(f.Code); d != "" {
+		line += ": " + d
+	}
+	return line
 }
 
 // judgedLine names the plan and the window a report judged by.

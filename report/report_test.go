@@ -73,7 +73,7 @@ func TestGoldens(t *testing.T) {
 	WriteText(&buf, r, TextOptions{})
 	golden(t, "report.txt", buf.Bytes())
 	buf.Reset()
-	if err := WriteJUnit(&buf, r, []string{"Report Exported", "Comment Added", "Signed In"}); err != nil {
+	if err := WriteJUnit(&buf, r, JUnitOptions{Events: []string{"Report Exported", "Comment Added", "Signed In"}}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "report.junit.xml", buf.Bytes())
