@@ -19,8 +19,9 @@ import (
 )
 
 // Config is everything trackplan can be configured with. It is read from
-// the YAML file given by --config; TRACKPLAN_* environment variables and
-// flags override it, in that order.
+// the YAML file given by --config; the TRACKPLAN_<SECTION>_<KEY> variables
+// (envconfig.go, derived from the yaml tags) and flags override it, in that
+// order.
 type Config struct {
 	Listen    string          `yaml:"listen"`
 	DB        string          `yaml:"db"`
@@ -331,8 +332,9 @@ func parseDuration(s string) (time.Duration, error) {
 }
 
 // loadConfig builds the effective configuration of a command: the defaults,
-// then the --config file, then TRACKPLAN_* variables and flags (urfave/cli
-// reports both through IsSet), then Validate.
+// then the --config file, then the TRACKPLAN_<SECTION>_<KEY> variables
+// (envconfig.go), then the flags that set a key, then Validate. A flag that
+// sets a key reads the key's variable, so either way one name sets it.
 func loadConfig(c *cli.Context) (Config, error) {
 	cfg := DefaultConfig()
 	if path := c.String("config"); path != "" {
@@ -341,17 +343,14 @@ func loadConfig(c *cli.Context) (Config, error) {
 			return cfg, err
 		}
 	}
-	set := func(flag string, dst *string) {
-		if c.IsSet(flag) {
-			*dst = c.String(flag)
-		}
+	log := logger(c)
+	flagVars := contextFlagVars(c)
+	from, err := applyEnv(&cfg, os.LookupEnv, flagVars, log)
+	if err != nil {
+		return cfg, err
 	}
-	set("db", &cfg.DB)
-	set("plan", &cfg.Plan)
-	set("listen", &cfg.Listen)
-	set("webhook-source", &cfg.Webhook.Source)
-	if c.IsSet("webhook-secret") {
-		cfg.Webhook.Secret = Secret(c.String("webhook-secret"))
+	if err := applyFlags(c, &cfg, false, from); err != nil {
+		return cfg, err
 	}
 	if c.IsSet("write-key") {
 		sources, err := parseWriteKeys(c.StringSlice("write-key"))
@@ -361,8 +360,12 @@ func loadConfig(c *cli.Context) (Config, error) {
 		cfg.Sources = sources
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, usage("%v", err)
+		return cfg, usage("%v", nameOrigins(err, from))
 	}
+	if err := applyFlags(c, &cfg, true, from); err != nil {
+		return cfg, err
+	}
+	warnUnreadVars(c, flagVars, log)
 	return cfg, nil
 }
 
@@ -383,6 +386,12 @@ func configCommand() *cli.Command {
 				enc.SetIndent(2)
 				defer enc.Close()
 				return enc.Encode(cfg)
+			},
+		}, {
+			Name:  "env",
+			Usage: "list the environment variables that set config keys (TRACKPLAN_<SECTION>_<KEY>)",
+			Action: func(c *cli.Context) error {
+				return writeEnvTable(c.App.Writer)
 			},
 		}},
 	}

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/urfave/cli/v2"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -95,26 +93,5 @@ func TestConfigCheckMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "name: web") {
 		t.Errorf("config check output:\n%s", out)
-	}
-}
-
-func TestEveryFlagHasItsEnvironmentVariable(t *testing.T) {
-	app := newApp(nil, nil, nil)
-	var check func(prefix string, cmds []*cli.Command)
-	check = func(prefix string, cmds []*cli.Command) {
-		for _, c := range cmds {
-			for _, f := range c.Flags {
-				if ef, ok := f.(interface{ GetEnvVars() []string }); !ok || len(ef.GetEnvVars()) == 0 {
-					t.Errorf("%s %s --%s has no environment variable", prefix, c.Name, f.Names()[0])
-				}
-			}
-			check(prefix+" "+c.Name, c.Subcommands)
-		}
-	}
-	check("trackplan", app.Commands)
-	t.Setenv("TRACKPLAN_FORMAT", "json")
-	code, out, _ := trackplanRun(t, "--db", filepath.Join(t.TempDir(), "e.db"), "runs")
-	if code != 0 || strings.TrimSpace(out) != "[]" {
-		t.Errorf("TRACKPLAN_FORMAT=json not applied: exit %d\n%s", code, out)
 	}
 }

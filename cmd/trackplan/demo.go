@@ -32,7 +32,7 @@ func demoCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary store and print its path"},
 			&cli.BoolFlag{Name: "push-to-self", Usage: "really push the scores, into the demo's own collector"},
 			&cli.BoolFlag{Name: "serve", Usage: "keep the collector and dashboard running until interrupted"},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address of the demo's collector and dashboard"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address of the demo's collector and dashboard", EnvVars: []string{"TRACKPLAN_LISTEN"}},
 		},
 		Action: runDemo,
 	}

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/planfile"
 	"github.com/trackplan/trackplan/report"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
@@ -21,9 +24,9 @@ func driftCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "drift",
 		Usage: "report drift between the plan and what arrives (exit 1 on findings at or above --fail-on)",
-		Flags: []cli.Flag{
-			formatFlag("text", "markdown", "json", "junit"),
-			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "error, warning or never: the least severity that exits 1"},
+		Flags: append([]cli.Flag{
+			formatFlag(driftFormats...),
+			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "error, warning or never: the least severity that exits 1 (and that JUnit shows as a failure)"},
 			&cli.StringFlag{Name: "group-by", Value: "severity", Usage: "severity, owner or event (text and markdown)"},
 			&cli.StringFlag{Name: "since", Value: "7d", Usage: "the window of traffic that counts (e.g. 24h, 7d)"},
 			&cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "evaluate as of this instant (RFC 3339), for reproducible runs"},
@@ -32,19 +35,28 @@ func driftCommand() *cli.Command {
 			&cli.StringFlag{Name: "events", Usage: "check an NDJSON file of Segment messages (- for standard input) instead of the store (no daemon needed); the window is the file's time span unless --since or --at is given"},
 			&cli.BoolFlag{Name: "expect-all", Usage: "with --events: the file is all the traffic, so planned events it lacks are PLANNED_NOT_SEEN"},
 			&cli.DurationFlag{Name: "wait", Usage: "wait up to this long for the daemon to finish re-checking the store against the plan"},
-		},
+		}, filterFlags()...),
 		Action: runDrift,
 	}
 }
 
+// driftFormats are the forms of `drift` (and of `plan lint`): text,
+// markdown and JSON for people and scripts, JUnit, SARIF and GitHub
+// workflow commands for CI.
+var driftFormats = []string{"text", "markdown", "json", "junit", "sarif", "github"}
+
 func runDrift(c *cli.Context) error {
-	format, err := checkFormat(c, "text", "markdown", "json", "junit")
+	format, err := checkFormat(c, driftFormats...)
 	if err != nil {
 		return err
 	}
-	failOn := report.FailOn(c.String("fail-on"))
-	if failOn != report.FailOnError && failOn != report.FailOnWarning && failOn != report.FailOnNever {
-		return usage("--fail-on must be error, warning or never, not %q", failOn)
+	failOn, err := parseFailOn(c)
+	if err != nil {
+		return err
+	}
+	filter, err := parseFilter(c)
+	if err != nil {
+		return err
 	}
 	groupBy := report.GroupBy(c.String("group-by"))
 	if groupBy != report.BySeverity && groupBy != report.ByOwner && groupBy != report.ByEvent {
@@ -107,6 +119,9 @@ func runDrift(c *cli.Context) error {
 	}
 	rep.Plan = store.PlanID(plan)
 	rep.From, rep.To = opts.WindowStart(at).UTC().Truncate(time.Hour), at
+	// Filters come first: what a run leaves out is neither shown, nor
+	// written to a baseline, nor counted in the exit code.
+	filter.Apply(rep)
 
 	if path := c.String("baseline"); path != "" {
 		if c.Bool("write-baseline") {
@@ -123,28 +138,125 @@ func runDrift(c *cli.Context) error {
 		b.Apply(rep, at)
 	}
 
+	return writeFindings(c, cfg, plan, rep, findingsOutput{kind: "drift", format: format, failOn: failOn, groupBy: groupBy})
+}
+
+// parseFailOn reads --fail-on.
+func parseFailOn(c *cli.Context) (report.FailOn, error) {
+	failOn := report.FailOn(c.String("fail-on"))
+	if failOn != report.FailOnError && failOn != report.FailOnWarning && failOn != report.FailOnNever {
+		return "", usage("--fail-on must be error, warning or never, not %q", failOn)
+	}
+	return failOn, nil
+}
+
+// filterFlags narrow the findings of `drift` and `plan lint` before they
+// are rendered and before the exit code is decided.
+func filterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "min-severity", Value: "info", Usage: "error, warning or info: leave out less severe findings"},
+		&cli.StringSliceFlag{Name: "only", Usage: "report only these codes (CODE[,CODE]; repeatable)"},
+		&cli.StringSliceFlag{Name: "ignore", Usage: "leave out these codes (CODE[,CODE]; repeatable)"},
+	}
+}
+
+// parseFilter reads --min-severity, --only and --ignore; an unknown
+// severity or code is a usage error listing the valid ones.
+func parseFilter(c *cli.Context) (report.Filter, error) {
+	var (
+		f   report.Filter
+		err error
+	)
+	if f.MinSeverity, err = report.ParseSeverity(c.String("min-severity")); err != nil {
+		return f, usage("--min-severity: %v", err)
+	}
+	if f.Only, err = report.ParseCodes(c.StringSlice("only")); err != nil {
+		return f, usage("--only: %v", err)
+	}
+	if f.Ignore, err = report.ParseCodes(c.StringSlice("ignore")); err != nil {
+		return f, usage("--ignore: %v", err)
+	}
+	return f, nil
+}
+
+// findingsOutput says how writeFindings renders a report.
+type findingsOutput struct {
+	kind    string // drift or lint
+	format  string
+	failOn  report.FailOn
+	groupBy report.GroupBy
+}
+
+// writeFindings renders the report of `drift` or `plan lint` in its
+// format and returns the exit error when it has findings at or above
+// --fail-on.
+func writeFindings(c *cli.Context, cfg Config, plan *trackplan.Plan, rep *report.Report, o findingsOutput) error {
 	w := c.App.Writer
-	switch format {
+	var err error
+	switch o.format {
 	case "json":
 		err = report.WriteJSON(w, rep)
 	case "markdown":
-		err = report.WriteMarkdown(w, rep, groupBy)
+		err = report.WriteMarkdown(w, rep, o.groupBy)
 	case "junit":
 		names := make([]string, 0, len(plan.Events))
 		for _, e := range plan.Events {
 			names = append(names, e.Name)
 		}
-		err = report.WriteJUnit(w, rep, names)
+		err = report.WriteJUnit(w, rep, report.JUnitOptions{Events: names, FailOn: o.failOn, Kind: o.kind})
+	case "sarif":
+		err = report.WriteSARIF(w, rep, report.SARIFOptions{Version: version, Locator: planLocator(c, cfg), Kind: o.kind})
+	case "github":
+		err = report.WriteGitHub(w, rep, planLocator(c, cfg))
 	default:
-		err = report.WriteText(w, rep, report.TextOptions{GroupBy: groupBy, Color: isTerminal(w)})
+		err = report.WriteText(w, rep, report.TextOptions{GroupBy: o.groupBy, Color: isTerminal(w)})
 	}
 	if err != nil {
 		return err
 	}
-	if rep.Fails(failOn) {
+	if rep.Fails(o.failOn) {
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// planLocator places findings in the plan file for SARIF and GitHub
+// annotations: nil when the plan is no file (the built-in template, a
+// Notion database). The path is shown relative to $GITHUB_WORKSPACE, else
+// to the working directory, when it is inside it.
+func planLocator(c *cli.Context, cfg Config) *report.Locator {
+	src := cfg.Plan
+	if src == "" || strings.HasPrefix(src, "notion:") {
+		return nil
+	}
+	loc := &report.Locator{File: displayPath(src)}
+	lines, err := planfile.LoadLines(src)
+	if err != nil {
+		logger(c).Warn("plan file lines not read; findings point at its first line", "err", err)
+		return loc
+	}
+	loc.Line, loc.Anchor = lines.Line, lines.Events()
+	return loc
+}
+
+// displayPath is path, slash-separated, relative to $GITHUB_WORKSPACE or
+// else the working directory when it lies inside it.
+func displayPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.ToSlash(filepath.Clean(path))
+	}
+	for _, base := range []string{os.Getenv("GITHUB_WORKSPACE"), "."} {
+		if base == "" {
+			continue
+		}
+		if b, err := filepath.Abs(base); err == nil {
+			if rel, err := filepath.Rel(b, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return filepath.ToSlash(rel)
+			}
+		}
+	}
+	return filepath.ToSlash(abs)
 }
 
 // checkEvents checks an NDJSON file of Segment messages (- for standard

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -40,8 +39,11 @@ func main() {
 
 // run executes the command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, args)
+	app := newApp(stdin, noColor(stdout), stderr)
+	args, err := normalizeArgs(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -97,7 +99,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
-		Flags:                globalFlags,
+		Flags:                globalFlags(),
 		Before: func(c *cli.Context) error {
 			if err := setupLogger(c, stderr); err != nil {
 				return err
@@ -128,64 +130,40 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 		},
 	}
-	for _, f := range app.Flags {
-		withEnv(f)
-	}
-	for _, cmd := range app.Commands {
-		withEnvAll(cmd)
-	}
+	describeArgs(app.Commands, "")
+	allowStoreCreation(app.Commands, "")
 	return app
 }
 
-// withEnvAll gives every flag of a command (and its subcommands) its
-// TRACKPLAN_<FLAG> environment variable.
-func withEnvAll(cmd *cli.Command) {
-	for _, f := range cmd.Flags {
-		withEnv(f)
+// noColor hides the terminal behind standard output when NO_COLOR is set to
+// anything (https://no-color.org): isTerminal, which every report asks
+// before colouring, then says no.
+func noColor(stdout io.Writer) io.Writer {
+	if os.Getenv("NO_COLOR") != "" {
+		return plainWriter{stdout}
 	}
-	for _, sub := range cmd.Subcommands {
-		withEnvAll(sub)
-	}
+	return stdout
 }
 
-// withEnv sets a flag's environment variable to TRACKPLAN_<NAME> (dashes as
-// underscores) unless it names its own.
-func withEnv(f cli.Flag) {
-	name := "TRACKPLAN_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))
-	var env *[]string
-	switch f := f.(type) {
-	case *cli.StringFlag:
-		env = &f.EnvVars
-	case *cli.BoolFlag:
-		env = &f.EnvVars
-	case *cli.IntFlag:
-		env = &f.EnvVars
-	case *cli.Int64Flag:
-		env = &f.EnvVars
-	case *cli.Float64Flag:
-		env = &f.EnvVars
-	case *cli.DurationFlag:
-		env = &f.EnvVars
-	case *cli.StringSliceFlag:
-		env = &f.EnvVars
-	case *cli.TimestampFlag:
-		env = &f.EnvVars
-	}
-	if env != nil && len(*env) == 0 {
-		*env = []string{name}
-	}
-}
+// plainWriter is a writer that is no terminal.
+type plainWriter struct{ io.Writer }
 
-var globalFlags = []cli.Flag{
-	&cli.StringFlag{Name: "config", Usage: "YAML config file", EnvVars: []string{"TRACKPLAN_CONFIG"}},
-	&cli.StringFlag{Name: "db", Usage: "store: a file path (SQLite) or postgres://…", Value: "trackplan.db", EnvVars: []string{"TRACKPLAN_DB"}},
-	&cli.StringFlag{Name: "plan", Usage: "plan: a YAML/JSON file or notion:<events-database-id> (default: the config, else the B2B SaaS template)", EnvVars: []string{"TRACKPLAN_PLAN"}},
-	&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"TRACKPLAN_LOG_LEVEL"}},
-	&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"TRACKPLAN_LOG_FORMAT"}},
-	&cli.StringFlag{Name: "notion-url", Usage: "Notion API base URL (for proxies and tests)", EnvVars: []string{"TRACKPLAN_NOTION_URL"}},
-	&cli.Float64Flag{Name: "notion-rate", Usage: "Notion requests per second (default 3, Notion's limit)", EnvVars: []string{"TRACKPLAN_NOTION_RATE"}},
-	&cli.StringFlag{Name: "notion-properties-db", Usage: "the Notion Properties database id (default: found through the Events relation)", EnvVars: []string{"TRACKPLAN_NOTION_PROPERTIES_DB"}},
-	&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile of the run to this file", Hidden: true},
+// globalFlags returns the global flags, new for each app: urfave/cli writes
+// a variable's value into the flag it sets. Only the flags that name
+// variables read one: a flag that sets a config key reads the key's
+// (envconfig.go), and the flags that shape output read none.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "YAML config file", EnvVars: []string{"TRACKPLAN_CONFIG"}},
+		&cli.StringFlag{Name: "db", Usage: "store: a file path (SQLite) or postgres://…", Value: "trackplan.db", EnvVars: []string{"TRACKPLAN_DB"}},
+		&cli.StringFlag{Name: "plan", Usage: "plan: a YAML/JSON file or notion:<events-database-id> (default: the config, else the B2B SaaS template)", EnvVars: []string{"TRACKPLAN_PLAN"}},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"TRACKPLAN_LOG_LEVEL"}},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"TRACKPLAN_LOG_FORMAT"}},
+		&cli.StringFlag{Name: "notion-url", Usage: "Notion API base URL (for proxies and tests)", EnvVars: []string{"TRACKPLAN_NOTION_BASE_URL"}},
+		&cli.Float64Flag{Name: "notion-rate", Usage: "Notion requests per second (default 3, Notion's limit)", EnvVars: []string{"TRACKPLAN_NOTION_RATE"}},
+		&cli.StringFlag{Name: "notion-properties-db", Usage: "the Notion Properties database id (default: found through the Events relation)", EnvVars: []string{"TRACKPLAN_NOTION_PROPERTIES_DATABASE"}},
+		&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile of the run to this file", Hidden: true},
+	}
 }
 
 func setupLogger(c *cli.Context, stderr io.Writer) error {

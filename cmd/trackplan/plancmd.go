@@ -54,10 +54,10 @@ func planCommand() *cli.Command {
 			{
 				Name:  "lint",
 				Usage: "check the plan's content: naming, duplicates, documentation, scored events",
-				Flags: []cli.Flag{
-					formatFlag("text", "json", "markdown"),
-					&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "error, warning or never"},
-				},
+				Flags: append([]cli.Flag{
+					formatFlag(lintFormats...),
+					&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "error, warning or never: the least severity that exits 1 (and that JUnit shows as a failure)"},
+				}, filterFlags()...),
 				Action: planLint,
 			},
 			{
@@ -203,18 +203,28 @@ func printChanges(w io.Writer, changes notion.Changes, dryRun bool) {
 	fmt.Fprintln(w, changes.String())
 }
 
+// lintFormats are the forms of `plan lint`.
+var lintFormats = []string{"text", "json", "markdown", "junit", "sarif", "github"}
+
 func planLint(c *cli.Context) error {
-	format, err := checkFormat(c, "text", "json", "markdown")
+	format, err := checkFormat(c, lintFormats...)
 	if err != nil {
 		return err
 	}
-	failOn := report.FailOn(c.String("fail-on"))
-	if failOn != report.FailOnError && failOn != report.FailOnWarning && failOn != report.FailOnNever {
-		return usage("--fail-on must be error, warning or never, not %q", failOn)
+	failOn, err := parseFailOn(c)
+	if err != nil {
+		return err
+	}
+	filter, err := parseFilter(c)
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
+	}
+	if c.NArg() > 0 { // plan lint FILE: that plan, not the configured one
+		cfg.Plan = c.Args().First()
 	}
 	plan, err := loadPlan(c, cfg)
 	if err != nil {
@@ -230,21 +240,8 @@ func planLint(c *cli.Context) error {
 			rep.Summary.EventsPlanned++
 		}
 	}
-	switch format {
-	case "json":
-		err = report.WriteJSON(c.App.Writer, rep)
-	case "markdown":
-		err = report.WriteMarkdown(c.App.Writer, rep, report.BySeverity)
-	default:
-		err = report.WriteText(c.App.Writer, rep, report.TextOptions{Color: isTerminal(c.App.Writer)})
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Fails(failOn) {
-		return &exitError{code: exitFindings}
-	}
-	return nil
+	filter.Apply(rep)
+	return writeFindings(c, cfg, plan, rep, findingsOutput{kind: "lint", format: format, failOn: failOn, groupBy: report.BySeverity})
 }
 
 func planExport(c *cli.Context) error {

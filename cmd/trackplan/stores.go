@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -15,8 +18,23 @@ import (
 )
 
 // openStore opens the store named by dsn: a postgres:// URL or a SQLite
-// file path.
+// file path. Whether a SQLite store that does not exist yet may be created
+// is the running command's to say (see storeCreators); for every other
+// command a missing store is a usage error, so a mistyped --db or a
+// read-only command run in the wrong directory fails instead of reporting
+// on an empty store it just made.
 func openStore(ctx context.Context, dsn string, l store.Limits) (store.Store, error) {
+	create := false
+	if may, ok := ctx.Value(storeCreateKey{}).(func(dsn string) bool); ok {
+		create = may(dsn)
+	}
+	return openStoreAs(ctx, dsn, l, create)
+}
+
+// openStoreAs opens the store named by dsn, creating a SQLite store that
+// does not exist only if create is set. A PostgreSQL database is never
+// created: it exists or the connection fails.
+func openStoreAs(ctx context.Context, dsn string, l store.Limits, create bool) (store.Store, error) {
 	if isPostgres(dsn) {
 		db, err := postgres.Open(ctx, dsn, l)
 		if err != nil {
@@ -24,11 +42,63 @@ func openStore(ctx context.Context, dsn string, l store.Limits) (store.Store, er
 		}
 		return db, nil
 	}
+	if !create && !sqliteStoreExists(dsn) {
+		return nil, usage("no store at %s: run `trackplan serve` or `trackplan import` first, or pass --db", dsn)
+	}
 	db, err := sqlite.Open(ctx, dsn, l)
 	if err != nil {
 		return nil, upstream(fmt.Errorf("open store: %w", err))
 	}
 	return db, nil
+}
+
+// sqliteStoreExists says whether there is a SQLite store at path: its
+// derived state or its event log (rebuild recreates the one from the
+// other; a store from before the log has no log file yet).
+func sqliteStoreExists(path string) bool {
+	for _, p := range []string{path, sqlite.LogPath(path)} {
+		if _, err := os.Stat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return true // there, or there but unreadable: let Open say why
+		}
+	}
+	return false
+}
+
+type storeCreateKey struct{}
+
+// storeCreators are the commands that may create a SQLite store that does
+// not exist yet, by command path, and which: the daemon and import create
+// the store they fill, migrate creates the schema, rebuild --into the
+// store it rebuilds into (never the one it reads). demo makes its own
+// temporary store. Every other command reads a store that must exist.
+var storeCreators = map[string]func(c *cli.Context, dsn string) bool{
+	"serve":   anyStore,
+	"import":  anyStore,
+	"migrate": anyStore,
+	"demo":    anyStore,
+	"rebuild": func(c *cli.Context, dsn string) bool { return c.String("into") != "" && dsn == c.String("into") },
+}
+
+func anyStore(*cli.Context, string) bool { return true }
+
+// allowStoreCreation lets the storeCreators of the command tree create
+// their store: before each one runs, its context carries what openStore may
+// create.
+func allowStoreCreation(cmds []*cli.Command, prefix string) {
+	for _, cmd := range cmds {
+		path := strings.TrimSpace(prefix + " " + cmd.Name)
+		if may, ok := storeCreators[path]; ok {
+			before := cmd.Before
+			cmd.Before = func(c *cli.Context) error {
+				c.Context = context.WithValue(c.Context, storeCreateKey{}, func(dsn string) bool { return may(c, dsn) })
+				if before != nil {
+					return before(c)
+				}
+				return nil
+			}
+		}
+		allowStoreCreation(cmd.Subcommands, path)
+	}
 }
 
 // storeLimits are the store's limits under the configuration: the dedupe

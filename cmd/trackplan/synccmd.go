@@ -17,7 +17,7 @@ func syncCommand() *cli.Command {
 		Usage: "write what was observed back into the Notion plan (only changed rows are written)",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would change and write nothing"},
-			&cli.BoolFlag{Name: "add-unplanned", Value: true, Usage: "add rows (Status proposed) for unplanned events"},
+			&cli.BoolFlag{Name: "add-unplanned", Value: true, Usage: "add rows (Status proposed) for unplanned events", EnvVars: []string{"TRACKPLAN_NOTION_ADD_UNPLANNED"}},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c)
