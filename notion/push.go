@@ -271,7 +271,7 @@ func (c *Client) planPush(ctx context.Context, s *snapshot, plan *trackplan.Plan
 			}
 		}
 		want[fEvents] = listCell(rel)
-		if changed := diff(s.props, want, r.cells, propTeamFields()); len(changed) > 0 {
+		if changed := propDiff(s.props, want, r.cells); len(changed) > 0 {
 			ops = append(ops, &op{t: s.props, action: Updated, name: w.prop.Name, pageID: r.id, cells: want,
 				fields: changed, events: w.events})
 		}
@@ -310,6 +310,16 @@ func (c *Client) planPush(ctx context.Context, s *snapshot, plan *trackplan.Plan
 		return 1
 	})
 	return append(ops, pruneOps...)
+}
+
+// propDiff is diff over the team's Properties columns, the Allowed values
+// compared as the values they hold, not as text: the team may write them
+// "csv, pdf, xlsx" where Push writes one per line, and a cell that reads
+// back as the plan's values is no change.
+func propDiff(t *table, want, have map[field]cell) []field {
+	return slices.DeleteFunc(diff(t, want, have, propTeamFields()), func(f field) bool {
+		return f == fAllowed && slices.Equal(parseAllowed(want[f].s), parseAllowed(have[f].s))
+	})
 }
 
 // resolveOwner checks the Owner field of o when it is a people column: an

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,8 +65,15 @@ type Request struct {
 	// empty for /v1/batch and webhooks, where each item names its own.
 	Type trackplan.CallType
 	// KeepReceivedAt makes a message's own receivedAt field win over the
-	// receive time passed to Messages: for archives and backfills.
+	// receive time passed to Messages: for archives and backfills. A
+	// message without one arrived at its sentAt (or the batch's), as far
+	// as an archive can tell; only a message with neither takes the
+	// receive time passed to Messages.
 	KeepReceivedAt bool
+
+	// badSentAt: the batch's sentAt is not a string (a Unix number, …);
+	// every item is rejected as bad_timestamp.
+	badSentAt bool
 }
 
 // ParseBatch decodes a /v1/batch body: {"batch":[…],"sentAt":…,"writeKey":…}.
@@ -73,7 +81,7 @@ func ParseBatch(body []byte, l Limits) (*Request, error) {
 	var env struct {
 		Batch    []json.RawMessage `json:"batch"`
 		WriteKey string            `json:"writeKey"`
-		SentAt   string            `json:"sentAt"`
+		SentAt   wireTime          `json:"sentAt"`
 		Context  struct {
 			GroupID flexString `json:"groupId"`
 		} `json:"context"`
@@ -87,7 +95,8 @@ func ParseBatch(body []byte, l Limits) (*Request, error) {
 	if len(env.Batch) > l.MaxBatchMessages {
 		return nil, &RequestError{Msg: fmt.Sprintf("batch has %d messages; the limit is %d", len(env.Batch), l.MaxBatchMessages)}
 	}
-	return &Request{WriteKey: env.WriteKey, SentAt: env.SentAt, GroupID: string(env.Context.GroupID), Items: env.Batch}, nil
+	return &Request{WriteKey: env.WriteKey, SentAt: env.SentAt.s, badSentAt: env.SentAt.bad,
+		GroupID: string(env.Context.GroupID), Items: env.Batch}, nil
 }
 
 // ParseSingle decodes the body of a single-call endpoint (/v1/track, …) or a
@@ -132,10 +141,10 @@ type wire struct {
 	PreviousID        flexString     `json:"previousId"`
 	Event             string         `json:"event"`
 	Name              string         `json:"name"`
-	Timestamp         string         `json:"timestamp"`
-	OriginalTimestamp string         `json:"originalTimestamp"`
-	SentAt            string         `json:"sentAt"`
-	ReceivedAt        string         `json:"receivedAt"`
+	Timestamp         wireTime       `json:"timestamp"`
+	OriginalTimestamp wireTime       `json:"originalTimestamp"`
+	SentAt            wireTime       `json:"sentAt"`
+	ReceivedAt        wireTime       `json:"receivedAt"`
 	Properties        map[string]any `json:"properties"`
 	Traits            map[string]any `json:"traits"`
 	Context           struct {
@@ -166,6 +175,33 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("id must be a string or a number")
 		}
 		*f = flexString(b)
+	}
+	return nil
+}
+
+// wireTime is a time field as sent: its text when it is a JSON string, or
+// bad when it is anything else but null (a Unix number, a boolean, an
+// object). A bad time is not a decoding error: the message is well-formed
+// JSON and is rejected as bad_timestamp, not malformed_message.
+type wireTime struct {
+	s   string
+	bad bool
+}
+
+func (t *wireTime) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
+		*t = wireTime{s: string(b[1 : len(b)-1])}
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = wireTime{s: s}
+	case bytes.Equal(b, []byte("null")):
+		*t = wireTime{}
+	default:
+		*t = wireTime{bad: true}
 	}
 	return nil
 }
@@ -262,21 +298,40 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 		return nil, ReasonMissingPrevious
 	}
 	if typ == trackplan.Page || typ == trackplan.Screen {
-		if d.Name == "" {
-			if n, ok := w.Properties["name"].(string); ok {
-				d.Name = n
+		// The name and properties.name are one field, as analytics.js
+		// sends them: each fills the other, so the check and the observed
+		// schema see a page's name under "name" however the client sent
+		// it. A properties.name the client set is kept as it is.
+		if _, has := w.Properties["name"]; d.Name != "" && !has {
+			if d.Properties == nil {
+				d.Properties = make(map[string]any, 1)
 			}
+			d.Properties["name"] = d.Name
+		} else if n, ok := w.Properties["name"].(string); ok && d.Name == "" {
+			d.Name = n
 		}
+	}
+	if r.badSentAt || w.Timestamp.bad || w.OriginalTimestamp.bad || w.SentAt.bad || w.ReceivedAt.bad {
+		return nil, ReasonBadTimestamp
 	}
 	if !d.setTime(w, r.SentAt) {
 		return nil, ReasonBadTimestamp
 	}
-	if r.KeepReceivedAt && w.ReceivedAt != "" {
-		t, ok := parseTime(w.ReceivedAt)
-		if !ok {
-			return nil, ReasonBadTimestamp
+	if r.KeepReceivedAt {
+		// An archive's message arrived at its receivedAt; without one, at
+		// its sentAt (the batch's when it has none): the time it left the
+		// client is closer to its arrival than the import's clock.
+		at := w.ReceivedAt.s
+		if at == "" {
+			at = cmp.Or(w.SentAt.s, r.SentAt)
 		}
-		d.ownReceivedAt = t
+		if at != "" {
+			t, ok := parseTime(at)
+			if !ok {
+				return nil, ReasonBadTimestamp
+			}
+			d.ownReceivedAt = t
+		}
 	}
 	return d, ""
 }
@@ -284,19 +339,19 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 // setTime applies Segment's rule: a timestamp the client set is the event
 // time; otherwise timestamp = receivedAt − (sentAt − originalTimestamp).
 func (d *decoded) setTime(w wire, batchSentAt string) bool {
-	if w.Timestamp != "" {
-		t, ok := parseTime(w.Timestamp)
+	if w.Timestamp.s != "" {
+		t, ok := parseTime(w.Timestamp.s)
 		d.Timestamp = t
 		return ok
 	}
-	if w.OriginalTimestamp == "" {
+	if w.OriginalTimestamp.s == "" {
 		return true // receivedAt
 	}
-	orig, ok := parseTime(w.OriginalTimestamp)
+	orig, ok := parseTime(w.OriginalTimestamp.s)
 	if !ok {
 		return false
 	}
-	sentAt := w.SentAt
+	sentAt := w.SentAt.s
 	if sentAt == "" {
 		sentAt = batchSentAt
 	}

@@ -549,19 +549,22 @@ func mergeTrait(into map[TraitKey]TraitValue, k TraitKey, v any, at time.Time) {
 
 var (
 	emailLike = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-	phoneLike = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{6,}[0-9]$`)
+	phoneLike = regexp.MustCompile(`^\+?\(?[0-9][0-9 ().-]{6,}[0-9]$`)
+	// dateLike matches a calendar date written with - . or / between its
+	// parts, year first or last: 2024-01-31, 31.01.2024, 01/31/2024.
+	dateLike = regexp.MustCompile(`^(?:([0-9]{4})[-./]([0-9]{1,2})[-./]([0-9]{1,2})|([0-9]{1,2})[-./]([0-9]{1,2})[-./]([0-9]{4}))$`)
 )
 
 // Example renders a scalar value as a short example string, masking values
 // that look like email addresses or phone numbers. Objects and arrays have no
-// example.
+// example. Dates, times and timestamps are not phone numbers.
 func Example(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		switch {
 		case strings.IndexByte(x, '@') > 0 && emailLike.MatchString(x):
 			return "***@" + x[strings.LastIndexByte(x, '@')+1:], true
-		case len(x) >= 8 && (x[0] == '+' || x[0] >= '0' && x[0] <= '9') && phoneLike.MatchString(x):
+		case len(x) >= 8 && (x[0] == '+' || x[0] == '(' || x[0] >= '0' && x[0] <= '9') && isPhone(x):
 			return "+*** (phone)", true
 		}
 		return truncate(x, 64), true
@@ -570,6 +573,41 @@ func Example(v any) (string, bool) {
 		return string(b), true
 	}
 	return "", false
+}
+
+// isPhone reports whether s looks like a phone number: at least 7 digits
+// grouped by spaces, dots, dashes or parentheses, and not a date. (A time
+// or an ISO timestamp has a colon or a T, which no phone number has. Longer
+// digit runs, card numbers say, stay masked too.)
+func isPhone(s string) bool {
+	if !phoneLike.MatchString(s) {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			digits++
+		}
+	}
+	return digits >= 7 && !isDate(s)
+}
+
+// isDate reports whether s is a calendar date (see dateLike) with a month
+// from 1 to 12 and a day from 1 to 31, in either order when the year is
+// last.
+func isDate(s string) bool {
+	m := dateLike.FindStringSubmatch(s)
+	if m == nil {
+		return false
+	}
+	n := func(s string) int { v, _ := strconv.Atoi(s); return v }
+	month := func(v int) bool { return v >= 1 && v <= 12 }
+	day := func(v int) bool { return v >= 1 && v <= 31 }
+	if m[1] != "" {
+		return month(n(m[2])) && day(n(m[3]))
+	}
+	a, b := n(m[4]), n(m[5])
+	return month(a) && day(b) || day(a) && month(b)
 }
 
 func truncate(s string, n int) string {

@@ -3,9 +3,11 @@ package sync
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
 )
 
 // Masked replaces the value of a property marked pii in a sample.
@@ -26,6 +28,62 @@ func piiPaths(p *trackplan.Plan) map[string]map[string]bool {
 		}
 	}
 	return out
+}
+
+// MaskExamples readies the store's observations to be shown: the example
+// values of every path a plan marks pii (and of the paths under it) are
+// replaced by Masked. The store keeps examples without knowing the plan
+// (they are derived before any plan is applied), so whatever shows them
+// masks them with the plans at hand; a path any of plans marks pii is
+// masked. o is not modified: the result shares nothing that was changed.
+func MaskExamples(o *store.Observed, plans ...*trackplan.Plan) *store.Observed {
+	if o == nil {
+		return nil
+	}
+	pii := map[string]map[string]bool{}
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		for k, paths := range piiPaths(p) {
+			if pii[k] == nil {
+				pii[k] = map[string]bool{}
+			}
+			for path := range paths {
+				pii[k][path] = true
+			}
+		}
+	}
+	out := *o
+	out.Events = slices.Clone(o.Events)
+	for i, e := range out.Events {
+		paths := pii[planKey(e.Type, e.Name)]
+		if len(paths) == 0 {
+			continue
+		}
+		props := slices.Clone(e.Properties)
+		for j, p := range props {
+			if len(p.Examples) > 0 && underPII(p.Path, paths) {
+				props[j].Examples = []string{Masked}
+			}
+		}
+		out.Events[i].Properties = props
+	}
+	return &out
+}
+
+// underPII reports whether path is one of the pii paths or lies under one
+// (a member or an element of a pii object or array).
+func underPII(path string, pii map[string]bool) bool {
+	if pii[path] {
+		return true
+	}
+	for p := range pii {
+		if rest, ok := strings.CutPrefix(path, p); ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[]")) {
+			return true
+		}
+	}
+	return false
 }
 
 // MaskSample readies a logged message to be shown: write keys go (wherever

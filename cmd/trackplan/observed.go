@@ -11,7 +11,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
+	tpsync "github.com/trackplan/trackplan/sync"
 )
 
 func formatFlag(values ...string) *cli.StringFlag {
@@ -50,12 +52,78 @@ func observedCommand() *cli.Command {
 			if err != nil {
 				return upstream(err)
 			}
+			o = tpsync.MaskExamples(o, piiPlans(c, cfg, st)...)
 			if format == "json" {
-				return writeJSON(c.App.Writer, o)
+				return writeJSON(c.App.Writer, observedJSON(o))
 			}
 			return writeObservedText(c.App.Writer, o)
 		},
 	}
+}
+
+// piiPlans returns the plans whose pii: true properties have their examples
+// masked: the plan the store follows, and the configured plan when it is
+// read without the network (a file or the default template), in case it
+// marks more. A plan that cannot be read is left out with a warning.
+func piiPlans(c *cli.Context, cfg Config, st store.Store) []*trackplan.Plan {
+	var plans []*trackplan.Plan
+	if v, err := st.VerdictPlan(c.Context); err != nil {
+		logger(c).Warn("the store's plan not read; its pii properties are not masked", "err", err)
+	} else if v.Plan != nil {
+		plans = append(plans, v.Plan)
+	}
+	if !strings.HasPrefix(cfg.Plan, "notion:") {
+		if p, err := loadPlan(c, cfg); err != nil {
+			logger(c).Warn("plan not loaded; only the store's plan masks pii examples", "err", err)
+		} else {
+			plans = append(plans, p)
+		}
+	}
+	return plans
+}
+
+// The JSON of `observed`: every list is a list, [] when empty, never null
+// or left out, so scripts can index it without checking.
+type (
+	observedOut struct {
+		store.Observed
+		Events     []observedEventOut   `json:"events"`
+		Rejections []store.RejectionSum `json:"rejections"`
+	}
+	observedEventOut struct {
+		store.ObservedEvent
+		Properties []observedPropertyOut `json:"properties"`
+	}
+	observedPropertyOut struct {
+		store.ObservedProperty
+		Types    map[string]int64 `json:"types"`
+		Examples []string         `json:"examples"`
+	}
+)
+
+func observedJSON(o *store.Observed) observedOut {
+	out := observedOut{Observed: *o, Events: make([]observedEventOut, 0, len(o.Events)),
+		Rejections: listOf(o.Rejections)}
+	for _, e := range o.Events {
+		oe := observedEventOut{ObservedEvent: e, Properties: make([]observedPropertyOut, 0, len(e.Properties))}
+		for _, p := range e.Properties {
+			types := p.Types
+			if types == nil {
+				types = map[string]int64{}
+			}
+			oe.Properties = append(oe.Properties, observedPropertyOut{ObservedProperty: p, Types: types, Examples: listOf(p.Examples)})
+		}
+		out.Events = append(out.Events, oe)
+	}
+	return out
+}
+
+// listOf returns xs, or an empty list when xs is nil.
+func listOf[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }
 
 func writeJSON(w io.Writer, v any) error {
