@@ -18,13 +18,18 @@ const (
 // Lint checks the content of a plan, without traffic, and returns its
 // findings ordered by severity, code, event and path:
 //
-//   - NAMING, error: event names, or property paths, equal but for case or
+//   - NAMING, info: event names, or property paths, equal but for case or
 //     separators ("Signed Up" and "signed_up"); the first well-formed
-//     spelling is taken as the intended one and the others are reported.
-//   - NAMING, warning: track event names that are not "Object Action" in
+//     spelling is taken as the intended one and the others are reported,
+//     each naming the spelling it collides with.
+//   - NAMING, info: track event names that are not "Object Action" in
 //     Title Case, property names that are not snake_case, and page/screen
 //     entries not named "Page Viewed"/"Screen Viewed" (the names their calls
 //     are observed under, so such entries would never match).
+//
+// NAMING is a documentation rule and always info, so that `--fail-on`
+// never fails a build on it; what breaks the traffic's contract is found
+// on the traffic (UNPLANNED_EVENT, UNPLANNED_PROPERTY).
 //   - BEST_PRACTICE, warning: a property name used with different types
 //     across events (the types other than the most common one are
 //     reported); fewer than MinScoredEvents or more than MaxScoredEvents
@@ -85,7 +90,7 @@ func (l *linter) eventNames(p *Plan) {
 				want = ScreenViewed
 			}
 			if e.Name != want {
-				l.add(Naming, SeverityWarning, e, "", want, e.Name)
+				l.add(Naming, SeverityInfo, e, "", want, e.Name)
 			}
 		}
 	}
@@ -95,7 +100,7 @@ func (l *linter) eventNames(p *Plan) {
 		canonical := group[0].Name
 		for _, e := range group[1:] {
 			collided[e] = true
-			l.add(Naming, SeverityError, e, "", "unique ignoring case and separators", fmt.Sprintf("same as %q", canonical))
+			l.add(Naming, SeverityInfo, e, "", "one spelling per name, ignoring case and separators", collision(canonical))
 		}
 	}
 	for _, e := range named {
@@ -103,7 +108,7 @@ func (l *linter) eventNames(p *Plan) {
 			continue
 		}
 		if problem := objectActionProblem(e.Name); problem != "" {
-			l.add(Naming, SeverityWarning, e, "", "Object Action in Title Case", problem)
+			l.add(Naming, SeverityInfo, e, "", "Object Action in Title Case", problem)
 		}
 	}
 }
@@ -139,7 +144,7 @@ func (l *linter) propertyNames(p *Plan) {
 		canonical := group[0].prop.Name
 		for _, u := range group[1:] {
 			collided[u] = true
-			l.add(Naming, SeverityError, u.event, u.prop.Name, "unique ignoring case and separators", fmt.Sprintf("same as %q", canonical))
+			l.add(Naming, SeverityInfo, u.event, u.prop.Name, "one spelling per name, ignoring case and separators", collision(canonical))
 		}
 	}
 	for _, u := range all {
@@ -147,9 +152,14 @@ func (l *linter) propertyNames(p *Plan) {
 			continue
 		}
 		if bad := snakeProblem(u.prop.Name); bad != "" {
-			l.add(Naming, SeverityWarning, u.event, u.prop.Name, "snake_case", bad)
+			l.add(Naming, SeverityInfo, u.event, u.prop.Name, "snake_case", bad)
 		}
 	}
+}
+
+// collision is the observed text of a name that collides with canonical.
+func collision(canonical string) string {
+	return fmt.Sprintf("case collision: same as %q but for case or separators (tracked as two names)", canonical)
 }
 
 // collisions groups items whose names differ but normalise alike. Each group

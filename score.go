@@ -266,6 +266,28 @@ func DefaultProfile(plan *Plan) *Profile {
 	return p
 }
 
+// InheritPlanWeights returns the configured default profile p on top of
+// the plan's weights: every event the plan weights (as in DefaultProfile)
+// is scored with its plan weight unless p.Events sets that event, whose
+// weight then wins (0 leaves it out); the rest of p (time frame, filter,
+// activation, exclusions) is p's. A profile named other than
+// DefaultProfileName is returned as it is. p is not changed.
+func (p *Profile) InheritPlanWeights(plan *Plan) *Profile {
+	if p.Name != DefaultProfileName {
+		return p
+	}
+	out := *p
+	out.Events = DefaultProfile(plan).Events
+	for name, w := range p.Events {
+		if w == 0 {
+			delete(out.Events, name)
+			continue
+		}
+		out.Events[name] = w
+	}
+	return &out
+}
+
 // Window is the profile's time frame in days, with the default applied.
 func (p *Profile) Window() int {
 	if p.WindowDays == 0 {
@@ -318,7 +340,9 @@ func (p *Profile) Validate(prefix string) error {
 			scored++
 		}
 	}
-	if scored == 0 && bad == 0 {
+	// The default profile may leave its events unset: it takes the plan's
+	// weights (InheritPlanWeights), and is checked again with them.
+	if scored == 0 && bad == 0 && !(p.Name == DefaultProfileName && p.Events == nil) {
 		v.Add(field("events"), "no event with a weight of 1–10")
 	}
 	if p.WindowDays < 0 || p.WindowDays > MaxWindowDays {
@@ -424,6 +448,52 @@ func sortedKeys(m map[string]int) []string {
 func ScoreWindow(at time.Time, days int) (start, end time.Time) {
 	end = at.UTC().Truncate(24 * time.Hour)
 	return end.AddDate(0, 0, -days), end
+}
+
+// WindowText says which days a run scored, for people: "7 whole days,
+// 26 Nov – 2 Dec 2025 (UTC); today counts from tomorrow". A run whose time
+// frame ends after the day of its At (one that scored the partial day, see
+// ScoreWindow) reads "6 whole days and today so far, 27 Nov – 3 Dec 2025
+// (UTC)". now tells today from an earlier day.
+func (r *ScoreRun) WindowText(now time.Time) string {
+	const day = 24 * time.Hour
+	start, end := r.WindowStart.UTC(), r.WindowEnd.UTC()
+	days := int(end.Sub(start) / day)
+	if days <= 0 {
+		return "no days"
+	}
+	last := end.Add(-day)
+	span := last.Format("2 Jan 2006")
+	switch {
+	case days == 1:
+	case start.Year() != last.Year():
+		span = start.Format("2 Jan 2006") + " – " + span
+	default:
+		span = start.Format("2 Jan") + " – " + span
+	}
+	today := now.UTC().Truncate(day)
+	atDay := r.At.UTC().Truncate(day)
+	if end.After(atDay) { // the day of the run is in: scored as far as it had gone
+		whole := fmt.Sprintf("%d whole days and ", days-1)
+		switch days - 1 {
+		case 0:
+			whole = ""
+		case 1:
+			whole = "1 whole day and "
+		}
+		if atDay.Equal(today) {
+			return fmt.Sprintf("%stoday so far, %s (UTC)", whole, span)
+		}
+		return fmt.Sprintf("%s%s so far, %s (UTC)", whole, atDay.Format("2 Jan"), span)
+	}
+	n := fmt.Sprintf("%d whole days", days)
+	if days == 1 {
+		n = "1 whole day"
+	}
+	if atDay.Equal(today) {
+		return fmt.Sprintf("%s, %s (UTC); today counts from tomorrow", n, span)
+	}
+	return fmt.Sprintf("%s, %s (UTC); %s, the day of the run, is not in it", n, span, atDay.Format("2 Jan"))
 }
 
 // Band is the engagement band of a user or an account.

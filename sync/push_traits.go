@@ -141,6 +141,41 @@ func newLayouts(cfg *PushConfig, profile string) (accounts, users layout, err er
 	return accounts, users, nil
 }
 
+// TraitNames returns the exact trait names a push with c writes: the
+// accounts' (group calls) and the users' (identify calls), of every profile
+// in c.Profiles (the default profile when there is none), each sorted and
+// without duplicates. Users' names are listed even when c.Identify is off,
+// since earlier pushes may have sent them. A profile whose names cannot be
+// made (see Validate) is left out.
+func (c PushConfig) TraitNames() (accounts, users []string) {
+	profiles := c.Profiles
+	if len(profiles) == 0 {
+		profiles = []string{trackplan.DefaultProfileName}
+	}
+	seenA, seenU := map[string]bool{}, map[string]bool{}
+	for _, p := range profiles {
+		a, u, err := newLayouts(&c, p)
+		if err != nil {
+			continue
+		}
+		for _, f := range a.order {
+			if n := a.names[f]; !seenA[n] {
+				seenA[n] = true
+				accounts = append(accounts, n)
+			}
+		}
+		for _, f := range u.order {
+			if n := u.names[f]; !seenU[n] {
+				seenU[n] = true
+				users = append(users, n)
+			}
+		}
+	}
+	sort.Strings(accounts)
+	sort.Strings(users)
+	return accounts, users
+}
+
 // traitSlug turns a profile name into a trait-name part: lower case
 // letters and digits, other runs of characters as one underscore.
 func traitSlug(s string) string {

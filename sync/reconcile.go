@@ -35,6 +35,11 @@ type DriftOptions struct {
 	Partial bool
 	// AccountNameTrait is the account display-name trait (default "name").
 	AccountNameTrait string
+	// Push is the score push whose traits come back through Segment on
+	// group and identify calls; nil means DefaultPushConfig(). The traits
+	// it writes (PushConfig.TraitNames) are trackplan's own: they are
+	// never reported as UNPLANNED_PROPERTY.
+	Push *PushConfig
 }
 
 func (o DriftOptions) withDefaults() DriftOptions {
@@ -104,7 +109,7 @@ var codeSeverity = map[trackplan.Code]trackplan.Severity{
 // report, fingerprints included.
 func Reconcile(in DriftInput, o DriftOptions) *report.Report {
 	o = o.withDefaults()
-	r := &reconciler{in: in, o: o, planned: map[string]*trackplan.Event{}, pii: piiPaths(in.Plan)}
+	r := &reconciler{in: in, o: o, planned: map[string]*trackplan.Event{}, pii: piiPaths(in.Plan), pushed: pushedTraits(o.Push)}
 	for _, e := range in.Plan.Events {
 		r.planned[planKey(e.CallType(), e.Name)] = e
 	}
@@ -183,7 +188,26 @@ type reconciler struct {
 	volume      map[string]*store.Seen     // window volume per plan key
 	eventVolume map[store.EventKey]int64   // window volume per observed event
 	lastSeen    map[string]time.Time       // all-time last sighting per plan key
+	pushed      map[trackplan.CallType]map[string]bool
 	findings    []trackplan.Finding
+}
+
+// pushedTraits returns the trait names the score push writes, by the call
+// that carries them: group calls the accounts', identify calls the users'.
+func pushedTraits(push *PushConfig) map[trackplan.CallType]map[string]bool {
+	cfg := DefaultPushConfig()
+	if push != nil {
+		cfg = *push
+	}
+	accounts, users := cfg.TraitNames()
+	set := func(names []string) map[string]bool {
+		m := make(map[string]bool, len(names))
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	return map[trackplan.CallType]map[string]bool{trackplan.Group: set(accounts), trackplan.Identify: set(users)}
 }
 
 func (r *reconciler) owner(t trackplan.CallType, name string) string {
@@ -215,6 +239,9 @@ func (r *reconciler) violations() {
 	}
 	groups := map[key][]store.ViolationKey{}
 	for k := range r.in.Verdicts.Violations {
+		if k.Code == trackplan.UnplannedProperty && r.pushed[k.Event.Type][k.Path] {
+			continue // trackplan's own score traits, pushed back through Segment
+		}
 		g := key{k.Code, k.Event.Source, k.Event.Name, k.Path, k.Event.Type}
 		groups[g] = append(groups[g], k)
 	}

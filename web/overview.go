@@ -55,6 +55,9 @@ type engagement struct {
 	Risers       movers
 	Fallers      movers
 	AccountsHref string
+	// Window says which days the run scored and where today is ("7 whole
+	// days, 26 Nov – 2 Dec 2026 (UTC); today counts from tomorrow").
+	Window string
 }
 
 // bandCount is how many accounts are in one band.
@@ -128,7 +131,16 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 		{Label: "warnings", Value: formatInt(int64(sev[1])), Key: "warning"},
 		{Label: "info", Value: formatInt(int64(sev[2])), Key: "info"},
 	}
-	page.Findings = findingRows(hl.findings, hl.anchors, h.now(), false)
+	// Findings that count no message (a planned event not seen, naming,
+	// documentation) stay on the events page: the top list is of drift in
+	// the traffic.
+	counted := make([]trackplan.Finding, 0, len(hl.findings))
+	for _, f := range hl.findings {
+		if f.Count > 0 {
+			counted = append(counted, f)
+		}
+	}
+	page.Findings = findingRows(counted, hl.anchors, h.now(), false)
 	if len(page.Findings) > topFindings {
 		page.Findings = page.Findings[:topFindings]
 	}
@@ -153,7 +165,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 func engagementOf(run *trackplan.ScoreRun, sel selection, h *Handler) *engagement {
 	now := h.now()
 	e := &engagement{
-		Profile: run.Profile, At: timeOf(run.At, now), WindowDays: run.WindowDays,
+		Profile: run.Profile, At: timeOf(run.At, now), WindowDays: run.WindowDays, Window: run.WindowText(now),
 		P90: formatScore(run.P90), ActiveUsers: formatInt(int64(run.ActiveUsers)),
 		Users: formatInt(int64(len(run.Users))), Accounts: formatInt(int64(len(run.Accounts))),
 		AccountsHref: sel.link("/accounts"),

@@ -28,6 +28,7 @@ func scoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "accounts", Usage: "show accounts (the default)"},
 			&cli.IntFlag{Name: "top", Value: 20, Usage: "show the top N (0 = all)"},
 			&cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "score as of this instant (RFC 3339; default now)"},
+			&cli.BoolFlag{Name: "include-today", Usage: "score today so far too (the window is otherwise the whole days before today; not with --at or --save)"},
 			&cli.BoolFlag{Name: "save", Usage: "store the run as a snapshot (the daemon always does)"},
 			formatFlag("text", "json", "csv"),
 		},
@@ -38,6 +39,13 @@ func scoreCommand() *cli.Command {
 			}
 			if c.Bool("users") && c.Bool("accounts") {
 				return usage("--users and --accounts exclude each other")
+			}
+			includeToday := c.Bool("include-today")
+			switch {
+			case includeToday && c.IsSet("at"):
+				return usage("--include-today scores today so far; it does not go with --at")
+			case includeToday && c.Bool("save"):
+				return usage("--include-today scores a partial day, which is not saved as a snapshot; leave out --save")
 			}
 			cfg, err := loadConfig(c)
 			if err != nil {
@@ -63,19 +71,22 @@ func scoreCommand() *cli.Command {
 			if err := catchUp(c, cfg, st, plan); err != nil {
 				return err
 			}
-			at := time.Now().UTC()
+			now := time.Now().UTC()
+			at := now
 			if ts := c.Timestamp("at"); ts != nil {
 				at = ts.UTC()
 			}
-			run, err := scoreProfile(c.Context, st, cfg, profile, at, c.Bool("save"))
+			run, err := scoreProfileWindow(c.Context, st, cfg, profile, at, c.Bool("save"), includeToday)
 			if err != nil {
 				return err
 			}
 			view := newScoreView(run, c.Bool("users"), c.Int("top"))
+			view.Window = newWindowView(run, now)
 			switch format {
 			case "json":
 				return writeJSON(c.App.Writer, view)
 			case "csv":
+				fmt.Fprintf(c.App.ErrWriter, "profile %s · window: %s\n", run.Profile, view.Window.Text)
 				return view.writeCSV(c.App.Writer)
 			}
 			return view.writeText(c.App.Writer)
@@ -90,7 +101,10 @@ func scoringProfiles(plan *trackplan.Plan, cfg Config) ([]*trackplan.Profile, er
 	for i := range cfg.Scoring.Profiles {
 		p := cfg.Scoring.Profiles[i]
 		if p.Name == trackplan.DefaultProfileName {
-			out[0] = &p // a configured default replaces the plan's weights
+			// A configured default keeps the plan's weights, its own
+			// events overriding them (0 leaves one out), with its window,
+			// filter, activation and exclusions.
+			out[0] = p.InheritPlanWeights(plan)
 			continue
 		}
 		out = append(out, &p)
@@ -136,26 +150,65 @@ func (r *runCapture) SaveScores(ctx context.Context, run *trackplan.ScoreRun) er
 
 // scoreProfile computes one profile as of at, with trends from snapshots.
 func scoreProfile(ctx context.Context, st store.Store, cfg Config, p *trackplan.Profile, at time.Time, save bool) (*trackplan.ScoreRun, error) {
+	return scoreProfileWindow(ctx, st, cfg, p, at, save, false)
+}
+
+// scoreProfileWindow is scoreProfile; with includeToday the window takes
+// in the day of at as far as it has gone: the run is made as of the end
+// of that day (the model's window is the whole days before the day of a
+// run, see trackplan.ScoreWindow), then dated at. Such a run is not meant
+// to be saved: a later run that day would not see its window.
+func scoreProfileWindow(ctx context.Context, st store.Store, cfg Config, p *trackplan.Profile, at time.Time, save, includeToday bool) (*trackplan.ScoreRun, error) {
+	runAt := at
+	if includeToday {
+		runAt = at.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	}
 	capture := &runCapture{st: st, save: save}
 	r := &scoring.Runner{Source: st, Saver: capture, History: st, Profiles: []*trackplan.Profile{p},
 		AccountNameTrait: cfg.Scoring.AccountNameTrait}
-	if err := r.RunAt(ctx, at); err != nil {
+	if err := r.RunAt(ctx, runAt); err != nil {
 		return nil, upstream(err)
 	}
 	if len(capture.runs) != 1 {
 		return nil, fmt.Errorf("score %s: the model produced %d runs", p.Name, len(capture.runs))
 	}
-	return capture.runs[0], nil
+	run := capture.runs[0]
+	run.At = at.UTC()
+	return run, nil
 }
 
-// scoreView is the stable JSON of `trackplan score`.
+// scoreView is the stable JSON of `trackplan score`. The list shown,
+// accounts or users, is always there ([] when empty); the other is left
+// out.
 type scoreView struct {
 	Profile    string        `json:"profile"`
 	At         time.Time     `json:"at"`
 	WindowDays int           `json:"window_days"`
+	Window     windowView    `json:"window"`
 	P90        float64       `json:"p90"`
-	Accounts   []accountView `json:"accounts,omitempty"`
-	Users      []userView    `json:"users,omitempty"`
+	Accounts   []accountView `json:"accounts,omitzero"`
+	Users      []userView    `json:"users,omitzero"`
+}
+
+// windowView is the days a run scored: [start, end), first_day to
+// last_day inclusive.
+type windowView struct {
+	Days     int       `json:"days"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	FirstDay string    `json:"first_day"`
+	LastDay  string    `json:"last_day"`
+	// IncludeToday says the window holds the day of the run so far
+	// (--include-today); otherwise that day counts from the next day.
+	IncludeToday bool   `json:"include_today"`
+	Text         string `json:"text"`
+}
+
+func newWindowView(run *trackplan.ScoreRun, now time.Time) windowView {
+	start, end := run.WindowStart.UTC(), run.WindowEnd.UTC()
+	return windowView{Days: run.WindowDays, Start: start, End: end, FirstDay: start.Format(time.DateOnly),
+		LastDay: end.AddDate(0, 0, -1).Format(time.DateOnly), IncludeToday: end.After(run.At.UTC()),
+		Text: run.WindowText(now)}
 }
 
 type accountView struct {
@@ -172,7 +225,9 @@ type accountView struct {
 	Frequency    int        `json:"frequency"`
 	LastActive   *time.Time `json:"last_active"`
 	Adoption     float64    `json:"adoption"`
-	Activation   *float64   `json:"activation"`
+	// AdoptionAllTime is the % of scored events ever done.
+	AdoptionAllTime float64  `json:"adoption_all_time"`
+	Activation      *float64 `json:"activation"`
 }
 
 type userView struct {
@@ -186,6 +241,12 @@ type userView struct {
 	Trend      float64    `json:"trend"`
 	TrendFlag  string     `json:"trend_flag,omitempty"`
 	Accounts   []string   `json:"accounts"`
+	// Adoption is the % of scored events done in the window,
+	// AdoptionAllTime ever; Activation the % of the profile's activation
+	// criteria met (null when it has none).
+	Adoption        float64  `json:"adoption"`
+	AdoptionAllTime float64  `json:"adoption_all_time"`
+	Activation      *float64 `json:"activation"`
 }
 
 func newScoreView(run *trackplan.ScoreRun, users bool, top int) *scoreView {
@@ -205,7 +266,8 @@ func newScoreView(run *trackplan.ScoreRun, users bool, top int) *scoreView {
 			}
 			v.Users = append(v.Users, userView{ID: u.ID, Raw: u.Raw, Score: u.Score, Active: u.Active, Frequency: u.Frequency,
 				LastActive: u.LastActive, Band: string(u.Band), Trend: u.Trend.Change, TrendFlag: string(u.Trend.Flag),
-				Accounts: nonNil(u.Accounts)})
+				Accounts: nonNil(u.Accounts), Adoption: u.Adoption.Window, AdoptionAllTime: u.Adoption.AllTime,
+				Activation: u.Activation})
 		}
 		return v
 	}
@@ -230,7 +292,7 @@ func newScoreView(run *trackplan.ScoreRun, users bool, top int) *scoreView {
 		v.Accounts = append(v.Accounts, accountView{ID: a.ID, Name: a.Name, AverageScore: a.AverageScore, TotalScore: a.TotalScore,
 			Band: string(a.Band), Trend: a.Trend.Change, TrendFlag: string(a.Trend.Flag), ActiveUsers: a.ActiveUsers,
 			TotalUsers: a.TotalUsers, ActivePct: a.ActivePct, Frequency: a.Frequency, LastActive: a.LastActive,
-			Adoption: a.Adoption.Window, Activation: a.Activation})
+			Adoption: a.Adoption.Window, AdoptionAllTime: a.Adoption.AllTime, Activation: a.Activation})
 	}
 	return v
 }
@@ -243,8 +305,8 @@ func nonNil(xs []string) []string {
 }
 
 func (v *scoreView) writeText(w io.Writer) error {
-	fmt.Fprintf(w, "profile %s · %d-day window · as of %s · P90 %.1f\n\n", v.Profile, v.WindowDays,
-		v.At.Format("2006-01-02 15:04 MST"), v.P90)
+	fmt.Fprintf(w, "profile %s · %d-day window · as of %s · P90 %.1f\nwindow: %s\n\n", v.Profile, v.WindowDays,
+		v.At.Format("2006-01-02 15:04 MST"), v.P90, v.Window.Text)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	if v.Users != nil {
 		fmt.Fprintln(tw, "#\tUSER\tSCORE\tBAND\tTREND\tRAW\tFREQUENCY\tLAST ACTIVE")
