@@ -305,8 +305,9 @@ type PushResult struct {
 	Users    PushCounts `json:"users"`
 	// Profiles holds the result of each profile, in config order.
 	Profiles []ProfileResult `json:"profiles"`
-	// Calls are the calls a dry run would send; nil otherwise.
-	Calls []Call `json:"calls,omitempty"`
+	// Calls are the calls a dry run would send (an empty list when there
+	// is none); nil, and left out of JSON, otherwise.
+	Calls []Call `json:"calls,omitzero"`
 	// Took is the run's duration.
 	Took time.Duration `json:"took"`
 }
@@ -402,6 +403,9 @@ type profileRun struct {
 func (p *Push) Run(ctx context.Context) (PushResult, error) {
 	start := p.now()
 	res := PushResult{At: start.UTC(), DryRun: p.cfg.DryRun, Full: p.cfg.Full}
+	if p.cfg.DryRun {
+		res.Calls = []Call{}
+	}
 	var errs []error
 	for _, name := range p.cfg.profiles() {
 		pr := &profileRun{p: p, name: name, at: start.UTC(), res: ProfileResult{Profile: name}}

@@ -28,7 +28,7 @@ func driftCommand() *cli.Command {
 			formatFlag(driftFormats...),
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "error, warning or never: the least severity that exits 1 (and that JUnit shows as a failure)"},
 			&cli.StringFlag{Name: "group-by", Value: "severity", Usage: "severity, owner or event (text and markdown)"},
-			&cli.StringFlag{Name: "since", Value: "7d", Usage: "the window of traffic that counts (e.g. 24h, 7d)"},
+			&cli.StringFlag{Name: "since", Usage: "the window of traffic that counts (e.g. 24h, 7d; default drift.window, 7d)", EnvVars: []string{"TRACKPLAN_DRIFT_WINDOW"}},
 			&cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "evaluate as of this instant (RFC 3339), for reproducible runs"},
 			&cli.StringFlag{Name: "baseline", Usage: "YAML file of accepted drift (fingerprint, reason, expires)"},
 			&cli.BoolFlag{Name: "write-baseline", Usage: "write the current errors and warnings to --baseline, accepted for 90 days"},
@@ -62,10 +62,6 @@ func runDrift(c *cli.Context) error {
 	if groupBy != report.BySeverity && groupBy != report.ByOwner && groupBy != report.ByEvent {
 		return usage("--group-by must be severity, owner or event, not %q", groupBy)
 	}
-	window, err := parseDuration(c.String("since"))
-	if err != nil || window <= 0 {
-		return usage("--since: want a positive duration such as 24h or 7d")
-	}
 	if c.Bool("write-baseline") && c.String("baseline") == "" {
 		return usage("--write-baseline needs --baseline FILE")
 	}
@@ -73,6 +69,7 @@ func runDrift(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	window := time.Duration(cfg.Drift.Window) // --since sets drift.window
 	plan, err := loadPlan(c, cfg)
 	if err != nil {
 		return err

@@ -296,6 +296,7 @@ var configFlags = []configFlag{
 	{Command: "serve", Flag: "webhook-secret", Key: "webhook.secret"},
 	{Command: "push", Flag: "endpoint", Key: "push.endpoint"},
 	{Command: "sync", Flag: "add-unplanned", Key: "notion.add_unplanned"},
+	{Command: "drift", Flag: "since", Key: "drift.window"},
 }
 
 // applyFlags sets the keys of the flags that are set (on the command line
