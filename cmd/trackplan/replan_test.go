@@ -283,11 +283,14 @@ schedule:
 			v.Plan.Lookup(trackplan.Track, scheduled) != nil
 	})
 	t.Logf("the store follows the edited plan %s (was %s) %s after the edit", second.ID, first.ID, time.Since(edited).Round(time.Millisecond))
-	if runs, err := st.Runs(context.Background(), jobPlanRefresh, 20); err != nil || !slices.ContainsFunc(runs, func(r trackplan.JobRun) bool {
-		return r.Error == "" && r.Counts["rechecked"] > 0
-	}) {
-		t.Errorf("no plan-refresh run re-checked records (%v): %+v", err, runs)
-	}
+	// The run that switched is logged when it ends, a moment after the
+	// switch the store shows.
+	replanWait(t, 5*time.Second, "a plan-refresh run that re-checked records", func() (bool, string) {
+		runs, err := st.Runs(context.Background(), jobPlanRefresh, 20)
+		return err == nil && slices.ContainsFunc(runs, func(r trackplan.JobRun) bool {
+			return r.Error == "" && r.Counts["rechecked"] > 0
+		}), fmt.Sprintf("%v: %+v", err, runs)
+	})
 
 	after := drift()
 	if after.Plan != second.ID {
