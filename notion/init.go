@@ -115,7 +115,11 @@ func schemaConfigs(specs []colSpec, eventsDB string) notionapi.PropertyConfigs {
 		case kindDate, kindDateTime:
 			out[s.name] = notionapi.DatePropertyConfig{Type: notionapi.PropertyConfigTypeDate}
 		case kindPeople:
-			out[s.name] = notionapi.PeoplePropertyConfig{Type: notionapi.PropertyConfigTypePeople}
+			// Owners are teams and addresses more often than workspace
+			// members, whom a people column is limited to: a new
+			// database holds them as text. A team that switches the
+			// column to people gets it read and written as people.
+			out[s.name] = notionapi.RichTextPropertyConfig{Type: notionapi.PropertyConfigTypeRichText}
 		case kindRelation:
 			out[s.name] = notionapi.RelationPropertyConfig{Type: notionapi.PropertyConfigTypeRelation, Relation: notionapi.RelationConfig{
 				DatabaseID: notionapi.DatabaseID(eventsDB), Type: "dual_property", DualProperty: &notionapi.DualProperty{},

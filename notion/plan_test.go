@@ -665,9 +665,18 @@ func TestOwnerByNameAndUnknownOwner(t *testing.T) {
 	ctx := context.Background()
 	srv := notiontest.New(t, notiontest.Options{Users: testUsers})
 	p := samplePlan()
+	// A new database holds owners as text; this team keeps them in a
+	// people column of its own, which the config names.
+	_, res := initPlan(t, srv, samplePlan())
+	if err := srv.AddColumn(res.EventsDB, "Owner (people)", "people", nil, json.RawMessage(`[]`)); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, srv, res.EventsDB, "", func(cfg *notion.Config) { cfg.Columns.Events.Owner = "Owner (people)" })
 	p.Events[0].Owner = "Ana Lytics"
 	p.Events[1].Owner = "nobody@example.com"
-	c, _ := initPlan(t, srv, p)
+	if _, err := c.Push(ctx, p, notion.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	got, err := c.ReadPlan(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -86,8 +86,8 @@ func TestB2BSaaS(t *testing.T) {
 
 	var tracked, scored int
 	for _, e := range p.Events {
-		if e.Status != trackplan.StatusLive || e.Owner != "" || e.Description == "" {
-			t.Errorf("%s: status %q, owner %q, description %q; want live, no owner, a description", e.Name, e.Status, e.Owner, e.Description)
+		if e.Status != trackplan.StatusLive || e.Owner == "" || e.Description == "" {
+			t.Errorf("%s: status %q, owner %q, description %q; want live, an owner, a description", e.Name, e.Status, e.Owner, e.Description)
 		}
 		for _, pr := range e.Properties {
 			if pr.Description == "" {
