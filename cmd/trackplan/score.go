@@ -328,22 +328,32 @@ func (v *scoreView) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	if v.Users != nil {
-		cw.Write([]string{"id", "score", "raw", "active", "band", "trend", "frequency", "last_active", "accounts"})
+		cw.Write([]string{"id", "score", "raw", "active", "band", "trend", "frequency", "last_active", "accounts",
+			"adoption", "adoption_all_time", "activation"})
 		for _, u := range v.Users {
 			cw.Write([]string{u.ID, strconv.Itoa(u.Score), strconv.FormatInt(u.Raw, 10), strconv.FormatBool(u.Active),
-				u.Band, f(u.Trend), strconv.Itoa(u.Frequency), rfc(u.LastActive), strings.Join(u.Accounts, ";")})
+				u.Band, f(u.Trend), strconv.Itoa(u.Frequency), rfc(u.LastActive), strings.Join(u.Accounts, ";"),
+				f(u.Adoption), f(u.AdoptionAllTime), optional(u.Activation)})
 		}
 	} else {
 		cw.Write([]string{"id", "name", "average_score", "total_score", "band", "trend", "active_users", "total_users",
-			"active_pct", "frequency", "last_active", "adoption"})
+			"active_pct", "frequency", "last_active", "adoption", "adoption_all_time", "activation"})
 		for _, a := range v.Accounts {
 			cw.Write([]string{a.ID, a.Name, f(a.AverageScore), strconv.FormatInt(a.TotalScore, 10), a.Band, f(a.Trend),
 				strconv.Itoa(a.ActiveUsers), strconv.Itoa(a.TotalUsers), f(a.ActivePct), strconv.Itoa(a.Frequency),
-				rfc(a.LastActive), f(a.Adoption)})
+				rfc(a.LastActive), f(a.Adoption), f(a.AdoptionAllTime), optional(a.Activation)})
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// optional renders a value that may be absent (an empty cell).
+func optional(x *float64) string {
+	if x == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*x, 'f', -1, 64)
 }
 
 func trend(change float64, flag string) string {

@@ -185,9 +185,16 @@ func TestScoreDefaultsIncludeToday(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "window: 7 whole days") || !strings.Contains(stdout, "today counts from tomorrow") {
 		t.Errorf("text output does not say the window: %d\n%s%s", code, stdout, stderr)
 	}
-	code, _, stderr = trackplanRun(t, "--db", db, "score", "--format", "csv")
+	code, stdout, stderr = trackplanRun(t, "--db", db, "score", "--format", "csv")
 	if code != 0 || !strings.Contains(stderr, "window: 7 whole days") {
 		t.Errorf("csv: the window is not on stderr: %d %s", code, stderr)
+	}
+	if head, _, _ := strings.Cut(stdout, "\n"); !strings.HasSuffix(head, ",adoption,adoption_all_time,activation") {
+		t.Errorf("csv header = %q; want the adoption and activation columns", head)
+	}
+	code, stdout, _ = trackplanRun(t, "--db", db, "score", "--users", "--format", "csv")
+	if head, _, _ := strings.Cut(stdout, "\n"); code != 0 || !strings.HasSuffix(head, ",accounts,adoption,adoption_all_time,activation") {
+		t.Errorf("users csv: exit %d, header %q; want the adoption and activation columns", code, head)
 	}
 	for _, args := range [][]string{{"--include-today", "--save"}, {"--include-today", "--at", "2026-01-01T00:00:00Z"}} {
 		if code, _, _ := trackplanRun(t, append([]string{"--db", db, "score"}, args...)...); code != exitUsage {
