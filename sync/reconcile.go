@@ -266,6 +266,9 @@ func (r *reconciler) violations() {
 		}
 		f.Expected, f.Observed = joinLimited(expected), joinLimited(observed)
 		ev := store.EventKey{Source: g.source, Type: g.typ, Name: g.event}
+		if g.code == trackplan.EnumViolation && r.pii[planKey(g.typ, g.event)][g.path] {
+			f.Observed = Masked // the offending values of a pii property are values too
+		}
 		if n := r.eventVolume[ev]; n > 0 && g.code != trackplan.InvalidMessage {
 			f.Rate = round4(float64(f.Count) / float64(n))
 		}

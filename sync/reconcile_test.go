@@ -227,3 +227,26 @@ func TestSimulatedDriftIsFound(t *testing.T) {
 		t.Errorf("PLANNED_NOT_SEEN for %v; only %v were left out", notSeen, d.NeverSent)
 	}
 }
+
+// TestEnumValuesOfPIIPropertiesAreMasked: the values an enum violation
+// reports are the property's values, so a pii property's are masked.
+func TestEnumValuesOfPIIPropertiesAreMasked(t *testing.T) {
+	plan := testPlan()
+	plan.Events[0].Properties[0].PII = true
+	in := tpsync.DriftInput{Plan: plan, At: at,
+		Observed: &store.Observed{Events: []store.ObservedEvent{ev("Report Exported", 10)}},
+		Verdicts: tallyOf(map[string]int64{"Report Exported": 10},
+			verdict{"Report Exported", trackplan.EnumViolation, "format", "jane-secret", 2})}
+	found := false
+	for _, f := range tpsync.Reconcile(in, tpsync.DriftOptions{}).Findings {
+		if f.Code == trackplan.EnumViolation {
+			found = true
+			if f.Observed != tpsync.Masked {
+				t.Errorf("ENUM_VIOLATION of a pii property observed %q; want %q", f.Observed, tpsync.Masked)
+			}
+		}
+	}
+	if !found {
+		t.Error("no ENUM_VIOLATION finding")
+	}
+}
