@@ -302,14 +302,10 @@ func (d *Deriver) Plan(ctx context.Context) (store.PlanVersion, error) {
 func (d *Deriver) Run(ctx context.Context) error {
 	tick := time.NewTicker(d.opts.Interval)
 	defer tick.Stop()
-	var rechecking atomic.Bool
-	defer func() {
-		for rechecking.Load() { // the re-check ends with ctx
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
+	var rechecks recheckRunner
+	defer rechecks.wg.Wait() // a re-check ends with ctx
 	for {
-		d.startWanted(ctx, &rechecking)
+		d.startWanted(ctx, &rechecks)
 		if _, err := d.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			d.opts.Logger.Error("derive from the log failed", "err", err)
 		}

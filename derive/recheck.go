@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,14 +60,22 @@ func (d *Deriver) Want(v store.PlanVersion) {
 	d.Notify()
 }
 
+// recheckRunner runs Run's background re-checks, one at a time.
+type recheckRunner struct {
+	running atomic.Bool
+	wg      sync.WaitGroup
+}
+
 // startWanted starts the re-check Want asked for, unless one runs.
-func (d *Deriver) startWanted(ctx context.Context, running *atomic.Bool) {
+func (d *Deriver) startWanted(ctx context.Context, r *recheckRunner) {
 	v := d.wanted.Load()
-	if v == nil || !running.CompareAndSwap(false, true) {
+	if v == nil || !r.running.CompareAndSwap(false, true) {
 		return
 	}
+	r.wg.Add(1)
 	go func() {
-		defer running.Store(false)
+		defer r.wg.Done()
+		defer r.running.Store(false)
 		if _, err := d.Recheck(ctx, *v); err != nil {
 			if ctx.Err() == nil {
 				d.opts.Logger.Error("re-check against the new plan failed; retrying", "plan", v.ID, "err", err)

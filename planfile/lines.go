@@ -1,7 +1,6 @@
 package planfile
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 
@@ -46,24 +45,7 @@ func LoadLines(path string) (*Lines, error) {
 // ParseLines is LoadLines for a plan already read; an empty format is
 // guessed as Parse guesses it.
 func ParseLines(data []byte, format Format) (*Lines, error) {
-	if format == "" {
-		format = YAML
-		if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
-			format = JSON
-		}
-	}
-	var (
-		root *node
-		err  error
-	)
-	switch format {
-	case YAML:
-		root, err = parseYAML(data)
-	case JSON:
-		root, err = parseJSON(data)
-	default:
-		return nil, fmt.Errorf("unknown plan format %q (want yaml or json)", format)
-	}
+	root, err := parseTree(data, format)
 	if err != nil {
 		return nil, err
 	}

@@ -95,24 +95,7 @@ func Load(path string) (*trackplan.Plan, error) {
 // returned as a *trackplan.ValidationError whose messages carry line
 // numbers; malformed YAML or JSON as a plain error.
 func Parse(data []byte, format Format) (*trackplan.Plan, error) {
-	if format == "" {
-		format = YAML
-		if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
-			format = JSON
-		}
-	}
-	var (
-		root *node
-		err  error
-	)
-	switch format {
-	case YAML:
-		root, err = parseYAML(data)
-	case JSON:
-		root, err = parseJSON(data)
-	default:
-		return nil, fmt.Errorf("unknown plan format %q (want yaml or json)", format)
-	}
+	root, err := parseTree(data, format)
 	if err != nil {
 		return nil, err
 	}
@@ -192,4 +175,22 @@ func WriteFile(path string, p *trackplan.Plan) error {
 		return fmt.Errorf("write plan %s: %w", path, err)
 	}
 	return nil
+}
+
+// parseTree parses data into its node tree; an empty format picks JSON
+// when the data starts with "{" and YAML otherwise.
+func parseTree(data []byte, format Format) (*node, error) {
+	if format == "" {
+		format = YAML
+		if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
+			format = JSON
+		}
+	}
+	switch format {
+	case YAML:
+		return parseYAML(data)
+	case JSON:
+		return parseJSON(data)
+	}
+	return nil, fmt.Errorf("unknown plan format %q (want yaml or json)", format)
 }

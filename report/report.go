@@ -245,14 +245,14 @@ func WriteMarkdown(w io.Writer, r *Report, by GroupBy) error {
 	}
 	fmt.Fprintln(w, ".")
 	if line := judgedLine(r); line != "" {
-		fmt.Fprintf(w, "\n_%s_\n", mdCell(strings.ToUpper(line[:1])+line[1:]))
+		fmt.Fprintf(w, "\n_%s_\n", MarkdownCell(strings.ToUpper(line[:1])+line[1:]))
 	}
 	for _, g := range groups(r.Findings, cmp.Or(by, BySeverity)) {
 		fmt.Fprintf(w, "\n### %s (%d)\n\n| | Code | Event | Property | Expected | Observed | Count | Owner |\n|---|---|---|---|---|---|---:|---|\n",
-			mdCell(g.title), len(g.findings))
+			MarkdownCell(g.title), len(g.findings))
 		for _, f := range g.findings {
 			fmt.Fprintf(w, "| %s | `%s` | %s | %s | %s | %s | %d | %s |\n", severityMark(f.Severity), f.Code,
-				mdCell(f.Event), mdCode(f.Path), mdCell(f.Expected), mdCell(f.Observed), f.Count, mdCell(f.Owner))
+				MarkdownCell(f.Event), MarkdownCode(f.Path), MarkdownCell(f.Expected), MarkdownCell(f.Observed), f.Count, MarkdownCell(f.Owner))
 		}
 	}
 	if len(r.Findings) == 0 {
@@ -261,17 +261,17 @@ func WriteMarkdown(w io.Writer, r *Report, by GroupBy) error {
 	return nil
 }
 
-// mdCell escapes text for a markdown table cell: pipes, newlines and HTML.
-func mdCell(s string) string {
+// MarkdownCell escapes text for a markdown table cell: pipes, newlines and HTML.
+func MarkdownCell(s string) string {
 	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'")
 	return r.Replace(s)
 }
 
-func mdCode(s string) string {
+func MarkdownCode(s string) string {
 	if s == "" {
 		return ""
 	}
-	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, "`", "'"), "|", `\|`) + "`"
+	return "`" + strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s) + "`"
 }
 
 // JUnit XML, one test case per event (and one for plan-wide findings):

@@ -472,7 +472,7 @@ func trafficDash(s string) string {
 func writeTrafficMarkdown(w io.Writer, t *trafficDiff) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "\n### Traffic\n\nFrom %s to %s (%s), judged by OLD and by NEW: **%s**\n",
-		t.From.Format(time.RFC3339), t.To.Format(time.RFC3339), trafficMDCell(t.inputName()), t.summaryLine())
+		t.From.Format(time.RFC3339), t.To.Format(time.RFC3339), report.MarkdownCell(t.inputName()), t.summaryLine())
 	if len(t.Fixed)+len(t.Introduced) == 0 {
 		fmt.Fprintln(bw, "\nThe change neither fixes nor introduces an error or a warning in this traffic.")
 	} else {
@@ -483,32 +483,18 @@ func writeTrafficMarkdown(w io.Writer, t *trafficDiff) error {
 		list []trafficFinding
 	}{{"fixed", t.Fixed}, {"**introduced**", t.Introduced}} {
 		for _, f := range part.list {
-			event := trafficMDCode(f.Event)
+			event := report.MarkdownCode(f.Event)
 			if sharedFingerprint(part.list, f) {
-				event += " (" + trafficMDCell(f.Source) + ")"
+				event += " (" + report.MarkdownCell(f.Source) + ")"
 			}
 			fmt.Fprintf(bw, "| %s | %s | `%s` | %s | %s | %s | %s | %d |\n", part.mark, f.Severity, f.Code, event,
-				trafficMDCode(f.Path), trafficMDCell(f.Expected), trafficMDCell(f.Observed), f.Count)
+				report.MarkdownCode(f.Path), report.MarkdownCell(f.Expected), report.MarkdownCell(f.Observed), f.Count)
 		}
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write diff: %w", err)
 	}
 	return nil
-}
-
-// trafficMDCell escapes text for a markdown table cell: pipes, newlines, HTML and
-// backquotes.
-func trafficMDCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
-}
-
-// trafficMDCode renders s as inline code in a table cell; "" stays empty.
-func trafficMDCode(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "`" + strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s) + "`"
 }
 
 // trafficJSON is the traffic section of the JSON form.
