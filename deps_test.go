@@ -35,7 +35,8 @@ func TestDependencyDirection(t *testing.T) {
 		"":                {},
 		"/segment":        {""},
 		"/notion":         {""},
-		"/scoring":        {""},
+		"/scoring":        {"", "/identity"},
+		"/identity":       {},
 		"/templates":      {"", "/planfile"},
 		"/planfile":       {""},
 		"/export":         {""},
@@ -49,8 +50,8 @@ func TestDependencyDirection(t *testing.T) {
 		"/store/postgres": {"", "/store"},
 		"/ingest":         {"", "/store"},
 		"/derive":         {"", "/store"},
-		"/sync":           {"", "/store", "/segment", "/notion", "/report", "/scoring"},
-		"/web":            {"", "/store", "/templates"},
+		"/sync":           {"", "/store", "/segment", "/notion", "/report", "/scoring", "/identity"},
+		"/web":            {"", "/store", "/templates", "/identity"},
 	}
 	for pkg, ok := range allowed {
 		for _, imp := range internal(pkg) {

@@ -121,7 +121,7 @@ func TestLiveEqualsRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := dump(t, db)
-		if len(want["events"]) == 0 || len(want["violations"]) == 0 || len(want["aliases"]) == 0 || len(want["rejections"]) == 0 {
+		if len(want["events"]) == 0 || len(want["violations"]) == 0 || len(want["identity_links"]) == 0 || len(want["rejections"]) == 0 {
 			t.Fatalf("seed %d: the traffic derived too little to test: %d events, %d violations", seed, len(want["events"]), len(want["violations"]))
 		}
 

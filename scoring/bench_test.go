@@ -92,8 +92,8 @@ func generate(tb testing.TB, b *Builder, spec Spec, users, accounts int) {
 		if r.IntN(1000) == 0 {
 			domain = "internal.example"
 		}
-		check(b.AddUserTrait(id, "email", json.RawMessage(fmt.Sprintf(`"%s@%s"`, id, domain))))
-		check(b.AddUserTrait(id, "created_at", json.RawMessage(fmt.Sprintf(`"%s"`, created.Format(time.RFC3339)))))
+		check(b.AddUserTrait(id, "email", json.RawMessage(fmt.Sprintf(`"%s@%s"`, id, domain)), created))
+		check(b.AddUserTrait(id, "created_at", json.RawMessage(fmt.Sprintf(`"%s"`, created.Format(time.RFC3339))), created))
 
 		// All-time rollups: a few events, popular ones first.
 		for range 1 + r.IntN(8) {
@@ -121,7 +121,7 @@ func generate(tb testing.TB, b *Builder, spec Spec, users, accounts int) {
 }
 
 func benchInput(tb testing.TB) *Input {
-	spec := SpecFor(benchAt, "", benchProfile())
+	spec := SpecFor(benchAt, "", "", benchProfile())
 	b, err := NewBuilder(spec)
 	if err != nil {
 		tb.Fatal(err)
@@ -220,7 +220,7 @@ func BenchmarkScore1M(b *testing.B) {
 // unnoticed.
 func TestScore1MSmoke(t *testing.T) {
 	const users, accounts = benchUsers / 100, benchAccounts / 100
-	spec := SpecFor(benchAt, "", benchProfile())
+	spec := SpecFor(benchAt, "", "", benchProfile())
 	b, err := NewBuilder(spec)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,13 @@ type fakeSource struct {
 	members    [][2]string
 	userTraits map[string]map[string]string // user → trait → JSON
 	acctTraits map[string]map[string]string
+	links      []fakeLink
 	err        error // returned by every method when set
+}
+
+type fakeLink struct {
+	id, user string
+	at       time.Time
 }
 
 type fakeEvent struct {
@@ -165,11 +171,25 @@ func (f *fakeSource) EventTotals(ctx context.Context, events []string, fn func(s
 	return nil
 }
 
-func (f *fakeSource) UserTraits(ctx context.Context, names []string, fn func(string, string, json.RawMessage) error) error {
+func (f *fakeSource) UserTraits(ctx context.Context, names []string, fn func(string, string, json.RawMessage, time.Time) error) error {
 	if f.err != nil {
 		return f.err
 	}
-	return emitTraits(f.userTraits, names, fn)
+	return emitTraits(f.userTraits, names, func(id, name string, v json.RawMessage) error {
+		return fn(id, name, v, time.Time{})
+	})
+}
+
+func (f *fakeSource) IdentityLinks(ctx context.Context, fn func(id, userID string, at time.Time) error) error {
+	if f.err != nil {
+		return f.err
+	}
+	for _, l := range f.links {
+		if err := fn(l.id, l.user, l.at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *fakeSource) AccountTraits(ctx context.Context, names []string, fn func(string, string, json.RawMessage) error) error {
@@ -240,7 +260,7 @@ func (h *fakeHistory) LatestScores(ctx context.Context, profile string, before t
 // load builds the input a run of the profiles at `at` needs from f.
 func (f *fakeSource) load(t testing.TB, at time.Time, nameTrait string, profiles ...*trackplan.Profile) *Input {
 	t.Helper()
-	in, err := Load(context.Background(), f, SpecFor(at, nameTrait, profiles...))
+	in, err := Load(context.Background(), f, SpecFor(at, nameTrait, "", profiles...))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/identity"
 )
 
 // noTime marks an unknown time in the int64 unix-second columns.
@@ -35,13 +36,18 @@ type Spec struct {
 	UserTraits, AccountTraits []string
 	// NameTrait is the account trait used as display name.
 	NameTrait string
+	// MembershipTrait, when set, is a user trait naming the user's
+	// account: a user with it is a member of that account, as with a group
+	// call.
+	MembershipTrait string
 }
 
 // SpecFor returns what a run at `at` of the given profiles needs: their
 // events and traits, and the daily rollups of two time frames of the longest
 // profile (the current one and the trend's baseline). An empty nameTrait
-// means trackplan.DefaultAccountNameTrait.
-func SpecFor(at time.Time, nameTrait string, profiles ...*trackplan.Profile) Spec {
+// means trackplan.DefaultAccountNameTrait; membershipTrait, when set, is the
+// user trait naming a user's account.
+func SpecFor(at time.Time, nameTrait, membershipTrait string, profiles ...*trackplan.Profile) Spec {
 	if nameTrait == "" {
 		nameTrait = trackplan.DefaultAccountNameTrait
 	}
@@ -73,15 +79,19 @@ func SpecFor(at time.Time, nameTrait string, profiles ...*trackplan.Profile) Spe
 			users.add(trackplan.EmailTrait)
 		}
 	}
+	if membershipTrait != "" {
+		users.add(membershipTrait)
+	}
 	_, end := trackplan.ScoreWindow(at, longest)
 	return Spec{
-		Events:        events.sorted(),
-		Scored:        scored.sorted(),
-		From:          end.AddDate(0, 0, -2*longest),
-		To:            end,
-		UserTraits:    users.sorted(),
-		AccountTraits: accounts.sorted(),
-		NameTrait:     nameTrait,
+		Events:          events.sorted(),
+		Scored:          scored.sorted(),
+		From:            end.AddDate(0, 0, -2*longest),
+		To:              end,
+		UserTraits:      users.sorted(),
+		AccountTraits:   accounts.sorted(),
+		NameTrait:       nameTrait,
+		MembershipTrait: membershipTrait,
 	}
 }
 
@@ -98,12 +108,18 @@ func (s set) sorted() []string {
 	return out
 }
 
-// Load streams everything spec asks for from src into an Input.
+// Load streams everything spec asks for from src into an Input, with every
+// id resolved by src's identity links.
 func Load(ctx context.Context, src ActivitySource, spec Spec) (*Input, error) {
+	g, err := identity.Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
 	b, err := NewBuilder(spec)
 	if err != nil {
 		return nil, err
 	}
+	b.Resolve(g)
 	if err := src.Users(ctx, b.AddUser); err != nil {
 		return nil, fmt.Errorf("load users: %w", err)
 	}
@@ -197,11 +213,25 @@ type totalRow struct {
 type column struct {
 	vals []string
 	has  []bool
+	ats  []int64 // unix microseconds of the value, for user traits
 }
 
 func (c *column) set(i uint32, v string, ok bool) {
 	c.pad(int(i) + 1)
 	c.vals[i], c.has[i] = v, ok
+}
+
+// setAt sets the value unless the entity's value is of a later time: with
+// ids merged into one user, the latest value wins. A value is set (and its
+// time known) when ats is longer than i and non-zero.
+func (c *column) setAt(i uint32, v string, ok bool, at int64) {
+	c.pad(int(i) + 1)
+	if len(c.ats) <= int(i) {
+		c.ats = slices.Grow(c.ats, int(i)+1-len(c.ats))[:int(i)+1]
+	} else if c.ats[i] != 0 && at < c.ats[i] {
+		return
+	}
+	c.vals[i], c.has[i], c.ats[i] = v, ok, at
 }
 
 // pad extends the column to n entities.
@@ -245,11 +275,16 @@ func (in *Input) Spec() Spec { return in.spec }
 // use.
 type Builder struct {
 	in       *Input
+	resolve  func(string) string // nil: ids are not resolved
 	userIdx  map[string]uint32
 	acctIdx  map[string]uint32
-	lastUser string
+	lastUser string // the last row's id and index (unresolved builds)
 	lastIdx  uint32
 	hasLast  bool
+	lastRaw  string // the last row's id and its user (resolved builds)
+	rawIdx   uint32
+	rawOK    bool
+	hasRaw   bool
 	lastEv   string
 	lastEvIx uint16
 	evKnown  bool
@@ -313,8 +348,32 @@ func NewBuilder(spec Spec) (*Builder, error) {
 
 var errTooMany = errors.New("more than 2^32-1 users or accounts")
 
+// Resolve makes the builder key every row by the id g resolves its id to.
+// Users are then created by AddUser only: the rows of an id AddUser did not
+// resolve to (an anonymous id never linked to a user) are ignored.
+func (b *Builder) Resolve(g *identity.Graph) {
+	b.resolve = g.Resolve
+}
+
+// member returns the index of the user a row's id resolves to; ok is false
+// when rows are resolved and no AddUser named that user.
+func (b *Builder) member(id string) (idx uint32, ok bool, err error) {
+	if b.resolve == nil {
+		i, err := b.user(id)
+		return i, err == nil, err
+	}
+	if b.hasRaw && id == b.lastRaw {
+		return b.rawIdx, b.rawOK, nil
+	}
+	i, ok := b.userIdx[b.resolve(id)]
+	b.lastRaw, b.rawIdx, b.rawOK, b.hasRaw = id, i, ok, true
+	return i, ok, nil
+}
+
 func (b *Builder) user(id string) (uint32, error) {
-	if b.hasLast && id == b.lastUser {
+	if b.resolve != nil {
+		id = b.resolve(id)
+	} else if b.hasLast && id == b.lastUser {
 		return b.lastIdx, nil
 	}
 	i, ok := b.userIdx[id]
@@ -328,7 +387,9 @@ func (b *Builder) user(id string) (uint32, error) {
 		b.in.userFirst = append(b.in.userFirst, noTime)
 		b.in.userLast = append(b.in.userLast, noTime)
 	}
-	b.lastUser, b.lastIdx, b.hasLast = id, i, true
+	if b.resolve == nil {
+		b.lastUser, b.lastIdx, b.hasLast = id, i, true
+	}
 	return i, nil
 }
 
@@ -365,9 +426,12 @@ func (b *Builder) AddUser(userID string, first, last time.Time) error {
 
 // AddMembership records that the user belongs to the account.
 func (b *Builder) AddMembership(userID, groupID string) error {
-	u, err := b.user(userID)
+	u, ok, err := b.member(userID)
 	if err != nil {
 		return fmt.Errorf("add membership %q: %w", userID, err)
+	}
+	if !ok {
+		return nil
 	}
 	a, err := b.account(groupID)
 	if err != nil {
@@ -377,18 +441,22 @@ func (b *Builder) AddMembership(userID, groupID string) error {
 	return nil
 }
 
-// AddUserTrait records the current value (JSON) of a user trait; null
-// clears it.
-func (b *Builder) AddUserTrait(userID, name string, value json.RawMessage) error {
+// AddUserTrait records the value (JSON) of a user trait set at event time
+// at; null clears it. Of the values of ids merged into one user, the latest
+// wins.
+func (b *Builder) AddUserTrait(userID, name string, value json.RawMessage, at time.Time) error {
 	if _, ok := b.userWant[name]; !ok {
 		return nil
 	}
-	u, err := b.user(userID)
+	u, ok, err := b.member(userID)
 	if err != nil {
 		return fmt.Errorf("add trait of user %q: %w", userID, err)
 	}
+	if !ok {
+		return nil
+	}
 	v, ok := TraitText(value)
-	b.in.userTraits[name].set(u, v, ok)
+	b.in.userTraits[name].setAt(u, v, ok, at.UnixMicro())
 	return nil
 }
 
@@ -413,9 +481,9 @@ func (b *Builder) AddTotal(userID, event string, first, last time.Time) error {
 	if !ok {
 		return nil
 	}
-	u, err := b.user(userID)
-	if err != nil {
-		return fmt.Errorf("add totals of user %q: %w", userID, err)
+	u, ok, err := b.member(userID)
+	if err != nil || !ok {
+		return wrapErr("add totals of user", userID, err)
 	}
 	b.in.totals.add(totalRow{user: u, event: e, first: first.Unix(), last: last.Unix()})
 	return nil
@@ -436,17 +504,36 @@ func (b *Builder) AddDaily(userID, event string, day time.Time, count int64) err
 	if d < 0 || d >= b.in.days {
 		return nil
 	}
-	u, err := b.user(userID)
-	if err != nil {
-		return fmt.Errorf("add activity of user %q: %w", userID, err)
+	u, ok, err := b.member(userID)
+	if err != nil || !ok {
+		return wrapErr("add activity of user", userID, err)
 	}
 	b.in.daily.add(dailyRow{user: u, count: uint32(min(count, math.MaxUint32)), day: uint16(d), event: e})
 	return nil
 }
 
+// wrapErr wraps err (nil stays nil) with what was added for whom.
+func wrapErr(what, id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s %q: %w", what, id, err)
+}
+
 // Input finishes the build. The builder must not be used afterwards.
 func (b *Builder) Input() *Input {
 	in := b.in
+	if t := in.spec.MembershipTrait; t != "" {
+		// A user whose membership trait names an account is one of its
+		// members.
+		for u, id := range in.userTraits[t].vals {
+			if in.userTraits[t].has[u] && id != "" {
+				if a, err := b.account(id); err == nil {
+					b.pairs = append(b.pairs, pair{uint32(u), a})
+				}
+			}
+		}
+	}
 	n := uint32(len(in.userIDs))
 	for _, c := range in.userTraits {
 		c.pad(int(n))

@@ -64,8 +64,8 @@ func TestScoreBuilderKeepsOnlyTheSpec(t *testing.T) {
 	must(b.AddDaily("u1", "A", ts("2024-03-10T00:00:00Z"), 0))             // empty
 	must(b.AddTotal("u2", "Filter", ts("2024-01-01T00:00:00Z"), ts("2024-02-01T00:00:00Z")))
 	must(b.AddTotal("u2", "B", ts("2024-01-01T00:00:00Z"), ts("2024-02-01T00:00:00Z")))
-	must(b.AddUserTrait("u3", "plan", json.RawMessage(`"paid"`)))
-	must(b.AddUserTrait("u4", "ignored", json.RawMessage(`"x"`)))
+	must(b.AddUserTrait("u3", "plan", json.RawMessage(`"paid"`), time.Time{}))
+	must(b.AddUserTrait("u4", "ignored", json.RawMessage(`"x"`), time.Time{}))
 	must(b.AddAccountTrait("a1", "tier", json.RawMessage(`"gold"`)))
 	must(b.AddAccountTrait("a2", "ignored", json.RawMessage(`"x"`)))
 	must(b.AddMembership("u1", "a1"))
@@ -113,9 +113,9 @@ func TestScoreLoadErrors(t *testing.T) {
 	boom := errors.New("boom")
 	f := newFake()
 	f.err = boom
-	_, err := Load(context.Background(), f, SpecFor(at, "", profile(map[string]int{"E": 1})))
-	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "load users: ") {
-		t.Errorf("Load error = %v, want load users: boom", err)
+	_, err := Load(context.Background(), f, SpecFor(at, "", "", profile(map[string]int{"E": 1})))
+	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "load identity links: ") {
+		t.Errorf("Load error = %v, want load identity links: boom", err)
 	}
 }
 
@@ -131,7 +131,7 @@ func TestScoreSpecFor(t *testing.T) {
 	p2 := &trackplan.Profile{Name: "two", Events: map[string]int{"A": 2, "B": 1},
 		Activation: trackplan.Activation{Events: []string{"Invited"}, UserTraits: []trackplan.TraitCondition{{Trait: "role", Op: trackplan.OpExists}}},
 	}
-	got := SpecFor(ts("2024-03-15T13:00:00Z"), "", p1, p2)
+	got := SpecFor(ts("2024-03-15T13:00:00Z"), "", "", p1, p2)
 	want := Spec{
 		Events:        []string{"A", "B", "Invited", "Signed In"},
 		Scored:        []string{"A", "B"},

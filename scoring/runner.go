@@ -26,6 +26,9 @@ type Runner struct {
 	// AccountNameTrait is the account trait used as display name; empty
 	// means trackplan.DefaultAccountNameTrait.
 	AccountNameTrait string
+	// MembershipTrait, when set, is the user trait naming a user's
+	// account (scoring.membership_trait).
+	MembershipTrait string
 	// Now returns the time of a run (and times the log lines); nil means
 	// time.Now.
 	Now func() time.Time
@@ -73,7 +76,7 @@ func (r *Runner) RunAt(ctx context.Context, at time.Time) error {
 		return fmt.Errorf("score: %w", err)
 	}
 	began := r.now()
-	spec := SpecFor(at, r.AccountNameTrait, r.Profiles...)
+	spec := SpecFor(at, r.AccountNameTrait, r.MembershipTrait, r.Profiles...)
 	in, err := Load(ctx, r.Source, spec)
 	if err != nil {
 		return fmt.Errorf("score: %w", err)

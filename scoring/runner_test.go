@@ -125,7 +125,7 @@ func TestScoreRunnerErrors(t *testing.T) {
 		profiles []*trackplan.Profile
 		want     string
 	}{
-		{"source", context.Background(), failing, &fakeSaver{}, ok, "score: load users: boom"},
+		{"source", context.Background(), failing, &fakeSaver{}, ok, "score: load identity links: boom"},
 		{"saver", context.Background(), runnerFixture(), &fakeSaver{err: boom}, ok, `save scores of profile "test": boom`},
 		{"canceled", canceled, runnerFixture(), &fakeSaver{}, ok, `score profile "test": context canceled`},
 		{"invalid", context.Background(), runnerFixture(), &fakeSaver{}, []*trackplan.Profile{

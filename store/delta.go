@@ -21,17 +21,22 @@ type Delta struct {
 	// Tally holds the verdicts and hourly volumes: rejections and the
 	// messages of the events the guard allows.
 	Tally
-	Sources     map[string]*SourceDelta
-	Events      map[EventKey]*EventDelta
-	Rejections  map[RejectionKey]*RejectionDelta
-	Users       map[string]*Seen
+	Sources    map[string]*SourceDelta
+	Events     map[EventKey]*EventDelta
+	Rejections map[RejectionKey]*RejectionDelta
+	Users      map[string]*Seen
+	// Anonymous are the ids seen only as an anonymousId (no userId on
+	// the message): the actor of that message's activity.
+	Anonymous   map[string]*Seen
 	Accounts    map[string]*Seen
 	UserTraits  map[TraitKey]TraitValue
 	AcctTraits  map[TraitKey]TraitValue
 	Memberships map[MembershipKey]*Seen
-	Aliases     map[string]string // anonymousId or previousId → userId
-	DailyActs   map[DailyKey]int64
-	TotalActs   map[ActivityKey]*ActivityDelta
+	// Links are the identity links the run made (see package identity),
+	// each with the event time of its first message.
+	Links     map[LinkKey]time.Time
+	DailyActs map[DailyKey]int64
+	TotalActs map[ActivityKey]*ActivityDelta
 	// GuardAdds is what building the delta added to the guard: a store
 	// passes it to Guard.Forget when its transaction fails.
 	GuardAdds GuardAdds
@@ -157,6 +162,10 @@ type TraitValue struct {
 
 	v any // the decoded value until Aggregate encodes the winners
 }
+
+// LinkKey is an identity link: an anonymousId seen with a userId, or an
+// alias call's previousId, linked to that userId.
+type LinkKey struct{ ID, UserID string }
 
 // MembershipKey identifies a user's membership of an account.
 type MembershipKey struct{ UserID, GroupID string }
@@ -342,11 +351,12 @@ func newDelta(report *ReportTraits) *Delta {
 		Events:      map[EventKey]*EventDelta{},
 		Rejections:  map[RejectionKey]*RejectionDelta{},
 		Users:       map[string]*Seen{},
+		Anonymous:   map[string]*Seen{},
 		Accounts:    map[string]*Seen{},
 		UserTraits:  map[TraitKey]TraitValue{},
 		AcctTraits:  map[TraitKey]TraitValue{},
 		Memberships: map[MembershipKey]*Seen{},
-		Aliases:     map[string]string{},
+		Links:       map[LinkKey]time.Time{},
 		DailyActs:   map[DailyKey]int64{},
 		TotalActs:   map[ActivityKey]*ActivityDelta{},
 	}
@@ -415,18 +425,23 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 			Expected: "at most " + strconv.Itoa(l.MaxEventsPerSource)}, at, m.Raw)
 	}
 
+	// The actor is the userId, else the anonymousId: what an anonymous
+	// visitor does is kept under their anonymousId until a link credits it
+	// to a user. A drift report reads only identified users.
+	actor := m.UserID
 	if m.UserID != "" {
 		seen(d.Users, m.UserID, at)
-		if m.AnonymousID != "" {
-			if d.report == nil {
-				d.Aliases[m.AnonymousID] = m.UserID
-			}
+		if m.AnonymousID != "" && d.report == nil {
+			d.link(m.AnonymousID, m.UserID, at)
 		}
+	} else if m.AnonymousID != "" && d.report == nil {
+		actor = m.AnonymousID
+		seen(d.Anonymous, actor, at)
 	}
 	switch m.Type {
 	case trackplan.Identify:
-		if m.UserID != "" {
-			d.mergeTraits(d.UserTraits, m.UserID, m.Traits, at, false)
+		if actor != "" {
+			d.mergeTraits(d.UserTraits, actor, m.Traits, at, false)
 		}
 	case trackplan.Group:
 		if m.GroupID != "" {
@@ -434,19 +449,30 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 		}
 	case trackplan.Alias:
 		if m.PreviousID != "" && m.UserID != "" && d.report == nil {
-			d.Aliases[m.PreviousID] = m.UserID
+			d.link(m.PreviousID, m.UserID, at)
 		}
 	case trackplan.Track, trackplan.Page, trackplan.Screen:
-		if m.UserID != "" && allowed && d.report == nil {
-			d.DailyActs[DailyKey{Day(at), m.UserID, key.Name}]++
-			seen(d.TotalActs, ActivityKey{m.UserID, key.Name}, at)
+		if actor != "" && allowed && d.report == nil {
+			d.DailyActs[DailyKey{Day(at), actor, key.Name}]++
+			seen(d.TotalActs, ActivityKey{actor, key.Name}, at)
 		}
 	}
 	if m.GroupID != "" {
 		seen(d.Accounts, m.GroupID, at)
-		if m.UserID != "" {
-			seen(d.Memberships, MembershipKey{m.UserID, m.GroupID}, at)
+		if actor != "" {
+			seen(d.Memberships, MembershipKey{actor, m.GroupID}, at)
 		}
+	}
+}
+
+// link records an identity link, keeping the time of its first message.
+func (d *Delta) link(id, userID string, at time.Time) {
+	if id == userID {
+		return
+	}
+	k := LinkKey{id, userID}
+	if t, ok := d.Links[k]; !ok || at.Before(t) {
+		d.Links[k] = at
 	}
 }
 

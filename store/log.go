@@ -69,8 +69,8 @@ type Derived interface {
 	// appending), the run log, snapshots and the push ledger stay.
 	ResetDerived(ctx context.Context) error
 
-	// AliasesOf lists the ids linked to a user (anonymous ids seen with
-	// it, previous ids of alias calls), sorted.
+	// AliasesOf lists the ids linked directly to a user (anonymous ids
+	// seen with it, previous ids of alias calls), sorted.
 	AliasesOf(ctx context.Context, userID string) ([]string, error)
 
 	// ForgetDerived erases what the derived state holds of the given users

@@ -52,13 +52,19 @@ type Store interface {
 	Runs(ctx context.Context, job string, limit int) ([]trackplan.JobRun, error)
 
 	// The scoring source: rollups, traits and memberships streamed row by
-	// row (see scoring.ActivitySource).
+	// row (see scoring.ActivitySource), keyed by the ids the messages
+	// carried: the userId, else the anonymousId. Users streams every user
+	// and every anonymous id linked to one; a reader resolves ids with the
+	// identity links.
 	Users(ctx context.Context, fn func(userID string, first, last time.Time) error) error
 	Memberships(ctx context.Context, fn func(userID, groupID string) error) error
 	DailyActivity(ctx context.Context, events []string, from, to time.Time, fn func(userID, event string, day time.Time, count int64) error) error
 	EventTotals(ctx context.Context, events []string, fn func(userID, event string, first, last time.Time) error) error
-	UserTraits(ctx context.Context, names []string, fn func(userID, name string, value json.RawMessage) error) error
+	UserTraits(ctx context.Context, names []string, fn func(userID, name string, value json.RawMessage, at time.Time) error) error
 	AccountTraits(ctx context.Context, names []string, fn func(groupID, name string, value json.RawMessage) error) error
+	// IdentityLinks streams every identity link (see package identity)
+	// with the event time of the first message that made it.
+	IdentityLinks(ctx context.Context, fn func(id, userID string, at time.Time) error) error
 
 	// SaveScores stores a profile's score run (a snapshot).
 	SaveScores(ctx context.Context, run *trackplan.ScoreRun) error
@@ -157,8 +163,15 @@ type Totals struct {
 	Messages   int64 `json:"messages"`
 	Rejected   int64 `json:"rejected"`
 	Duplicates int64 `json:"duplicates"`
-	Users      int64 `json:"users"`
-	Accounts   int64 `json:"accounts"`
+	// Users counts the people identified by a userId: a userId merged
+	// into another by an alias is not counted again.
+	Users    int64 `json:"users"`
+	Accounts int64 `json:"accounts"`
+	// LinkedIDs counts the ids linked to a userId (anonymous ids and
+	// alias previousIds); IdentityConflicts those linked to more than one
+	// (shared devices), of which only the first link is followed.
+	LinkedIDs         int64 `json:"linked_ids"`
+	IdentityConflicts int64 `json:"identity_conflicts"`
 }
 
 // ObservedEvent is what was seen of one event.

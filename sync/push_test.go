@@ -673,7 +673,13 @@ func TestPushToOwnCollector(t *testing.T) {
 	if err := collected.AccountTraits(ctx, names, collect("account:")); err != nil {
 		t.Fatal(err)
 	}
-	if err := collected.UserTraits(ctx, names, collect("user:")); err != nil {
+	userCollect := collect("user:")
+	if err := collected.UserTraits(ctx, names, func(id, name string, v json.RawMessage, _ time.Time) error {
+		if string(v) == "null" {
+			return nil // a cleared trait
+		}
+		return userCollect(id, name, v)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]any{}

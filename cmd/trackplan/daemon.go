@@ -121,7 +121,7 @@ func (d *daemon) score(ctx context.Context) (map[string]int64, error) {
 		return d.st.SaveScores(ctx, run)
 	})
 	r := &scoring.Runner{Source: d.st, Saver: saver, History: d.st, Profiles: profiles,
-		AccountNameTrait: d.cfg.Scoring.AccountNameTrait, Now: d.now, Logger: d.log}
+		AccountNameTrait: d.cfg.Scoring.AccountNameTrait, MembershipTrait: d.cfg.Scoring.MembershipTrait, Now: d.now, Logger: d.log}
 	return counts, r.Run(ctx)
 }
 

@@ -165,7 +165,7 @@ func scoreProfileWindow(ctx context.Context, st store.Store, cfg Config, p *trac
 	}
 	capture := &runCapture{st: st, save: save}
 	r := &scoring.Runner{Source: st, Saver: capture, History: st, Profiles: []*trackplan.Profile{p},
-		AccountNameTrait: cfg.Scoring.AccountNameTrait}
+		AccountNameTrait: cfg.Scoring.AccountNameTrait, MembershipTrait: cfg.Scoring.MembershipTrait}
 	if err := r.RunAt(ctx, runAt); err != nil {
 		return nil, upstream(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 // AliasesOf lists the ids linked to a user, sorted.
 func (db *DB) AliasesOf(ctx context.Context, userID string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT alias FROM aliases WHERE user_id = $1 ORDER BY alias`, text(userID))
+	rows, err := db.pool.Query(ctx, `SELECT id FROM identity_links WHERE user_id = $1 ORDER BY id`, text(userID))
 	if err != nil {
 		return nil, fmt.Errorf("read aliases of a user: %w", err)
 	}
@@ -43,10 +43,11 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 	del := func(table, col string, ids []string, and string) {
 		add("forget in "+table, `DELETE FROM `+table+` WHERE `+col+` = ANY($1::text[])`+and, ids, len(ids))
 	}
-	for _, t := range []string{"users", "user_traits", "memberships", "activity_daily", "activity_total", "aliases"} {
+	for _, t := range []string{"users", "user_traits", "memberships", "activity_daily", "activity_total", "identity_links"} {
 		del(t, "user_id", users, "")
 	}
-	del("aliases", "alias", users, "")
+	del("identity_links", "id", users, "")
+	del("anonymous_ids", "anonymous_id", users, "")
 	for _, t := range []string{"accounts", "account_traits", "memberships", "account_score_history"} {
 		del(t, "group_id", groups, "")
 	}

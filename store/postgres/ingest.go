@@ -280,11 +280,12 @@ func claim(ctx context.Context, tx pgx.Tx, b *store.LogBatch, at time.Time) ([]i
 func (db *DB) writeDelta(ctx context.Context, tx pgx.Tx, d *store.Delta) error {
 	var cold []stmt
 	cold = appendSeen(cold, "users", "user_id", d.Users)
+	cold = appendSeen(cold, "anonymous_ids", "anonymous_id", d.Anonymous)
 	cold = appendSeen(cold, "accounts", "group_id", d.Accounts)
 	cold = appendTraits(cold, "user_traits", "user_id", d.UserTraits)
 	cold = appendTraits(cold, "account_traits", "group_id", d.AcctTraits)
 	cold = appendMemberships(cold, d.Memberships)
-	cold = appendAliases(cold, d.Aliases)
+	cold = appendLinks(cold, d.Links)
 	cold = appendActivity(cold, d.DailyActs, d.TotalActs)
 
 	ids := make(map[eventKey]storedEvent, len(d.Events))
@@ -517,24 +518,35 @@ func appendMemberships(stmts []stmt, m map[store.MembershipKey]*store.Seen) []st
 		first_seen = least(t.first_seen, excluded.first_seen), last_seen = greatest(t.last_seen, excluded.last_seen)`})
 }
 
-func appendAliases(stmts []stmt, m map[string]string) []stmt {
+// appendLinks upserts identity links keeping each link's earliest time.
+func appendLinks(stmts []stmt, m map[store.LinkKey]time.Time) []stmt {
 	if len(m) == 0 {
 		return stmts
 	}
-	type row struct{ alias, user string }
+	type row struct {
+		id, user string
+		at       time.Time
+	}
 	rows := make([]row, 0, len(m))
-	for alias, user := range m {
-		rows = append(rows, row{text(alias), text(user)})
+	for k, at := range m {
+		rows = append(rows, row{text(k.ID), text(k.UserID), at})
 	}
-	rows = sortMerge(rows, func(a, b row) int { return cmp.Compare(a.alias, b.alias) }, func(*row, row) {})
-	aliases := make([]string, len(rows))
+	// Two raw ids can clean to the same text: keep the earlier time.
+	rows = sortMerge(rows, func(a, b row) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.user, b.user)) },
+		func(into *row, r row) {
+			if r.at.Before(into.at) {
+				into.at = r.at
+			}
+		})
+	ids := make([]string, len(rows))
 	users := make([]string, len(rows))
+	ats := make([]time.Time, len(rows))
 	for i, r := range rows {
-		aliases[i], users[i] = r.alias, r.user
+		ids[i], users[i], ats[i] = r.id, r.user, r.at
 	}
-	return append(stmts, stmt{name: "upsert aliases", args: []any{aliases, users},
-		sql: `INSERT INTO aliases AS t (alias, user_id) SELECT * FROM unnest($1::text[], $2::text[])
-		ON CONFLICT (alias) DO UPDATE SET user_id = excluded.user_id`})
+	return append(stmts, stmt{name: "upsert identity links", args: []any{ids, users, ats},
+		sql: `INSERT INTO identity_links AS t (id, user_id, at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+		ON CONFLICT (id, user_id) DO UPDATE SET at = least(t.at, excluded.at)`})
 }
 
 func appendActivity(stmts []stmt, daily map[store.DailyKey]int64, total map[store.ActivityKey]*store.ActivityDelta) []stmt {

@@ -233,7 +233,7 @@ func scoringLines(t *testing.T, s store.Store) []string {
 			return add("daily %s %s %v %d", u, e, day, n)
 		}),
 		s.EventTotals(ctx, events, func(u, e string, first, last time.Time) error { return add("total %s %s %v %v", u, e, first, last) }),
-		s.UserTraits(ctx, []string{"plan", "email", "seats", "absent"}, func(u, n string, v json.RawMessage) error {
+		s.UserTraits(ctx, []string{"plan", "email", "seats", "absent"}, func(u, n string, v json.RawMessage, _ time.Time) error {
 			return add("trait %s %s %v", u, n, value(v))
 		}),
 		s.AccountTraits(ctx, []string{"name", "mrr", "status"}, func(g, n string, v json.RawMessage) error {

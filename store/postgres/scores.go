@@ -15,7 +15,9 @@ import (
 
 // Users streams every user with the first and last time they were seen.
 func (db *DB) Users(ctx context.Context, fn func(userID string, first, last time.Time) error) error {
-	return db.each(ctx, "read users", `SELECT user_id, first_seen, last_seen FROM users`, nil, func(rows pgx.Rows) error {
+	return db.each(ctx, "read users", `SELECT user_id, first_seen, last_seen FROM users
+		UNION ALL SELECT anonymous_id, first_seen, last_seen FROM anonymous_ids a
+		WHERE EXISTS (SELECT 1 FROM identity_links l WHERE l.id = a.anonymous_id)`, nil, func(rows pgx.Rows) error {
 		var (
 			id          string
 			first, last time.Time
@@ -78,29 +80,54 @@ func (db *DB) EventTotals(ctx context.Context, events []string, fn func(userID, 
 	})
 }
 
-// UserTraits streams the current values of the named user traits; cleared
-// (null) traits are left out.
-func (db *DB) UserTraits(ctx context.Context, names []string, fn func(userID, name string, value json.RawMessage) error) error {
-	return db.traits(ctx, "user_traits", "user_id", names, fn)
+// UserTraits streams the current values of the named user traits with the
+// event time that set them; cleared traits are streamed as null, so that an
+// id's clearing can win over an older value of an id merged with it.
+func (db *DB) UserTraits(ctx context.Context, names []string, fn func(userID, name string, value json.RawMessage, at time.Time) error) error {
+	return db.traits(ctx, "user_traits", "user_id", names, true, fn)
 }
 
 // AccountTraits streams the current values of the named account traits;
 // cleared (null) traits are left out.
 func (db *DB) AccountTraits(ctx context.Context, names []string, fn func(groupID, name string, value json.RawMessage) error) error {
-	return db.traits(ctx, "account_traits", "group_id", names, fn)
+	return db.traits(ctx, "account_traits", "group_id", names, false, func(id, name string, value json.RawMessage, _ time.Time) error {
+		return fn(id, name, value)
+	})
 }
 
-func (db *DB) traits(ctx context.Context, table, idCol string, names []string, fn func(id, name string, value json.RawMessage) error) error {
+func (db *DB) traits(ctx context.Context, table, idCol string, names []string, withNull bool, fn func(id, name string, value json.RawMessage, at time.Time) error) error {
 	if len(names) == 0 {
 		return nil
 	}
-	q := fmt.Sprintf(`SELECT %s, name, value::text FROM %s WHERE value <> 'null'::jsonb AND name = ANY($1::text[])`, idCol, table)
+	cond := ""
+	if !withNull {
+		cond = "value <> 'null'::jsonb AND "
+	}
+	q := fmt.Sprintf(`SELECT %s, name, value::text, at FROM %s WHERE %sname = ANY($1::text[])`, idCol, table, cond)
 	return db.each(ctx, "read "+table, q, []any{texts(names)}, func(rows pgx.Rows) error {
-		var id, name, value string
-		if err := rows.Scan(&id, &name, &value); err != nil {
+		var (
+			id, name, value string
+			at              time.Time
+		)
+		if err := rows.Scan(&id, &name, &value, &at); err != nil {
 			return err
 		}
-		return fn(id, name, json.RawMessage(value))
+		return fn(id, name, json.RawMessage(value), at.UTC())
+	})
+}
+
+// IdentityLinks streams every identity link with the event time of the
+// first message that made it.
+func (db *DB) IdentityLinks(ctx context.Context, fn func(id, userID string, at time.Time) error) error {
+	return db.each(ctx, "read identity links", `SELECT id, user_id, at FROM identity_links`, nil, func(rows pgx.Rows) error {
+		var (
+			id, user string
+			at       time.Time
+		)
+		if err := rows.Scan(&id, &user, &at); err != nil {
+			return err
+		}
+		return fn(id, user, at.UTC())
 	})
 }
 

@@ -11,7 +11,7 @@ import (
 // AliasesOf lists the ids linked to a user, sorted.
 func (db *DB) AliasesOf(ctx context.Context, userID string) ([]string, error) {
 	out := []string{}
-	err := db.each(ctx, `SELECT alias FROM aliases WHERE user_id = ? ORDER BY alias`, []any{userID}, func(rows *sql.Rows) error {
+	err := db.each(ctx, `SELECT id FROM identity_links WHERE user_id = ? ORDER BY id`, []any{userID}, func(rows *sql.Rows) error {
 		var a string
 		if err := rows.Scan(&a); err != nil {
 			return err
@@ -44,10 +44,11 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		}
 	}
 	for _, id := range userIDs {
-		for _, t := range []string{"users", "user_traits", "memberships", "activity_daily", "activity_total", "aliases"} {
+		for _, t := range []string{"users", "user_traits", "memberships", "activity_daily", "activity_total", "identity_links"} {
 			exec(`DELETE FROM `+t+` WHERE user_id = ?`, id)
 		}
-		exec(`DELETE FROM aliases WHERE alias = ?`, id)
+		exec(`DELETE FROM identity_links WHERE id = ?`, id)
+		exec(`DELETE FROM anonymous_ids WHERE anonymous_id = ?`, id)
 		exec(`DELETE FROM push_ledger WHERE kind = 'user' AND entity_id = ?`, id)
 		exec(`DELETE FROM push_failures WHERE kind = 'user' AND entity_id = ?`, id)
 	}

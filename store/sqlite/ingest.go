@@ -193,6 +193,7 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 	})
 	writeViolations(&ex, d.Violations)
 	upsertSeen(&ex, "users", "user_id", d.Users)
+	upsertSeen(&ex, "anonymous_ids", "anonymous_id", d.Anonymous)
 	upsertSeen(&ex, "accounts", "group_id", d.Accounts)
 	upsertTraits(&ex, "user_traits", "user_id", d.UserTraits)
 	upsertTraits(&ex, "account_traits", "group_id", d.AcctTraits)
@@ -211,11 +212,13 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, args)
 
 	args = args[:0]
-	for _, alias := range sortedKeys(d.Aliases, strings.Compare) {
-		args = append(args, alias, d.Aliases[alias])
+	for _, k := range sortedKeys(d.Links, func(a, b store.LinkKey) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.UserID, b.UserID))
+	}) {
+		args = append(args, k.ID, k.UserID, micro(d.Links[k]))
 	}
-	ex.bulk(`INSERT INTO aliases (alias, user_id) VALUES`, 2,
-		`ON CONFLICT (alias) DO UPDATE SET user_id = excluded.user_id`, args)
+	ex.bulk(`INSERT INTO identity_links (id, user_id, at) VALUES`, 3,
+		`ON CONFLICT (id, user_id) DO UPDATE SET at = min(at, excluded.at)`, args)
 
 	args = args[:0]
 	for _, k := range sortedKeys(d.DailyActs, func(a, b store.DailyKey) int {

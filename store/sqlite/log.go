@@ -12,7 +12,7 @@ import (
 // derivedTables are emptied by ResetDerived: everything Apply writes.
 var derivedTables = []string{
 	"events", "event_daily", "event_hourly", "properties", "property_types", "violations", "rejections",
-	"users", "user_traits", "accounts", "account_traits", "memberships", "aliases",
+	"users", "user_traits", "accounts", "account_traits", "memberships", "identity_links", "anonymous_ids",
 	"activity_daily", "activity_total", "reservoir",
 }
 

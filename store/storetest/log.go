@@ -290,7 +290,7 @@ func testForgetDerived(t *testing.T, open Opener) {
 		}
 		return nil
 	})
-	s.UserTraits(ctx, []string{"email"}, func(u, _ string, _ json.RawMessage) error {
+	s.UserTraits(ctx, []string{"email"}, func(u, _ string, _ json.RawMessage, _ time.Time) error {
 		t.Errorf("trait of %s kept", u)
 		return nil
 	})

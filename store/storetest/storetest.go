@@ -483,13 +483,13 @@ func testScoringSource(t *testing.T, open Opener) {
 		t.Errorf("totals = %v", totals)
 	}
 	traits := map[string]string{}
-	if err := s.UserTraits(ctx, []string{"email", "gone", "plan"}, func(u, n string, v json.RawMessage) error {
+	if err := s.UserTraits(ctx, []string{"email", "gone", "plan"}, func(u, n string, v json.RawMessage, _ time.Time) error {
 		traits[u+"/"+n] = string(v)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]string{"u1/email": `"a@acme.io"`, "u1/plan": `"pro"`}, traits); diff != "" {
+	if diff := cmp.Diff(map[string]string{"u1/email": `"a@acme.io"`, "u1/gone": "null", "u1/plan": `"pro"`}, traits); diff != "" {
 		t.Errorf("user traits (-want +got):\n%s", diff)
 	}
 	var names []string
