@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/derive"
+	"github.com/trackplan/trackplan/identity"
+	"github.com/trackplan/trackplan/scoring"
 	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/sqlite"
@@ -55,6 +59,35 @@ func traffic(t testing.TB, seed uint64) (*trackplan.Plan, []*store.LogBatch) {
 		msgs = append(msgs, &trackplan.Message{Source: "web", Type: trackplan.Alias, MessageID: "alias-" + string(rune('a'+i)),
 			UserID: m.UserID, PreviousID: "anon-late-" + string(rune('a'+i)), Timestamp: now, ReceivedAt: now, Raw: []byte(`{"type":"alias"}`)})
 	}
+	// Identity: visitors browse anonymously and sign up later, on a device
+	// another user signed in on first, or under an id that is later
+	// aliased to another user; the links come at the end, after the
+	// activity they re-attribute.
+	var users []string
+	for _, m := range msgs {
+		if m.UserID != "" && !slices.Contains(users, m.UserID) {
+			users = append(users, m.UserID)
+		}
+	}
+	msg := func(typ trackplan.CallType, id, user, anon, event string, at time.Time) *trackplan.Message {
+		return &trackplan.Message{Source: "web", Type: typ, MessageID: id, UserID: user, AnonymousID: anon, Event: event,
+			Timestamp: at, ReceivedAt: at, Raw: []byte(`{"type":"` + string(typ) + `"}`)}
+	}
+	for i := range 4 {
+		anon := fmt.Sprintf("visitor-%d", i)
+		user := users[4+rng.IntN(len(users)-4)]
+		for d := range 3 {
+			msgs = append(msgs, msg(trackplan.Track, fmt.Sprintf("visit-%d-%d", i, d), "", anon, "Report Exported", now.AddDate(0, 0, -1-d)))
+		}
+		signup := msg(trackplan.Identify, "signup-"+anon, user, anon, "", now.AddDate(0, 0, -1))
+		signup.Traits = map[string]any{"plan": "trial-" + anon}
+		msgs = append(msgs, signup)
+	}
+	// A shared device, and an alias merging one simulated user into another.
+	msgs = append(msgs, msg(trackplan.Track, "shared-b", users[1], "visitor-0", "Report Exported", now.AddDate(0, 0, -2)))
+	merge := msg(trackplan.Alias, "merge", users[3], "", "", now)
+	merge.PreviousID = users[2]
+	msgs = append(msgs, merge)
 	// Reorder locally, as concurrent clients do.
 	for i := range msgs {
 		j := min(len(msgs)-1, i+rng.IntN(20))
@@ -63,17 +96,56 @@ func traffic(t testing.TB, seed uint64) (*trackplan.Plan, []*store.LogBatch) {
 	var batches []*store.LogBatch
 	for len(msgs) > 0 {
 		n := min(len(msgs), 1+rng.IntN(300))
-		b := &store.LogBatch{Messages: msgs[:n], At: msgs[0].ReceivedAt}
-		for range n / 20 { // resend some of this batch's messages
+		b := &store.LogBatch{Messages: slices.Clip(msgs[:n]), At: msgs[0].ReceivedAt} // clipped: resends must not overwrite the next batch
+		for range n / 20 {                                                            // resend some of this batch's messages
 			b.Messages = append(b.Messages, msgs[rng.IntN(n)])
 		}
-		if rng.IntN(4) == 0 {
+		if rng.IntN(4) == 0 || len(batches) == 0 {
 			b.Rejections = []trackplan.Rejection{{Source: "web", Reason: "missing_event", Sample: []byte(`{"type":"track"}`), ReceivedAt: b.At}}
 		}
 		batches = append(batches, b)
 		msgs = msgs[n:]
 	}
 	return plan, batches
+}
+
+// scores resolves the store's identities and scores its users: the graph's
+// counts and every user's and account's raw score and tier.
+func scores(t testing.TB, s store.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	g, err := identity.Load(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saver := &runSaver{}
+	p := &trackplan.Profile{Name: "t", Events: map[string]int{"Report Exported": 3, "Signed In": 1, "Page Viewed": 1}}
+	r := &scoring.Runner{Source: s, Saver: saver, Profiles: []*trackplan.Profile{p}}
+	if err := r.RunAt(ctx, time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	st := g.Stats()
+	out := []string{fmt.Sprintf("graph: %d ids, %d merged, %d conflicts", st.IDs, st.Merged, st.Conflicts)}
+	if st.Merged == 0 || st.Conflicts == 0 {
+		t.Fatalf("the traffic linked too little to test: %+v", st)
+	}
+	for _, u := range saver.run.Users {
+		if g.Merged(u.ID) {
+			t.Errorf("user %s is merged into %s but scored", u.ID, g.Resolve(u.ID))
+		}
+		out = append(out, fmt.Sprintf("user %s raw %v tier %s", u.ID, u.Raw, u.Band))
+	}
+	for _, a := range saver.run.Accounts {
+		out = append(out, fmt.Sprintf("account %s total %v users %d", a.ID, a.TotalScore, a.ActiveUsers))
+	}
+	return out
+}
+
+type runSaver struct{ run *trackplan.ScoreRun }
+
+func (r *runSaver) SaveScores(_ context.Context, run *trackplan.ScoreRun) error {
+	r.run = run
+	return nil
 }
 
 func openSQLite(t testing.TB, name string) *sqlite.DB {
@@ -121,8 +193,10 @@ func TestLiveEqualsRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := dump(t, db)
+		wantScores := scores(t, db)
 		if len(want["events"]) == 0 || len(want["violations"]) == 0 || len(want["identity_links"]) == 0 || len(want["rejections"]) == 0 {
-			t.Fatalf("seed %d: the traffic derived too little to test: %d events, %d violations", seed, len(want["events"]), len(want["violations"]))
+			t.Fatalf("seed %d: the traffic derived too little to test: %d events, %d violations, %d links, %d rejections", seed,
+				len(want["events"]), len(want["violations"]), len(want["identity_links"]), len(want["rejections"]))
 		}
 
 		if err := db.ResetDerived(ctx); err != nil {
@@ -135,6 +209,9 @@ func TestLiveEqualsRebuild(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, dump(t, db)); diff != "" {
 			t.Errorf("seed %d: rebuild differs from live (-live +rebuild):\n%s", seed, diff)
+		}
+		if diff := cmp.Diff(wantScores, scores(t, db)); diff != "" {
+			t.Errorf("seed %d: rebuild scores differ from live (-live +rebuild):\n%s", seed, diff)
 		}
 
 		into := openSQLite(t, "into.db")

@@ -39,7 +39,8 @@ type Graph struct {
 
 // New returns an empty graph with room for about n ids.
 func New(n int) *Graph {
-	return &Graph{index: make(map[string]int32, n)}
+	return &Graph{index: make(map[string]int32, n), names: make([]string, 0, n), parent: make([]int32, 0, n),
+		parentAt: make([]int64, 0, n), conflict: make([]bool, 0, n)}
 }
 
 // Load reads every link of src into a new graph.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/identity"
 )
 
 // Synthetic population of BenchmarkScore1M.
@@ -43,7 +44,12 @@ func benchProfile() *trackplan.Profile {
 // Zipf popularity, two 30-day time frames of daily rollups where 35% of the
 // users are dormant and the others are active on an exponentially
 // distributed number of days, and all-time rollups for every user.
-func generate(tb testing.TB, b *Builder, spec Spec, users, accounts int) {
+//
+// With anon set, each user also has two anonymous ids (user-N's are
+// anon-2N and anon-2N+1) and their days alternate between the user id and
+// the first anonymous id, as a visitor's activity before sign-up would; the
+// builder must resolve them (see benchGraph).
+func generate(tb testing.TB, b *Builder, spec Spec, users, accounts int, anon bool) {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
 	// Event e is drawn with probability ∝ 1/(e+1)^1.3, by inverting the
@@ -105,7 +111,16 @@ func generate(tb testing.TB, b *Builder, spec Spec, users, accounts int) {
 			continue // dormant
 		}
 		active := min(days, 1+int(r.ExpFloat64()*9))
-		for range active {
+		rowID := id
+		if anon {
+			check(b.AddUser(fmt.Sprintf("anon-%08d", 2*u), created, created))
+		}
+		for i := range active {
+			if anon && i%2 == 1 {
+				rowID = fmt.Sprintf("anon-%08d", 2*u)
+			} else {
+				rowID = id
+			}
 			day := spec.From.AddDate(0, 0, r.IntN(days))
 			clear(count[:])
 			for range 1 + int(r.ExpFloat64()*2.5) {
@@ -113,21 +128,39 @@ func generate(tb testing.TB, b *Builder, spec Spec, users, accounts int) {
 			}
 			for e, n := range count {
 				if n > 0 {
-					check(b.AddDaily(id, events[e], day, n))
+					check(b.AddDaily(rowID, events[e], day, n))
 				}
 			}
 		}
 	}
 }
 
-func benchInput(tb testing.TB) *Input {
+func benchInput(tb testing.TB, withIdentity bool) *Input {
 	spec := SpecFor(benchAt, "", "", benchProfile())
 	b, err := NewBuilder(spec)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	generate(tb, b, spec, benchUsers, benchAccounts)
+	if withIdentity {
+		b.Resolve(benchGraph(benchUsers))
+	}
+	generate(tb, b, spec, benchUsers, benchAccounts, withIdentity)
 	return b.Input()
+}
+
+// benchGraph links two anonymous ids to each of users users (anon-2N and
+// anon-2N+1 to user-N) and has users/10 aliases from an old id (old-N to
+// user-10N): 2M anonymous ids and 100k aliases for a million users.
+func benchGraph(users int) *identity.Graph {
+	g := identity.New(3*users + users/10)
+	for i := range 2 * users {
+		g.Add(fmt.Sprintf("anon-%08d", i), fmt.Sprintf("user-%07d", i/2), benchAt)
+	}
+	for i := range users / 10 {
+		g.Add(fmt.Sprintf("old-%07d", i), fmt.Sprintf("user-%07d", 10*i), benchAt)
+	}
+	g.Stats() // resolve once
+	return g
 }
 
 // peakHeap samples the live heap every 10 ms until stop is called and
@@ -189,7 +222,25 @@ func BenchmarkScore1M(b *testing.B) {
 		stop := peakHeap()
 		var in *Input
 		for b.Loop() {
-			in = benchInput(b)
+			in = benchInput(b, false)
+		}
+		daily, totals := in.Rows()
+		b.ReportMetric(float64(daily), "daily-rows")
+		b.ReportMetric(float64(totals), "total-rows")
+		report(b, stop())
+	})
+	// The same, with every row's id resolved through an identity graph of
+	// 2M anonymous ids and 100k aliases (built inside the timing), half of
+	// the active users' days logged under an anonymous id.
+	b.Run("load-resolved", func(b *testing.B) {
+		runtime.GC()
+		stop := peakHeap()
+		var in *Input
+		for b.Loop() {
+			in = benchInput(b, true)
+		}
+		if in.Users() != benchUsers {
+			b.Fatalf("%d users after resolving, want %d", in.Users(), benchUsers)
 		}
 		daily, totals := in.Rows()
 		b.ReportMetric(float64(daily), "daily-rows")
@@ -197,7 +248,7 @@ func BenchmarkScore1M(b *testing.B) {
 		report(b, stop())
 	})
 	b.Run("score", func(b *testing.B) {
-		in := benchInput(b)
+		in := benchInput(b, false)
 		p := benchProfile()
 		runtime.GC()
 		stop := peakHeap()
@@ -225,7 +276,8 @@ func TestScore1MSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	generate(t, b, spec, users, accounts)
+	b.Resolve(benchGraph(users))
+	generate(t, b, spec, users, accounts, true)
 	in := b.Input()
 	if in.Users() != users || in.Accounts() > accounts {
 		t.Fatalf("%d users, %d accounts", in.Users(), in.Accounts())

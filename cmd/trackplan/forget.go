@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/identity"
 	"github.com/trackplan/trackplan/store"
 )
 
@@ -68,13 +69,32 @@ func runForget(c *cli.Context) error {
 			needles[s] = true
 		}
 	}
+	// A person is every id that resolves to the same user: forgetting any
+	// of their ids forgets them all. An id linked to them but followed to
+	// someone else (a shared device) is not theirs; its link to them goes.
+	graph, err := identity.Load(c.Context, st)
+	if err != nil {
+		return upstream(err)
+	}
 	for _, id := range users {
+		root := graph.Resolve(id)
+		for _, a := range append(graph.Members(root), root) {
+			userSet[a] = true
+		}
+	}
+	theirs := func(id string) bool {
+		r := graph.Resolve(id)
+		return userSet[r] || r == id
+	}
+	for _, id := range keys(userSet) {
 		aliases, err := st.AliasesOf(c.Context, id)
 		if err != nil {
 			return upstream(err)
 		}
 		for _, a := range aliases {
-			userSet[a] = true
+			if theirs(a) {
+				userSet[a] = true
+			}
 		}
 		if tr, ok := st.(interface {
 			UserTraitsOf(ctx context.Context, userID string) (map[string]any, error)
@@ -118,7 +138,7 @@ func runForget(c *cli.Context) error {
 			}
 			if userSet[m.UserID] {
 				for _, id := range []string{m.AnonymousID, m.PreviousID} {
-					if id != "" {
+					if id != "" && theirs(id) {
 						userSet[id], needles[id] = true, true
 					}
 				}

@@ -134,8 +134,16 @@ func writeJSON(w io.Writer, v any) error {
 
 func writeObservedText(w io.Writer, o *store.Observed) error {
 	t := o.Totals
-	fmt.Fprintf(w, "%d messages · %d duplicates · %d rejected · %d users · %d accounts\n\n",
+	fmt.Fprintf(w, "%d messages · %d duplicates · %d rejected · %d users · %d accounts\n",
 		t.Messages, t.Duplicates, t.Rejected, t.Users, t.Accounts)
+	if t.LinkedIDs > 0 {
+		fmt.Fprintf(w, "%d ids linked to users (anonymous ids, aliases)", t.LinkedIDs)
+		if t.IdentityConflicts > 0 {
+			fmt.Fprintf(w, " · %d identity conflicts (an id seen with more than one user: only the first is followed)", t.IdentityConflicts)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tTYPE\tEVENT\tCOUNT\tFIRST SEEN\tLAST SEEN\tPROPERTIES")
 	for _, e := range o.Events {
