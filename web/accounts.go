@@ -328,11 +328,14 @@ type accountPage struct {
 	TraitsError    bool
 	AccountsHref   string
 	LastActiveUser string
+	// LastActiveHref links to the most recently active user's page.
+	LastActiveHref string
 }
 
 // userRow is one user of the account.
 type userRow struct {
 	ID         string
+	Href       string // the user's page
 	Score      int
 	Band       bandView
 	Trend      trendView
@@ -410,6 +413,9 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		ID:  a.ID, Name: a.Name, Score: formatScore(a.AverageScore), Band: bandOf(a.Band), Trend: trendOf(a.Trend),
 		Flags: a.Flags.Names(), AccountsHref: sel.link("/accounts"), LastActiveUser: a.LastActiveUser,
 	}
+	if a.LastActiveUser != "" {
+		page.LastActiveHref = userHref(sel, a.LastActiveUser)
+	}
 	activation := "—"
 	if a.Activation != nil {
 		activation = formatPct(*a.Activation)
@@ -445,7 +451,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 	page.UsersTotal = len(users)
 	for _, u := range users[:min(len(users), maxUsers)] {
 		page.Users = append(page.Users, userRow{
-			ID: u.ID, Score: u.Score, Band: bandOf(u.Band), Trend: trendOf(u.Trend), Frequency: u.Frequency,
+			ID: u.ID, Href: userHref(sel, u.ID), Score: u.Score, Band: bandOf(u.Band), Trend: trendOf(u.Trend), Frequency: u.Frequency,
 			LastActive: timeOfPtr(u.LastActive, now), Adoption: formatPct(u.Adoption.Window),
 			AdoptSort: formatScore(u.Adoption.Window), Flags: strings.Join(u.Flags.Names(), ", "),
 		})

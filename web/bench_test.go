@@ -42,3 +42,7 @@ func BenchmarkAccountPage(b *testing.B) { benchmarkPage(b, "/accounts/acct-05000
 
 // BenchmarkEventsPage renders the events page of the test plan.
 func BenchmarkEventsPage(b *testing.B) { benchmarkPage(b, "/events") }
+
+// BenchmarkUserPage renders one user's page, which scans the run's 50,000
+// users for the user.
+func BenchmarkUserPage(b *testing.B) { benchmarkPage(b, "/users/acct-05000-u2") }

@@ -61,6 +61,8 @@ func TestBrowser(t *testing.T) {
 			`class="spark"`, `id="band-select"`, `<label for="band-select">`}},
 		{"account", srv.URL, "/accounts/acme", []string{`id="account-score"`, `id="history-chart"`, `class="line"`, `id="adoption"`,
 			`id="traits"`, `id="users"`, "u-alice", `class="sort-button"`, "is-sortable"}},
+		{"user", srv.URL, "/users/u-alice", []string{`id="user-score"`, `id="user-scores"`, `id="user-accounts"`,
+			`id="user-traits"`, `id="also-known-as"`, "anon-1", "Alice Liddell"}},
 		{"events", srv.URL, "/events", []string{`id="events"`, "Feature Used", "Button Clicked", `class="spark"`,
 			`class="data props is-sortable"`, `class="sort-button"`, "UNPLANNED_PROPERTY"}},
 		{"accounts-paginated", big.URL, "/accounts?page=2", []string{`aria-label="Pages of accounts"`,

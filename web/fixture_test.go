@@ -19,7 +19,8 @@ import (
 var fixedNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
 // fakeData is a hand-written Data (and VolumeSource, TraitSource,
-// ActivitySource, PlanSource) over fixed values.
+// ActivitySource, PlanSource, IdentitySource, UserTraitSource) over fixed
+// values.
 type fakeData struct {
 	plan     *trackplan.Plan
 	profiles []*trackplan.Profile
@@ -31,12 +32,29 @@ type fakeData struct {
 	traits   map[string]map[string]json.RawMessage
 	activity map[string][]EventUse
 	versions []store.PlanVersion // newest first
+	// links are the identity links; userTraits the traits stored under
+	// each id.
+	links      []link
+	userTraits map[string]map[string]any
+	// userTraitsErr, when set, is returned by UserTraitsOf.
+	userTraitsErr error
 	// recheck is what Rechecking returns.
 	recheck atomic.Pointer[Recheck]
 	// err, when set, is returned by Observed.
 	err error
-	// latestCalls counts LatestScores calls.
+	// latestCalls counts LatestScores calls; linkReads IdentityLinks
+	// calls.
 	latestCalls atomic.Int64
+	linkReads   atomic.Int64
+}
+
+// The store's identity links are what the dashboard reads.
+var _ IdentitySource = store.Store(nil)
+
+// link is one identity link.
+type link struct {
+	id, userID string
+	at         time.Time
 }
 
 func (f *fakeData) Plan() *trackplan.Plan          { return f.plan }
@@ -112,6 +130,23 @@ func (f *fakeData) PlanVersions(_ context.Context, limit int) ([]store.PlanVersi
 	return f.versions[:min(limit, len(f.versions))], nil
 }
 
+func (f *fakeData) IdentityLinks(_ context.Context, fn func(id, userID string, at time.Time) error) error {
+	f.linkReads.Add(1)
+	for _, l := range f.links {
+		if err := fn(l.id, l.userID, l.at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeData) UserTraitsOf(_ context.Context, userID string) (map[string]any, error) {
+	if f.userTraitsErr != nil {
+		return nil, f.userTraitsErr
+	}
+	return f.userTraits[userID], nil
+}
+
 func (f *fakeData) Rechecking() *Recheck { return f.recheck.Load() }
 
 // newTestHandler serves f with every optional source.
@@ -133,8 +168,10 @@ func raw(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 
 // fixture is the dashboard's test world: a plan with live, violating,
 // deprecated and unseen events, observations from two sources with
-// unplanned events, findings, two scoring profiles and several accounts
-// with histories.
+// unplanned events, findings, two scoring profiles, several accounts with
+// histories, and identity links: u-alice is also known by two anonymous
+// ids and an alias's previousId, and a shared device was seen with u-bob
+// and then u-dave.
 func fixture() *fakeData {
 	plan := &trackplan.Plan{Version: 1, Events: []*trackplan.Event{
 		{Name: "identify", Type: trackplan.Identify, Status: trackplan.StatusLive, Properties: []*trackplan.Property{
@@ -179,7 +216,8 @@ func fixture() *fakeData {
 		return store.ObservedEvent{Source: source, Type: t, Name: name, Count: count, FirstSeen: first, LastSeen: last, Properties: props}
 	}
 	observed := &store.Observed{
-		Totals: store.Totals{Messages: 26843, Rejected: 17, Duplicates: 210, Users: 1240, Accounts: 212},
+		Totals: store.Totals{Messages: 26843, Rejected: 17, Duplicates: 210, Users: 1240, Accounts: 212,
+			LinkedIDs: 410, IdentityConflicts: 3},
 		Events: []store.ObservedEvent{
 			ev("web", trackplan.Identify, "identify", 1200, days(90), hours(1),
 				prop("email", 1180, hours(1), map[string]int64{"string": 1180}),
@@ -386,6 +424,19 @@ func fixture() *fakeData {
 			"acme": {"name": raw("Acme Corp"), "plan": raw("enterprise"), "mrr": raw(12000), "employees": raw(250),
 				"industry": raw("Manufacturing"), "website": raw("https://acme.example"), "created_at": raw("2024-05-02T10:00:00Z")},
 			"a/b": {"name": raw("Stark & Sons"), "plan": raw("pro")},
+		},
+		links: []link{
+			{"anon-1", "u-alice", days(30)},
+			{"anon-2", "u-alice", days(10)},
+			{"alice-old", "u-alice", days(60)}, // an alias's previousId
+			{"anon-shared", "u-bob", days(5)},
+			{"anon-shared", "u-dave", days(2)}, // a conflict: stays with u-bob
+		},
+		userTraits: map[string]map[string]any{
+			"u-alice":   {"email": "alice@acme.example", "name": "Alice Liddell", "seats": 12.0},
+			"anon-1":    {"name": "Anonymous Alice", "utm_source": "newsletter"},
+			"alice-old": {"plan_interest": "pro", "utm_source": "ads"},
+			"u-bob":     {"email": "bob@acme.example"},
 		},
 		activity: map[string][]EventUse{
 			"acme": {

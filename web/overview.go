@@ -19,6 +19,9 @@ const (
 // overviewPage is the content of the overview.
 type overviewPage struct {
 	Stats []stat
+	// IdentityConflicts tells how many ids were linked to more than one
+	// user, "" when none was.
+	IdentityConflicts string
 	// Plan health.
 	Planned        int
 	HealthBar      stackedBar
@@ -105,6 +108,12 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 		{Label: "Users", Value: formatInt(hl.totals.Users)},
 		{Label: "Accounts", Value: formatInt(hl.totals.Accounts)},
 		{Label: "Rejected", Value: formatInt(hl.totals.Rejected)},
+	}
+	switch n := hl.totals.IdentityConflicts; {
+	case n == 1:
+		page.IdentityConflicts = "1 identity conflict (an anonymous id seen with more than one user): it counts toward the first user it was seen with only."
+	case n > 1:
+		page.IdentityConflicts = formatInt(n) + " identity conflicts (anonymous ids seen with more than one user): each counts toward the first user it was seen with only."
 	}
 
 	var parts []part

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/identity"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/templates"
 )
@@ -69,6 +70,25 @@ type PlanSource interface {
 	PlanVersions(ctx context.Context, limit int) ([]store.PlanVersion, error)
 }
 
+// IdentitySource streams the identity links the user page resolves ids
+// with (see package identity). It is optional: without it the user page
+// lists no merged ids and an id merged into another user is not redirected.
+type IdentitySource interface {
+	// IdentityLinks calls fn for every identity link: an id (anonymousId
+	// or alias previousId), the userId it was linked to and the event time
+	// of the first message that linked them.
+	IdentityLinks(ctx context.Context, fn func(id, userID string, at time.Time) error) error
+}
+
+// UserTraitSource reports a user's traits. It is optional: without it the
+// user page shows no traits.
+type UserTraitSource interface {
+	// UserTraitsOf returns the traits stored under one id (a userId, or an
+	// anonymousId whose identify calls had no userId), cleared traits
+	// absent; an unknown id has none.
+	UserTraitsOf(ctx context.Context, userID string) (map[string]any, error)
+}
+
 // Recheck is a re-check of the stored traffic against a new plan, under
 // way.
 type Recheck struct {
@@ -111,6 +131,10 @@ type Options struct {
 	// Plans, optional, lets the volume charts mark the days the plan was
 	// edited.
 	Plans PlanSource
+	// Identity and UserTraits are optional; see their types. When nil,
+	// each is Data if Data implements it.
+	Identity   IdentitySource
+	UserTraits UserTraitSource
 	// Rechecking, optional, returns the re-check under way, or nil; while
 	// one runs every page shows a banner with its progress. It is called
 	// once per page served, concurrently.
@@ -125,8 +149,8 @@ type Options struct {
 	DriftWindowDays int
 	// ScoreCacheTTL is how long a loaded score run is reused before
 	// LatestScores is asked again (a run holds every scored user, so
-	// loading one is not cheap); 0 means one minute, negative disables the
-	// cache.
+	// loading one is not cheap), and the identity graph before the links
+	// are read again; 0 means one minute, negative disables the caches.
 	ScoreCacheTTL time.Duration
 }
 
@@ -138,22 +162,25 @@ const (
 
 // Handler serves the dashboard. Mount it at the root of a server (for
 // example mux.Handle("GET /", auth(h))); it routes GET and HEAD requests for
-// /, /accounts, /accounts/{id}, /events and /static/.
+// /, /accounts, /accounts/{id}, /users/{id}, /events and /static/.
 type Handler struct {
-	data     Data
-	volumes  VolumeSource
-	traits   TraitSource
-	activity ActivitySource
-	plans    PlanSource
-	recheck  func() *Recheck
-	log      *slog.Logger
-	now      func() time.Time
-	window   int
+	data       Data
+	volumes    VolumeSource
+	traits     TraitSource
+	activity   ActivitySource
+	plans      PlanSource
+	identity   IdentitySource
+	userTraits UserTraitSource
+	recheck    func() *Recheck
+	log        *slog.Logger
+	now        func() time.Time
+	window     int
 
 	pages  map[string]*template.Template
 	assets map[string]string // static file name → versioned URL
 	mux    *http.ServeMux
 	runs   runCache
+	graphs graphCache
 }
 
 // New builds the dashboard handler, parsing its templates once.
@@ -162,16 +189,24 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("web: Options.Data is required")
 	}
 	h := &Handler{
-		data:     opts.Data,
-		volumes:  opts.Volumes,
-		traits:   opts.Traits,
-		activity: opts.Activity,
-		plans:    opts.Plans,
-		recheck:  opts.Rechecking,
-		log:      opts.Logger,
-		now:      opts.Now,
-		window:   opts.DriftWindowDays,
-		runs:     runCache{ttl: opts.ScoreCacheTTL, entries: map[string]*runEntry{}},
+		data:       opts.Data,
+		volumes:    opts.Volumes,
+		traits:     opts.Traits,
+		activity:   opts.Activity,
+		plans:      opts.Plans,
+		recheck:    opts.Rechecking,
+		log:        opts.Logger,
+		now:        opts.Now,
+		window:     opts.DriftWindowDays,
+		identity:   opts.Identity,
+		userTraits: opts.UserTraits,
+		runs:       runCache{ttl: opts.ScoreCacheTTL, entries: map[string]*runEntry{}},
+	}
+	if h.identity == nil {
+		h.identity, _ = opts.Data.(IdentitySource)
+	}
+	if h.userTraits == nil {
+		h.userTraits, _ = opts.Data.(UserTraitSource)
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -185,6 +220,7 @@ func New(opts Options) (*Handler, error) {
 	if h.runs.ttl == 0 {
 		h.runs.ttl = DefaultScoreCacheTTL
 	}
+	h.graphs.ttl = h.runs.ttl
 	files := templates.Dashboard()
 	if err := h.parse(files); err != nil {
 		return nil, err
@@ -197,6 +233,7 @@ func New(opts Options) (*Handler, error) {
 	h.mux.Handle("GET /{$}", h.handle(h.overview))
 	h.mux.Handle("GET /accounts", h.handle(h.accounts))
 	h.mux.Handle("GET /accounts/{id}", h.handle(h.account))
+	h.mux.Handle("GET /users/{id}", h.handle(h.user))
 	h.mux.Handle("GET /events", h.handle(h.events))
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
 	h.mux.Handle("GET /", h.handle(func(_ http.ResponseWriter, r *http.Request) error {
@@ -225,7 +262,7 @@ func (h *Handler) parse(files fs.FS) error {
 	// Each page is parsed into its own copy of the layout, as each defines
 	// the same blocks.
 	h.pages = map[string]*template.Template{}
-	for _, name := range []string{"overview", "accounts", "account", "events", "error"} {
+	for _, name := range []string{"overview", "accounts", "account", "user", "events", "error"} {
 		t, err := base.Clone()
 		if err == nil {
 			t, err = t.ParseFS(files, name+".html")
@@ -552,4 +589,32 @@ func (c *runCache) get(ctx context.Context, profile string, now time.Time, load 
 		e.run, e.none, e.loaded = run, false, now
 	}
 	return run, err
+}
+
+// graphCache keeps the identity graph for a while, as runCache keeps runs:
+// loading it reads every identity link.
+type graphCache struct {
+	ttl    time.Duration
+	mu     sync.Mutex // held while loading, so concurrent requests load once
+	graph  *identity.Graph
+	loaded time.Time
+}
+
+// get returns the cached graph, loading it from src when it is missing or
+// older than the TTL. Errors are not cached.
+func (c *graphCache) get(ctx context.Context, now time.Time, src identity.LinkSource) (*identity.Graph, error) {
+	if c.ttl < 0 {
+		return identity.Load(ctx, src)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.graph != nil && now.Sub(c.loaded) < c.ttl && now.Sub(c.loaded) >= 0 {
+		return c.graph, nil
+	}
+	g, err := identity.Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	c.graph, c.loaded = g, now
+	return g, nil
 }

@@ -51,6 +51,8 @@ func TestPagesGolden(t *testing.T) {
 		{"account", "/accounts/acme", http.StatusOK},
 		{"account-slash-id", "/accounts/a%2Fb", http.StatusOK},
 		{"account-trial", "/accounts/acme?profile=trial", http.StatusOK},
+		{"user", "/users/u-alice", http.StatusOK},
+		{"user-trial", "/users/u-carol?profile=trial", http.StatusOK},
 		{"events", "/events", http.StatusOK},
 		{"events-unplanned", "/events?status=unplanned", http.StatusOK},
 		{"not-found", "/accounts/nope", http.StatusNotFound},
@@ -111,6 +113,10 @@ func TestStatusCodes(t *testing.T) {
 		{"/accounts?sort=last_active&dir=desc", 200},
 		{"/accounts/unknown", 404},
 		{"/accounts/acme?profile=nope", 404},
+		{"/users/u-alice", 200},
+		{"/users/anon-1", 302},
+		{"/users/nobody", 404},
+		{"/users/", 404},
 		{"/events?status=nope", 400},
 		{"/events?status=violations", 200},
 		{"/nowhere", 404},
@@ -271,7 +277,7 @@ func TestScoreCache(t *testing.T) {
 func TestConcurrentRequests(t *testing.T) {
 	f := fixture()
 	h := newTestHandler(t, f)
-	targets := []string{"/", "/?profile=trial", "/accounts", "/accounts?profile=trial", "/accounts/acme", "/events"}
+	targets := []string{"/", "/?profile=trial", "/accounts", "/accounts?profile=trial", "/accounts/acme", "/events", "/users/u-alice"}
 	var wg sync.WaitGroup
 	for i := range 24 {
 		wg.Go(func() {
@@ -286,6 +292,9 @@ func TestConcurrentRequests(t *testing.T) {
 	wg.Wait()
 	if n := f.latestCalls.Load(); n != 2 {
 		t.Errorf("%d LatestScores calls for two profiles, want 2 (one load per profile)", n)
+	}
+	if n := f.linkReads.Load(); n != 1 {
+		t.Errorf("the identity links were read %d times, want once", n)
 	}
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -23,7 +24,8 @@ const (
 
 // evilFixture puts hostile strings everywhere the dashboard shows
 // something it did not write itself: event, property and trait names and
-// values, account ids and names, user ids, finding texts, profile names.
+// values, account ids and names, user ids and the ids merged into them,
+// finding texts, profile names.
 func evilFixture() *fakeData {
 	f := fixture()
 	evils := []string{evilScript, evilAttr, evilQuote, evilURL, evilSVG}
@@ -52,8 +54,16 @@ func evilFixture() *fakeData {
 		}
 		traits["website"] = raw(evilURL)
 		f.traits[id] = traits
+		user := "user " + e
+		f.links = append(f.links, link{"anon " + e, user, days(3)}, link{e, user, days(4)})
+		f.userTraits[user] = map[string]any{e: e, "name": e, "website": evilURL}
+		f.userTraits["anon "+e] = map[string]any{"from anon " + e: e}
 		f.activity[id] = []EventUse{{Event: "Planned " + e, Window: 2, Total: 3, LastSeen: hours(3)}}
 	}
+	// A user whose id would be a protocol-relative URL if it were not
+	// escaped, and an id merged into it.
+	f.links = append(f.links, link{"to-evil", "//evil.example/x", days(2)})
+	f.userTraits["//evil.example/x"] = map[string]any{"name": evilScript}
 	f.profiles[1].Name = evilAttr
 	f.runs[evilAttr] = f.runs["trial"]
 	f.recheck.Store(&Recheck{Plan: store.PlanVersion{ID: evilScript, Origin: evilScript + evilAttr, FirstSeen: hours(1)}, Fraction: 0.5})
@@ -132,8 +142,10 @@ func TestOutputEscaped(t *testing.T) {
 	targets := []string{"/", "/accounts", "/accounts?profile=" + url.QueryEscape(evilAttr), "/events", "/events?status=unplanned",
 		"/accounts/" + url.PathEscape("nope"+evilScript), "/?profile=" + url.QueryEscape(evilScript)}
 	for _, e := range []string{evilScript, evilAttr, evilQuote, evilURL, evilSVG} {
-		targets = append(targets, "/accounts/"+url.PathEscape(e))
+		targets = append(targets, "/accounts/"+url.PathEscape(e), "/users/"+url.PathEscape("user "+e),
+			"/users/"+url.PathEscape("user "+e)+"?profile="+url.QueryEscape(evilAttr))
 	}
+	targets = append(targets, "/users/"+url.PathEscape("//evil.example/x"), "/users/"+url.PathEscape("nope"+evilScript))
 	for _, target := range targets {
 		res, body := get(t, h, target)
 		if res.StatusCode >= 500 {
@@ -141,6 +153,23 @@ func TestOutputEscaped(t *testing.T) {
 		}
 		for _, p := range checkInert(body) {
 			t.Errorf("GET %s: %s", target, p)
+		}
+	}
+
+	// Merged ids redirect to a local URL, whatever the ids hold.
+	redirects := map[string]string{"/users/to-evil": "//evil.example/x"}
+	for _, e := range []string{evilScript, evilAttr, evilQuote, evilURL, evilSVG} {
+		redirects["/users/"+url.PathEscape("anon "+e)] = "user " + e
+		redirects["/users/"+url.PathEscape(e)] = "user " + e
+	}
+	for target, user := range redirects {
+		res, _ := get(t, h, target)
+		loc := res.Header.Get("Location")
+		if res.StatusCode != http.StatusFound || loc != "/users/"+url.PathEscape(user) {
+			t.Errorf("GET %s: status %d, Location %q; want 302 to the page of %q", target, res.StatusCode, loc, user)
+		}
+		if u, err := url.Parse(loc); err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(u.EscapedPath(), "/users/") {
+			t.Errorf("GET %s: Location %q is not a local URL", target, loc)
 		}
 	}
 
@@ -166,6 +195,17 @@ func TestOutputEscaped(t *testing.T) {
 	_, body = get(t, h, "/accounts/"+url.PathEscape(evilURL))
 	if !strings.Contains(body, `<td class="trait-value">javascript:alert(document.cookie)</td>`) {
 		t.Error("a javascript: trait value is not shown as plain text")
+	}
+	_, body = get(t, h, "/users/"+url.PathEscape("user "+evilScript))
+	for _, want := range []string{
+		`<h1>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</h1>`,
+		`<td class="trait-value">javascript:alert(document.cookie)</td>`,
+		`<li><code>anon &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</code></li>`,
+		`<code>from anon &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</code>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the user page does not show %s", want)
+		}
 	}
 }
 

@@ -156,6 +156,12 @@ func newDashboardOn(listen string, cfg Config, data *dashboardData, log *slog.Lo
 	}
 	o := web.Options{Data: data, Volumes: data, Traits: data, Activity: data, Plans: data, Logger: log,
 		DriftWindowDays: int(time.Duration(cfg.Drift.Window) / (24 * time.Hour))}
+	// The user page resolves ids with the store's identity links and
+	// reads traits straight from the store.
+	o.Identity = data.st
+	if ts, ok := data.st.(web.UserTraitSource); ok {
+		o.UserTraits = ts
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
