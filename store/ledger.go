@@ -23,6 +23,12 @@ type Ledger interface {
 	// attempt and the new message id, status, reason, error and LastFailed.
 	// Acknowledged entries are left as they are.
 	LedgerFail(ctx context.Context, profile string, failures []LedgerFailure) error
+	// LedgerRetire deletes the entries and the failures of the given keys
+	// in one transaction, so the push forgets the entities: an entity that
+	// left the profile's snapshot once its final update was acknowledged,
+	// or a user merged into another. Keys the ledger does not hold are
+	// ignored; other profiles are left as they are.
+	LedgerRetire(ctx context.Context, profile string, keys []LedgerKey) error
 }
 
 // EntityKind is what a pushed entity is.

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/identity"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
 )
@@ -66,6 +67,10 @@ type PushStore interface {
 	// time, or an error wrapping trackplan.ErrNotFound.
 	LatestScores(ctx context.Context, profile string, before time.Time) (*trackplan.ScoreRun, error)
 	store.Ledger
+	// IdentityLinks tells merged user ids apart from users that left a
+	// snapshot (see OnRemoved); it is read only when the ledger holds a
+	// user the snapshot does not list.
+	identity.LinkSource
 }
 
 // PushConfig says what a push sends. The zero value of every field but
@@ -107,7 +112,25 @@ type PushConfig struct {
 	// MaxInFlight bounds the messages enqueued without an outcome; 0 means
 	// DefaultMaxInFlight.
 	MaxInFlight int
+	// OnRemoved says what happens to an entity the ledger knows that the
+	// profile's snapshot no longer lists: OnRemovedZero (the default, also
+	// when empty) or OnRemovedIgnore.
+	OnRemoved string
 }
+
+// Values of PushConfig.OnRemoved.
+const (
+	// OnRemovedZero sends an entity that left the snapshot one final
+	// update — score 0, tier inactive, the other traits those of an
+	// entity without activity — and retires its ledger entry once that
+	// update is acknowledged; a failed one is retried next run. A user
+	// merged into another (identity links) gets no call: its entry is
+	// retired. Users are handled only when Identify is on.
+	OnRemovedZero = "zero"
+	// OnRemovedIgnore sends nothing for entities that left the snapshot
+	// and leaves their ledger entries as they are.
+	OnRemovedIgnore = "ignore"
+)
 
 // DefaultPushConfig returns the product's defaults: the default profile,
 // engagement_ traits, identify calls on.
@@ -164,6 +187,11 @@ func (c PushConfig) Validate() error {
 	}
 	if len(c.GroupAnonymousID) > 200 {
 		v.Add("push.group_anonymous_id", "longer than 200 bytes")
+	}
+	switch c.OnRemoved {
+	case "", OnRemovedZero, OnRemovedIgnore:
+	default:
+		v.Add("push.on_removed", fmt.Sprintf("must be %s or %s, not %q", OnRemovedZero, OnRemovedIgnore, c.OnRemoved))
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -236,7 +264,8 @@ func NewPush(st PushStore, client segment.ClientConfig, cfg PushConfig, now func
 }
 
 // PushCounts counts the entities of one kind in a push. The first five
-// partition the snapshot's entities; the others count messages.
+// partition the snapshot's entities; Removed and Retired count the ledger's
+// entities the snapshot no longer lists; the others count messages.
 type PushCounts struct {
 	// Added: never acknowledged before, sent.
 	Added int `json:"added"`
@@ -248,6 +277,14 @@ type PushCounts struct {
 	Held int `json:"held"`
 	// Retried: in the failed-keys ledger, sent again.
 	Retried int `json:"retried"`
+	// Removed: known to the ledger, no longer in the snapshot; its final
+	// update (score 0, tier inactive) sent, or sent again after a failure.
+	// Its ledger entry is retired once the update is acknowledged.
+	Removed int `json:"removed"`
+	// Retired: known to the ledger, no longer in the snapshot, dropped
+	// from the ledger without a call: a user merged into another, or an
+	// entity whose acknowledged traits already are the final update's.
+	Retired int `json:"retired"`
 	// Sent counts the messages handed to the client (or, in a dry run,
 	// that would be).
 	Sent int `json:"sent"`
@@ -268,6 +305,8 @@ func (c *PushCounts) add(o PushCounts) {
 	c.Unchanged += o.Unchanged
 	c.Held += o.Held
 	c.Retried += o.Retried
+	c.Removed += o.Removed
+	c.Retired += o.Retired
 	c.Sent += o.Sent
 	c.Acknowledged += o.Acknowledged
 	c.Failed += o.Failed
@@ -324,7 +363,8 @@ func (r PushResult) Counts() map[string]int64 {
 	t := r.Total()
 	return map[string]int64{
 		"added": int64(t.Added), "changed": int64(t.Changed), "unchanged": int64(t.Unchanged),
-		"held": int64(t.Held), "retried": int64(t.Retried), "sent": int64(t.Sent),
+		"held": int64(t.Held), "retried": int64(t.Retried), "removed": int64(t.Removed),
+		"retired": int64(t.Retired), "sent": int64(t.Sent),
 		"acknowledged": int64(t.Acknowledged), "failed": int64(t.Failed),
 		"pending": int64(t.Pending), "rejected": int64(t.Rejected),
 	}
@@ -344,7 +384,8 @@ type Call struct {
 	Traits      map[string]any     `json:"traits"`
 	// Profile is the pushed profile.
 	Profile string `json:"profile"`
-	// Change is added, changed, retried or unchanged (sent by Full).
+	// Change is added, changed, retried, unchanged (sent by Full) or
+	// removed (the final update of an entity that left the snapshot).
 	Change string `json:"change"`
 }
 
@@ -356,10 +397,11 @@ const (
 	changeChanged
 	changeRetried
 	changeUnchanged
+	changeRemoved
 )
 
 func (c change) String() string {
-	return [...]string{"added", "changed", "retried", "unchanged"}[c]
+	return [...]string{"added", "changed", "retried", "unchanged", "removed"}[c]
 }
 
 // prior is what the ledger knows of one entity of the snapshot.
@@ -369,9 +411,11 @@ type prior struct {
 	failed bool
 }
 
-// slot is one message to send.
+// slot is one message to send: of the snapshot entity idx, or, when gone,
+// the final update of profileRun.gone[idx].
 type slot struct {
 	user   bool
+	gone   bool
 	idx    int32
 	change change
 	msg    digest
@@ -391,7 +435,14 @@ type profileRun struct {
 	accMoves, userMoves []ackedMove
 	slots               []slot
 	members             map[string]string // account → first user, built on demand
-	res                 ProfileResult
+	// gone are the ledger's entities the snapshot does not list (OnRemoved
+	// zero), goneAt indexes them while the ledger is read; retire are the
+	// keys dropped without a call (push_removed.go).
+	gone   []goneEntity
+	goneAt map[store.LedgerKey]int
+	retire []store.LedgerKey
+	ids    *idGraph
+	res    ProfileResult
 }
 
 // Run pushes the latest snapshot of every profile. It returns the counts
@@ -407,8 +458,9 @@ func (p *Push) Run(ctx context.Context) (PushResult, error) {
 		res.Calls = []Call{}
 	}
 	var errs []error
+	ids := &idGraph{}
 	for _, name := range p.cfg.profiles() {
-		pr := &profileRun{p: p, name: name, at: start.UTC(), res: ProfileResult{Profile: name}}
+		pr := &profileRun{p: p, name: name, at: start.UTC(), ids: ids, res: ProfileResult{Profile: name}}
 		err := pr.run(ctx, &res)
 		if err != nil {
 			err = fmt.Errorf("push profile %q: %w", name, err)
@@ -425,7 +477,7 @@ func (p *Push) Run(ctx context.Context) (PushResult, error) {
 	res.Took = p.now().Sub(start)
 	t := res.Total()
 	p.log.Info("push finished", "dry_run", res.DryRun, "full", res.Full, "added", t.Added, "changed", t.Changed,
-		"unchanged", t.Unchanged, "held", t.Held, "retried", t.Retried, "sent", t.Sent,
+		"unchanged", t.Unchanged, "held", t.Held, "retried", t.Retried, "removed", t.Removed, "retired", t.Retired, "sent", t.Sent,
 		"acknowledged", t.Acknowledged, "pending", t.Pending, "rejected", t.Rejected, "took", res.Took)
 	return res, errors.Join(errs...)
 }
@@ -452,6 +504,9 @@ func (r *profileRun) run(ctx context.Context, res *PushResult) error {
 		return err
 	}
 	r.diff()
+	if err := r.diffGone(ctx); err != nil {
+		return err
+	}
 	r.res.Accounts.Sent, r.res.Users.Sent = r.countSent()
 	if p.cfg.DryRun {
 		for _, s := range r.slots {
@@ -459,10 +514,18 @@ func (r *profileRun) run(ctx context.Context, res *PushResult) error {
 		}
 		return nil
 	}
-	if len(r.slots) == 0 {
-		return nil
+	// Entries dropped without a call; a failure to drop them is reported
+	// and they are looked at again next run.
+	var retired error
+	if len(r.retire) > 0 {
+		if err := p.store.LedgerRetire(ctx, r.name, r.retire); err != nil {
+			retired = fmt.Errorf("retire ledger entries of merged and settled entities: %w", err)
+		}
 	}
-	return r.deliver(ctx)
+	if len(r.slots) == 0 {
+		return retired
+	}
+	return errors.Join(retired, r.deliver(ctx))
 }
 
 // sortSnapshot sorts accounts and users by id unless they already are, so
@@ -490,7 +553,8 @@ func (r *profileRun) find(k store.LedgerKey) (user bool, idx int, ok bool) {
 }
 
 // loadLedger reads what the ledger knows of the snapshot's entities.
-// Entries of entities the snapshot does not list are skipped.
+// Entries of entities the snapshot does not list are noted as gone when
+// OnRemoved says they get a final update, skipped otherwise.
 func (r *profileRun) loadLedger(ctx context.Context) error {
 	r.accPriors = make([]prior, len(r.snap.Accounts))
 	r.userPriors = make([]prior, len(r.snap.Users))
@@ -502,6 +566,7 @@ func (r *profileRun) loadLedger(ctx context.Context) error {
 	err := r.p.store.LedgerLoad(ctx, r.name, func(e store.LedgerEntry) error {
 		user, i, ok := r.find(e.LedgerKey)
 		if !ok {
+			r.noteGone(e.LedgerKey, e.Digest, false)
 			return nil
 		}
 		var (
@@ -532,6 +597,8 @@ func (r *profileRun) loadLedger(ctx context.Context) error {
 			} else {
 				r.accPriors[i].failed = true
 			}
+		} else {
+			r.noteGone(f.LedgerKey, "", true)
 		}
 		return nil
 	})
@@ -610,6 +677,9 @@ func (r *profileRun) countSent() (accounts, users int) {
 
 // message builds the call of a slot.
 func (r *profileRun) message(s slot) *trackplan.Message {
+	if s.gone {
+		return r.goneMessage(s)
+	}
 	m := &trackplan.Message{MessageID: messageID(s.msg), Timestamp: r.at}
 	if s.user {
 		u := &r.snap.Users[s.idx]
@@ -620,18 +690,26 @@ func (r *profileRun) message(s slot) *trackplan.Message {
 	a := &r.snap.Accounts[s.idx]
 	v := accountValues(a)
 	m.Type, m.GroupID, m.Traits = trackplan.Group, a.ID, r.accounts.traits(&v)
+	r.groupCaller(m, a.LastActiveUser)
+	return m
+}
+
+// groupCaller sets the userId or anonymousId of a group call for the
+// account m.GroupID: push.group_user's anonymousId, else the account's
+// last active user, else its first user in the snapshot, else
+// DefaultGroupAnonymousID.
+func (r *profileRun) groupCaller(m *trackplan.Message, lastActiveUser string) {
 	switch {
 	case r.p.cfg.GroupAnonymousID != "":
 		m.AnonymousID = r.p.cfg.GroupAnonymousID
-	case a.LastActiveUser != "":
-		m.UserID = a.LastActiveUser
+	case lastActiveUser != "":
+		m.UserID = lastActiveUser
 	default:
-		m.UserID = r.member(a.ID)
+		m.UserID = r.member(m.GroupID)
 		if m.UserID == "" {
 			m.AnonymousID = DefaultGroupAnonymousID
 		}
 	}
-	return m
 }
 
 // member returns the account's first user in the snapshot (users are
@@ -658,6 +736,9 @@ func (r *profileRun) call(s slot) Call {
 
 // key returns the ledger key of a slot.
 func (r *profileRun) key(s slot) store.LedgerKey {
+	if s.gone {
+		return r.gone[s.idx].key
+	}
 	if s.user {
 		return store.LedgerKey{Kind: store.EntityUser, ID: r.snap.Users[s.idx].ID}
 	}
@@ -833,6 +914,7 @@ type ledgerWriter struct {
 	resolved []bool
 	acks     []store.LedgerEntry
 	fails    []store.LedgerFailure
+	retire   []store.LedgerKey // gone entities whose final update was acknowledged
 	failures map[string]int
 	buf      []byte
 	err      error
@@ -875,12 +957,17 @@ func (w *ledgerWriter) record(o outcome) bool {
 		counts = &r.res.Users
 	}
 	now := r.p.now().UTC()
-	if o.err == nil {
+	switch {
+	case o.err == nil && s.gone:
+		// The final update landed: the entity is done with.
+		w.retire = append(w.retire, r.key(s))
+		counts.Acknowledged++
+	case o.err == nil:
 		var e store.LedgerEntry
 		e, w.buf = r.entry(s, now, w.buf)
 		w.acks = append(w.acks, e)
 		counts.Acknowledged++
-	} else {
+	default:
 		f := store.LedgerFailure{LedgerKey: r.key(s), MessageID: messageID(s.msg), Status: store.FailurePending,
 			Reason: "other", Error: truncate(o.err.Error(), maxErrorText), LastFailed: now}
 		var de *segment.DeliveryError
@@ -899,7 +986,7 @@ func (w *ledgerWriter) record(o outcome) bool {
 		w.failures[f.Reason]++
 		w.fails = append(w.fails, f)
 	}
-	if len(w.acks)+len(w.fails) >= ledgerChunk {
+	if len(w.acks)+len(w.fails)+len(w.retire) >= ledgerChunk {
 		w.flush()
 	}
 	return true
@@ -919,6 +1006,12 @@ func (w *ledgerWriter) flush() {
 			w.err = fmt.Errorf("record failed messages: %w", err)
 		}
 		w.fails = w.fails[:0]
+	}
+	if len(w.retire) > 0 {
+		if err := w.r.p.store.LedgerRetire(w.ctx, name, w.retire); err != nil && w.err == nil {
+			w.err = fmt.Errorf("retire acknowledged final updates: %w", err)
+		}
+		w.retire = w.retire[:0]
 	}
 }
 

@@ -750,6 +750,9 @@ func TestPushConfigValidate(t *testing.T) {
 		}, []string{"push.threshold"}},
 		{"negative wait", func(c *PushConfig) { c.MaxWait = -time.Second }, []string{"push.max_wait"}},
 		{"control character", func(c *PushConfig) { c.Prefix = "a\nb" }, []string{"push.prefix"}},
+		{"on_removed zero", func(c *PushConfig) { c.OnRemoved = OnRemovedZero }, nil},
+		{"on_removed ignore", func(c *PushConfig) { c.OnRemoved = OnRemovedIgnore }, nil},
+		{"unknown on_removed", func(c *PushConfig) { c.OnRemoved = "delete" }, []string{"push.on_removed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -84,6 +84,7 @@ type PushConfig struct {
 	AnonymousID string   `yaml:"anonymous_id"`
 	BatchSize   int      `yaml:"batch_size"`
 	Interval    Duration `yaml:"interval"`
+	OnRemoved   string   `yaml:"on_removed"` // zero or ignore
 }
 
 // ScheduleConfig holds the daemon's cron expressions; an empty one turns
@@ -122,7 +123,7 @@ func DefaultConfig() Config {
 		Drift:   DriftConfig{Window: Duration(7 * 24 * time.Hour)},
 		Scoring: ScoringConfig{AccountNameTrait: trackplan.DefaultAccountNameTrait},
 		Push: PushConfig{Endpoint: "https://api.segment.io", Prefix: "engagement_", GroupUser: "most_recent",
-			AnonymousID: "trackplan-engagement", BatchSize: 250, Interval: Duration(time.Second)},
+			AnonymousID: "trackplan-engagement", BatchSize: 250, Interval: Duration(time.Second), OnRemoved: "zero"},
 		Schedule:  ScheduleConfig{PlanRefresh: "*/5 * * * *", NotionSync: "*/15 * * * *", Score: "0 * * * *", Prune: "30 3 * * *"},
 		Retention: RetentionConfig{Events: Duration(30 * 24 * time.Hour), ActivityDays: 400, Dedupe: Duration(48 * time.Hour), SnapshotDays: 400},
 	}
@@ -185,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Push.GroupUser != "most_recent" && c.Push.GroupUser != "anonymous" {
 		v.Add("push.group_user", fmt.Sprintf("must be most_recent or anonymous, not %q", c.Push.GroupUser))
+	}
+	if c.Push.OnRemoved != "zero" && c.Push.OnRemoved != "ignore" {
+		v.Add("push.on_removed", fmt.Sprintf("must be zero or ignore, not %q", c.Push.OnRemoved))
 	}
 	if c.Push.Threshold < 0 || c.Push.Threshold > 100 {
 		v.Add("push.threshold", "must be between 0 and 100 points")

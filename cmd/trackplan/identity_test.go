@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +158,133 @@ func TestIdentityScenarios(t *testing.T) {
 	if _, ok := after["u2"]; ok || len(after) != 2 {
 		t.Errorf("after forgetting old2, users = %v; want u5 and u7 only", after)
 	}
+}
+
+// segmentSink is a Segment-compatible endpoint that records every call it
+// accepts.
+type segmentSink struct {
+	url   string
+	mu    sync.Mutex
+	calls []sinkCall
+}
+
+type sinkCall struct {
+	Type    string         `json:"type"`
+	UserID  string         `json:"userId"`
+	GroupID string         `json:"groupId"`
+	Traits  map[string]any `json:"traits"`
+}
+
+func newSegmentSink(t *testing.T) *segmentSink {
+	s := &segmentSink{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Batch []sinkCall }
+		if r.URL.Path != "/v1/batch" || json.NewDecoder(r.Body).Decode(&body) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.calls = append(s.calls, body.Batch...)
+		s.mu.Unlock()
+		w.Write([]byte(`{"success":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+// take returns the calls received since the last take, as "type id"
+// strings sorted, with the score trait when asked.
+func (s *segmentSink) take() map[string]sinkCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]sinkCall{}
+	for _, c := range s.calls {
+		id := c.UserID
+		if c.Type == "group" {
+			id = c.GroupID
+		}
+		out[c.Type+" "+id] = c
+	}
+	s.calls = nil
+	return out
+}
+
+// TestIdentityPush: the push never addresses a merged-away id, sends a
+// group call for every account with a resolved member, and sends one final
+// zero update for an account (and its users) that a profile now excludes.
+func TestIdentityPush(t *testing.T) {
+	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	at := day.AddDate(0, 0, 2)
+	db, config, files := writeIdentitySetup(t, day)
+	sink := newSegmentSink(t)
+	cfg, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPush := string(cfg) + "push:\n  write_key: test-key\n  endpoint: " + sink.url + "\n  interval: 10ms\n"
+	if err := os.WriteFile(config, []byte(withPush), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	step := func(when time.Time, args ...string) map[string]sinkCall {
+		t.Helper()
+		for _, cmd := range [][]string{args, {"score", "--save", "--at", when.Format(time.RFC3339)}, {"push"}} {
+			if len(cmd) == 0 {
+				continue
+			}
+			if code, _, stderr := trackplanRun(t, append([]string{"--db", db, "--config", config}, cmd...)...); code != 0 {
+				t.Fatalf("%v: exit %d: %s", cmd, code, stderr)
+			}
+		}
+		return sink.take()
+	}
+
+	first := step(at, "import", "--source", "web", files[0])
+	if _, ok := first["identify old2"]; !ok {
+		t.Fatalf("before the alias, old2 is pushed as a user of its own: %v", keysOf(first))
+	}
+	second := step(at.Add(time.Hour), "import", "--source", "web", files[1])
+	for k := range second {
+		if strings.HasSuffix(k, " old2") {
+			t.Errorf("after the alias, a call addresses the merged-away id: %s", k)
+		}
+	}
+	if c, ok := second["group g1"]; !ok || c.UserID != "u2" {
+		t.Errorf("g1's group call = %+v (sent: %v); want it from its resolved member u2", c, keysOf(second))
+	}
+	if _, ok := second["identify u5"]; !ok {
+		t.Errorf("u5, credited with its anonymous activity, is not pushed: %v", keysOf(second))
+	}
+
+	// Exclude g5: it and its user u5 get one final zero update, then
+	// nothing.
+	excluded := strings.Replace(withPush, "        Report Exported: 5\n", "        Report Exported: 5\n      exclude:\n        accounts: [g5]\n", 1)
+	if err := os.WriteFile(config, []byte(excluded), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third := step(at.Add(2 * time.Hour))
+	g5, ok := third["group g5"]
+	if !ok || g5.Traits["engagement_score"] != 0.0 || g5.Traits["engagement_tier"] != "inactive" {
+		t.Errorf("g5's final update = %+v (sent: %v); want engagement_score 0, tier inactive", g5, keysOf(third))
+	}
+	if u5, ok := third["identify u5"]; !ok || u5.Traits["engagement_score"] != 0.0 {
+		t.Errorf("u5's final update = %+v", u5)
+	}
+	for k := range third {
+		if strings.HasSuffix(k, " old2") {
+			t.Errorf("a call addresses the merged-away id: %s", k)
+		}
+	}
+	if fourth := step(at.Add(3 * time.Hour)); len(fourth) != 0 {
+		t.Errorf("after the final update, the push still sends %v", keysOf(fourth))
+	}
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -90,6 +90,7 @@ func pushConfig(cfg Config, profiles []string) tpsync.PushConfig {
 		p.GroupAnonymousID = cfg.Push.AnonymousID
 	}
 	p.Threshold = float64(cfg.Push.Threshold)
+	p.OnRemoved = cfg.Push.OnRemoved
 	return p
 }
 
@@ -117,8 +118,8 @@ func writePushText(w io.Writer, r tpsync.PushResult, maxCalls int) {
 		c    tpsync.PushCounts
 	}{{"accounts", r.Accounts}, {"users", r.Users}} {
 		c := kind.c
-		fmt.Fprintf(w, "%-8s %s %d: %d added, %d changed, %d retried · %d unchanged, %d held · %d acknowledged, %d failed\n",
-			kind.name, verb, c.Sent, c.Added, c.Changed, c.Retried, c.Unchanged, c.Held, c.Acknowledged, c.Failed)
+		fmt.Fprintf(w, "%-8s %s %d: %d added, %d changed, %d retried, %d removed · %d unchanged, %d held, %d retired · %d acknowledged, %d failed\n",
+			kind.name, verb, c.Sent, c.Added, c.Changed, c.Retried, c.Removed, c.Unchanged, c.Held, c.Retired, c.Acknowledged, c.Failed)
 	}
 	if len(r.Calls) == 0 {
 		return

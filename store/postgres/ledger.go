@@ -157,3 +157,45 @@ func (db *DB) LedgerFail(ctx context.Context, profile string, failures []store.L
 	}
 	return nil
 }
+
+// LedgerRetire deletes the entries and failures of the given keys, in one
+// transaction.
+func (db *DB) LedgerRetire(ctx context.Context, profile string, keys []store.LedgerKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rows := make([]store.LedgerKey, len(keys))
+	for i, k := range keys {
+		rows[i] = store.LedgerKey{Kind: store.EntityKind(text(string(k.Kind))), ID: text(k.ID)}
+	}
+	rows = sortMerge(rows, compareLedgerKeys, func(*store.LedgerKey, store.LedgerKey) {})
+	err := retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			for start := 0; start < len(rows); start += ledgerChunk {
+				chunk := rows[start:min(start+ledgerChunk, len(rows))]
+				kinds := make([]string, len(chunk))
+				ids := make([]string, len(chunk))
+				for i, k := range chunk {
+					kinds[i], ids[i] = string(k.Kind), k.ID
+				}
+				args := []any{text(profile), kinds, ids}
+				err := runBatch(ctx, tx, []stmt{
+					{name: "retire push ledger entries", args: args,
+						sql: `DELETE FROM push_ledger l USING unnest($2::text[], $3::text[]) AS u(k, i)
+						WHERE l.profile = $1 AND l.kind = u.k AND l.entity_id = u.i`},
+					{name: "retire push failures", args: args,
+						sql: `DELETE FROM push_failures f USING unnest($2::text[], $3::text[]) AS u(k, i)
+						WHERE f.profile = $1 AND f.kind = u.k AND f.entity_id = u.i`},
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("ledger retire for profile %q: %w", profile, err)
+	}
+	return nil
+}

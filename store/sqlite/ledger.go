@@ -137,6 +137,41 @@ func (db *DB) LedgerFail(ctx context.Context, profile string, failures []store.L
 	return nil
 }
 
+// LedgerRetire deletes the entries and failures of the given keys, in one
+// transaction.
+func (db *DB) LedgerRetire(ctx context.Context, profile string, keys []store.LedgerKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("retire %s push ledger entries: %w", profile, err)
+	}
+	defer tx.Rollback()
+	ex := execer{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
+	defer ex.close()
+	args := make([]any, 0, 1+2*min(len(keys), bulkRows))
+	for start := 0; start < len(keys) && ex.err == nil; start += bulkRows {
+		chunk := keys[start:min(start+bulkRows, len(keys))]
+		args = append(args[:0], profile)
+		for _, k := range chunk {
+			args = append(args, string(k.Kind), k.ID)
+		}
+		in := `(kind, entity_id) IN (VALUES ` + tuples(len(chunk), 2) + `)`
+		ex.exec(`DELETE FROM push_ledger WHERE profile = ? AND `+in, args...)
+		ex.exec(`DELETE FROM push_failures WHERE profile = ? AND `+in, args...)
+	}
+	if ex.err != nil {
+		return fmt.Errorf("retire %s push ledger entries: %w", profile, ex.err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit %s push ledger retirement: %w", profile, err)
+	}
+	return nil
+}
+
 // tuples returns n comma-separated tuples of ncols placeholders.
 func tuples(n, ncols int) string {
 	tuple := "(" + placeholders(ncols) + ")"

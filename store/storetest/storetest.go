@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"DashboardSource", testDashboardSource},
 		{"EnumValuesBounded", testEnumValues},
 		{"Ledger", testLedger},
+		{"LedgerRetire", testLedgerRetire},
 		{"LogRoundTrip", testLogRoundTrip},
 		{"ApplyCursor", testApplyCursor},
 		{"ResetAndRebuild", testResetAndRebuild},
@@ -52,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForgetDerived", testForgetDerived},
 		{"VerdictHours", testVerdictHours},
 		{"SwitchPlan", testSwitchPlan},
+		{"Identity", testIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
