@@ -12,7 +12,9 @@ type DriftSource interface {
 	// [from, to).
 	EventVolumes(ctx context.Context, from, to time.Time) (map[EventKey]int64, error)
 	// Hygiene counts users and accounts missing what the best-practice
-	// checks want; nameTrait is the account display-name trait.
+	// checks want; nameTrait is the account display-name trait. A userId
+	// merged into another by an alias is not counted (each id's own traits
+	// are checked, not the person's).
 	Hygiene(ctx context.Context, nameTrait string) (Hygiene, error)
 }
 

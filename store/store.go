@@ -40,8 +40,10 @@ type Store interface {
 	Reservoir(ctx context.Context, key EventKey, limit int) ([]json.RawMessage, error)
 
 	// Prune removes dedupe keys received before dedupeBefore, and activity
-	// rollups, hourly verdicts and volumes before activityBefore. The log
-	// is pruned by PruneLog.
+	// rollups, hourly verdicts and volumes before activityBefore, and the
+	// anonymous ids last seen before activityBefore that never linked to
+	// a user, with their rollups, traits and memberships. The log is
+	// pruned by PruneLog.
 	Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error
 
 	// RecordRun appends a job run to the run log and sets its ID.

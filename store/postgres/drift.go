@@ -54,7 +54,8 @@ func (db *DB) Hygiene(ctx context.Context, nameTrait string) (store.Hygiene, err
 			count(*) FILTER (WHERE t.named IS NOT TRUE),
 			count(*) FILTER (WHERE t.created IS NOT TRUE),
 			count(*) FILTER (WHERE m.user_id IS NULL)
-		FROM users x LEFT JOIN t ON t.user_id = x.user_id LEFT JOIN m ON m.user_id = x.user_id`).
+		FROM users x LEFT JOIN t ON t.user_id = x.user_id LEFT JOIN m ON m.user_id = x.user_id
+		WHERE NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.id = x.user_id)`).
 		Scan(&h.Users, &h.UsersNoEmail, &h.UsersNoName, &h.UsersNoCreatedAt, &h.UsersNoAccount)
 	if err != nil {
 		return h, fmt.Errorf("count user hygiene: %w", err)

@@ -169,6 +169,24 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 			return fmt.Errorf("prune %s: %w", table, err)
 		}
 	}
+	// The visitors last seen before activityBefore who never linked to a
+	// user: their activity could be credited to no one.
+	gone := `SELECT anonymous_id FROM anonymous_ids a WHERE last_seen < $1
+		AND NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.id = a.anonymous_id)
+		AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = a.anonymous_id)`
+	var stmts []stmt
+	for _, table := range []string{"activity_total", "activity_daily", "user_traits", "memberships"} {
+		stmts = append(stmts, stmt{name: "prune anonymous ids' " + table, args: []any{activityBefore},
+			sql: `DELETE FROM ` + table + ` WHERE user_id IN (` + gone + `)`})
+	}
+	stmts = append(stmts, stmt{name: "prune anonymous ids", args: []any{activityBefore},
+		sql: `DELETE FROM anonymous_ids WHERE anonymous_id IN (` + gone + `)`})
+	err = retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return runBatch(ctx, tx, stmts) })
+	})
+	if err != nil {
+		return fmt.Errorf("prune anonymous ids: %w", err)
+	}
 	return nil
 }
 

@@ -41,7 +41,7 @@ func (db *DB) Hygiene(ctx context.Context, nameTrait string) (store.Hygiene, err
 		coalesce(sum(NOT (`+has("user_traits", "user_id", "name")+` OR `+has("user_traits", "user_id", "first_name")+`)), 0),
 		coalesce(sum(NOT (`+has("user_traits", "user_id", "created_at")+` OR `+has("user_traits", "user_id", "createdAt")+`)), 0),
 		coalesce(sum(NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = x.user_id)), 0)
-		FROM users x`).Scan(&h.Users, &h.UsersNoEmail, &h.UsersNoName, &h.UsersNoCreatedAt, &h.UsersNoAccount)
+		FROM users x WHERE NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.id = x.user_id)`).Scan(&h.Users, &h.UsersNoEmail, &h.UsersNoName, &h.UsersNoCreatedAt, &h.UsersNoAccount)
 	if err != nil {
 		return h, fmt.Errorf("count user hygiene: %w", err)
 	}

@@ -141,6 +141,31 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 			return fmt.Errorf("prune %s: %w", table, err)
 		}
 	}
+	return db.pruneAnonymous(ctx, activityBefore)
+}
+
+// pruneAnonymous removes the visitors last seen before `before` who never
+// linked to a user: their activity could be credited to no one.
+func (db *DB) pruneAnonymous(ctx context.Context, before time.Time) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("prune anonymous ids: %w", err)
+	}
+	defer tx.Rollback()
+	gone := `SELECT anonymous_id FROM anonymous_ids a WHERE last_seen < ?
+		AND NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.id = a.anonymous_id)
+		AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = a.anonymous_id)`
+	for _, table := range []string{"activity_total", "activity_daily", "user_traits", "memberships"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id IN (`+gone+`)`, micro(before)); err != nil {
+			return fmt.Errorf("prune anonymous ids' %s: %w", table, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM anonymous_ids WHERE anonymous_id IN (`+gone+`)`, micro(before)); err != nil {
+		return fmt.Errorf("prune anonymous ids: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("prune anonymous ids: %w", err)
+	}
 	return nil
 }
 

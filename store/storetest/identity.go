@@ -117,6 +117,21 @@ func testIdentity(t *testing.T, open Opener) {
 		t.Errorf("totals = %+v, want 4 users, 3 linked ids, 1 conflict", o.Totals)
 	}
 
+	// Pruning removes the visitor who never signed up (anon-3, last seen
+	// at minute 40) and keeps the one who did (anon-1).
+	if err := s.Prune(ctx, t0.Add(-24*time.Hour), min(45)); err != nil {
+		t.Fatal(err)
+	}
+	acts = acts[:0]
+	if err := s.EventTotals(ctx, []string{"Page Viewed"}, func(u, e string, _, _ time.Time) error {
+		acts = append(acts, u+"/"+e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"anon-1/Page Viewed"}, acts); diff != "" {
+		t.Errorf("anonymous activity after prune (-want +got):\n%s", diff)
+	}
 	if got, err := s.AliasesOf(ctx, "u2"); err != nil || !slices.Equal(got, []string{"old2"}) {
 		t.Errorf("AliasesOf(u2) = %v, %v", got, err)
 	}
