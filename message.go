@@ -51,6 +51,9 @@ type Message struct {
 
 	Timestamp  time.Time // event time, skew-corrected
 	ReceivedAt time.Time // when the collector received it
+	// TimestampClamped is set when the client's time was before 2000 or
+	// more than a day after ReceivedAt: Timestamp is then ReceivedAt.
+	TimestampClamped bool
 
 	// Properties are the track/page/screen properties; Traits the
 	// identify/group traits.

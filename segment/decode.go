@@ -3,10 +3,13 @@ package segment
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +25,12 @@ type Limits struct {
 	MaxInflatedBytes int // a gzip request body once inflated; default 500 KB
 	MaxBatchMessages int // messages in one batch; default 2,500
 	MaxDepth         int // nesting of objects and arrays in one message; default 64
+	// MaxIDBytes bounds messageId, userId, anonymousId, groupId and
+	// previousId (default 512); MaxNameBytes an event or page name (default
+	// 256); MaxKeyBytes a property or trait key at any depth (default 256).
+	// They keep every stored key far below what a database index takes
+	// (PostgreSQL's B-tree refuses rows over about 2.7 KB).
+	MaxIDBytes, MaxNameBytes, MaxKeyBytes int
 }
 
 // DefaultLimits returns Segment's limits.
@@ -32,8 +41,19 @@ func DefaultLimits() Limits {
 		MaxInflatedBytes: 500 << 10,
 		MaxBatchMessages: 2500,
 		MaxDepth:         64,
+		MaxIDBytes:       512,
+		MaxNameBytes:     256,
+		MaxKeyBytes:      256,
 	}
 }
+
+// Earliest is the earliest event time taken as the client's: a timestamp
+// before it, or more than MaxAhead after the message was received, is
+// replaced by the receive time (Message.TimestampClamped).
+var Earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// MaxAhead is how far after its receipt a message's timestamp may be.
+const MaxAhead = 24 * time.Hour
 
 // Rejection reasons: stable, machine-readable, counted per source.
 const (
@@ -47,6 +67,7 @@ const (
 	ReasonMissingGroupID  = "missing_group_id"
 	ReasonMissingPrevious = "missing_previous_id"
 	ReasonBadTimestamp    = "bad_timestamp"
+	ReasonTooLong         = "field_too_long"
 )
 
 // RequestError is a request the collector refuses as a whole (400): it is
@@ -215,7 +236,7 @@ func (r *Request) Messages(source string, receivedAt time.Time, l Limits) ([]*tr
 	for _, raw := range r.Items {
 		m, reason := r.decodeItem(raw, l)
 		if reason != "" {
-			if bytes.Contains(raw, []byte(`"writeKey"`)) {
+			if mayHoldWriteKey(raw) {
 				raw = withoutWriteKey(raw)
 			}
 			rejs = append(rejs, trackplan.Rejection{Source: source, Reason: reason, Sample: sample(raw), ReceivedAt: receivedAt})
@@ -230,6 +251,16 @@ func (r *Request) Messages(source string, receivedAt time.Time, l Limits) ([]*tr
 			m.Timestamp = m.ReceivedAt.Add(-m.skew)
 		case m.Timestamp.IsZero():
 			m.Timestamp = m.ReceivedAt
+		}
+		if m.Timestamp.Before(Earliest) || m.Timestamp.After(m.ReceivedAt.Add(MaxAhead)) {
+			// A clock far off (or a forged time) would land the message in
+			// no report window, or pin "latest" values for ever.
+			m.Timestamp, m.TimestampClamped = m.ReceivedAt, true
+		}
+		if m.MessageID == "" {
+			// Segment gives every message an id: two identical calls
+			// without one are two events, never deduplicated by content.
+			m.MessageID = NewMessageID()
 		}
 		msgs = append(msgs, &m.Message)
 	}
@@ -265,8 +296,11 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 	if !typ.Valid() {
 		return nil, ReasonUnknownType
 	}
-	if bytes.Contains(raw, []byte(`"writeKey"`)) {
+	if mayHoldWriteKey(raw) {
 		raw = withoutWriteKey(raw)
+	}
+	if tooLong(&w, l) {
+		return nil, ReasonTooLong
 	}
 	d := &decoded{Message: trackplan.Message{
 		Type:        typ,
@@ -416,18 +450,96 @@ func sample(raw []byte) []byte {
 	return raw[:n]
 }
 
-// withoutWriteKey removes a top-level "writeKey" from a message's JSON, so
-// the credential never reaches a sample, the reservoir or a report. A text
-// that is not a JSON object is masked wholesale rather than kept.
+// mayHoldWriteKey reports whether a message's JSON may have a write key
+// field: "writeKey" in any case (the decoders match keys case-insensitively,
+// as encoding/json does), or any \u escape, which can spell it.
+func mayHoldWriteKey(raw []byte) bool {
+	return containsFold(raw, "writekey") || bytes.Contains(raw, []byte(`\u`))
+}
+
+// containsFold reports whether b contains the ASCII lower-case word w in
+// any case, without allocating.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := b[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutWriteKey removes every top-level key that spells "writeKey" (in
+// any case, escaped or not) from a message's JSON, so the credential never
+// reaches a sample, the reservoir or a report. A text that is not a JSON
+// object is masked wholesale rather than kept.
 func withoutWriteKey(raw []byte) []byte {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return []byte(`"(unreadable message containing a write key; not kept)"`)
 	}
-	delete(obj, "writeKey")
+	found := false
+	for k := range obj {
+		if strings.EqualFold(k, "writeKey") {
+			delete(obj, k)
+			found = true
+		}
+	}
+	if !found {
+		return raw
+	}
 	out, err := json.Marshal(obj)
 	if err != nil {
 		return []byte(`"(unreadable message containing a write key; not kept)"`)
 	}
 	return out
+}
+
+// tooLong reports whether a message carries an id, a name or a key past the
+// limits.
+func tooLong(w *wire, l Limits) bool {
+	for _, id := range []flexString{w.MessageID, w.UserID, w.AnonymousID, w.GroupID, w.PreviousID, w.Context.GroupID} {
+		if len(id) > l.MaxIDBytes {
+			return true
+		}
+	}
+	return len(w.Event) > l.MaxNameBytes || len(w.Name) > l.MaxNameBytes ||
+		keysTooLong(w.Properties, l.MaxKeyBytes) || keysTooLong(w.Traits, l.MaxKeyBytes)
+}
+
+// keysTooLong reports whether an object has a key longer than max bytes, at
+// any depth.
+func keysTooLong(v any, max int) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if len(k) > max || keysTooLong(x, max) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if keysTooLong(x, max) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NewMessageID returns a server-assigned messageId for a message that came
+// without one: random, so two identical calls stay two.
+func NewMessageID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "trackplan-" + hex.EncodeToString(b[:])
 }

@@ -49,6 +49,17 @@ func TestDecodeRejections(t *testing.T) {
 		{"too deep", `{"type":"track","userId":"u","event":"X","properties":` + deep + `}`, ReasonTooDeep},
 		{"too large", `{"type":"track","userId":"u","event":"X","properties":{"p":"` + strings.Repeat("x", 33<<10) + `"}}`, ReasonTooLarge},
 		{"invalid utf-8", "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"X\xff\xfe\"}", ReasonInvalidUTF8},
+		{"userId too long", `{"type":"track","userId":"` + strings.Repeat("u", 513) + `","event":"X"}`, ReasonTooLong},
+		{"anonymousId too long", `{"type":"track","anonymousId":"` + strings.Repeat("a", 3000) + `","event":"X"}`, ReasonTooLong},
+		{"messageId too long", `{"type":"track","userId":"u","event":"X","messageId":"` + strings.Repeat("m", 513) + `"}`, ReasonTooLong},
+		{"groupId too long", `{"type":"group","userId":"u","groupId":"` + strings.Repeat("g", 513) + `"}`, ReasonTooLong},
+		{"context.groupId too long", `{"type":"track","userId":"u","event":"X","context":{"groupId":"` + strings.Repeat("g", 513) + `"}}`, ReasonTooLong},
+		{"previousId too long", `{"type":"alias","userId":"u","previousId":"` + strings.Repeat("p", 513) + `"}`, ReasonTooLong},
+		{"event name too long", `{"type":"track","userId":"u","event":"` + strings.Repeat("e", 257) + `"}`, ReasonTooLong},
+		{"page name too long", `{"type":"page","userId":"u","name":"` + strings.Repeat("n", 257) + `"}`, ReasonTooLong},
+		{"property key too long", `{"type":"track","userId":"u","event":"X","properties":{"` + strings.Repeat("k", 2800) + `":1}}`, ReasonTooLong},
+		{"nested key too long", `{"type":"track","userId":"u","event":"X","properties":{"a":[{"` + strings.Repeat("k", 257) + `":1}]}}`, ReasonTooLong},
+		{"trait key too long", `{"type":"identify","userId":"u","traits":{"` + strings.Repeat("k", 257) + `":1}}`, ReasonTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +117,13 @@ func TestDecodeNormalises(t *testing.T) {
 				t.Fatalf("rejected: %s", reason)
 			}
 			tt.want.Source, tt.want.ReceivedAt, tt.want.Raw = "web", recv, got.Raw
+			if tt.want.MessageID == "" {
+				// A message without an id gets one of the server's.
+				if !strings.HasPrefix(got.MessageID, "trackplan-") || len(got.MessageID) != len("trackplan-")+32 {
+					t.Errorf("assigned messageId = %q", got.MessageID)
+				}
+				tt.want.MessageID = got.MessageID
+			}
 			if diff := cmp.Diff(&tt.want, got); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
@@ -162,5 +180,80 @@ func TestWriteKeyNeverKept(t *testing.T) {
 	_, rejs := req.Messages("web", recv, DefaultLimits())
 	if len(rejs) != 1 || strings.Contains(string(rejs[0].Sample), "wk-secret-2") {
 		t.Fatalf("rejection sample keeps the write key: %s", rejs[0].Sample)
+	}
+}
+
+// TestDecodeBounds: the longest accepted ids, names and keys, and times
+// outside [2000, received + 1 day] replaced by the receive time.
+func TestDecodeBounds(t *testing.T) {
+	ok := `{"type":"track","userId":"` + strings.Repeat("u", 512) + `","event":"` + strings.Repeat("e", 256) +
+		`","properties":{"` + strings.Repeat("k", 256) + `":1}}`
+	if _, reason := decodeOne(t, ok); reason != "" {
+		t.Errorf("ids of 512 bytes, names and keys of 256: rejected as %s", reason)
+	}
+	tests := []struct {
+		name, timestamp string
+		clamped         bool
+	}{
+		{"year 0", "0000-06-01T00:00:00Z", true},
+		{"before 2000", "1999-12-31T23:59:59Z", true},
+		{"2000 exactly", "2000-01-01T00:00:00Z", false},
+		{"year 10000 in UTC", "9999-12-31T23:59:59-23:59", true},
+		{"a day and a second ahead", recv.Add(24*time.Hour + time.Second).Format(time.RFC3339), true},
+		{"a day ahead", recv.Add(24 * time.Hour).Format(time.RFC3339), false},
+		{"an hour ago", recv.Add(-time.Hour).Format(time.RFC3339), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reason := decodeOne(t, `{"type":"group","userId":"u","groupId":"g","timestamp":"`+tt.timestamp+`"}`)
+			if reason != "" {
+				t.Fatalf("rejected as %s", reason)
+			}
+			if m.TimestampClamped != tt.clamped || tt.clamped && !m.Timestamp.Equal(recv) {
+				t.Errorf("timestamp %s: clamped %v at %v; want clamped %v", tt.timestamp, m.TimestampClamped, m.Timestamp, tt.clamped)
+			}
+		})
+	}
+}
+
+// TestDecodeAssignsMessageIDs: identical calls without a messageId are
+// distinct messages, as Segment treats them.
+func TestDecodeAssignsMessageIDs(t *testing.T) {
+	call := `{"type":"track","userId":"job","event":"Invoice Paid","properties":{"amount":10}}`
+	req, err := ParseBatch([]byte(`{"batch":[`+call+`,`+call+`,`+call+`]}`), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := req.Messages("web", recv, DefaultLimits())
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		ids[m.MessageID] = true
+	}
+	if len(msgs) != 3 || len(ids) != 3 {
+		t.Errorf("%d messages with %d distinct ids; want 3 and 3", len(msgs), len(ids))
+	}
+}
+
+// TestWriteKeySpellings: a write key under any spelling the decoders accept
+// is stripped from the stored message and from a rejection's sample.
+func TestWriteKeySpellings(t *testing.T) {
+	for _, key := range []string{"writeKey", "WriteKey", "WRITEKEY", `write\u004bey`, `\u0077riteKey`} {
+		t.Run(key, func(t *testing.T) {
+			good := `{"` + key + `":"wk-secret-9","type":"track","userId":"u","event":"E"}`
+			bad := `{"` + key + `":"wk-secret-9","type":"track","userId":"u"}`
+			req, err := ParseBatch([]byte(`{"batch":[`+good+`,`+bad+`]}`), DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, rejs := req.Messages("web", recv, DefaultLimits())
+			if len(msgs) != 1 || len(rejs) != 1 {
+				t.Fatalf("%d messages, %d rejections", len(msgs), len(rejs))
+			}
+			for _, b := range [][]byte{msgs[0].Raw, rejs[0].Sample} {
+				if strings.Contains(string(b), "wk-secret-9") {
+					t.Errorf("the write key is kept: %s", b)
+				}
+			}
+		})
 	}
 }

@@ -78,6 +78,9 @@ func typeBit(t string) uint16 {
 // SourceDelta counts a source's logged messages and rejections in a run.
 type SourceDelta struct {
 	Messages, Rejected int64
+	// Clamped counts the messages whose timestamp was replaced by their
+	// receive time (trackplan.Message.TimestampClamped).
+	Clamped int64
 }
 
 // Seen is a first/last-seen pair with a count.
@@ -403,7 +406,11 @@ func (d *Delta) source(name string) *SourceDelta {
 
 func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 	m := c.Message
-	d.source(m.Source).Messages++
+	src := d.source(m.Source)
+	src.Messages++
+	if m.TimestampClamped {
+		src.Clamped++
+	}
 	key := EventKey{Source: m.Source, Type: m.Type, Name: m.EventName()}
 	at := m.Timestamp
 

@@ -44,6 +44,7 @@ type wireRecord struct {
 	Properties  map[string]any  `json:"pr,omitempty"`
 	Traits      map[string]any  `json:"tr,omitempty"`
 	Raw         json.RawMessage `json:"raw,omitempty"`
+	Clamped     bool            `json:"cl,omitempty"` // the client's timestamp was replaced
 	Sample      []byte          `json:"smp,omitempty"` // a rejection's sample: any bytes
 }
 
@@ -75,7 +76,7 @@ func EncodeMessage(m *trackplan.Message) ([]byte, error) {
 		Source: m.Source, Type: string(m.Type), MessageID: m.MessageID, UserID: m.UserID,
 		AnonymousID: m.AnonymousID, GroupID: m.GroupID, Event: m.Event, Name: m.Name, PreviousID: m.PreviousID,
 		Timestamp: m.Timestamp.UnixMicro(), ReceivedAt: m.ReceivedAt.UnixMicro(),
-		Properties: m.Properties, Traits: m.Traits, Raw: validRaw(m.Raw),
+		Properties: m.Properties, Traits: m.Traits, Raw: validRaw(m.Raw), Clamped: m.TimestampClamped,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode log record of message %q: %w", m.MessageID, err)
@@ -199,7 +200,7 @@ func fromWire(seq int64, w *wireRecord) Record {
 		Source: w.Source, Type: trackplan.CallType(w.Type), MessageID: w.MessageID, UserID: w.UserID,
 		AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
 		Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
-		Properties: w.Properties, Traits: w.Traits, Raw: []byte(w.Raw),
+		Properties: w.Properties, Traits: w.Traits, Raw: []byte(w.Raw), TimestampClamped: w.Clamped,
 	}}
 }
 

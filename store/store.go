@@ -174,6 +174,10 @@ type Totals struct {
 	// (shared devices), of which only the first link is followed.
 	LinkedIDs         int64 `json:"linked_ids"`
 	IdentityConflicts int64 `json:"identity_conflicts"`
+	// ClampedTimestamps counts accepted messages whose timestamp was
+	// before 2000 or more than a day after their receipt, and was replaced
+	// by the receive time.
+	ClampedTimestamps int64 `json:"clamped_timestamps"`
 }
 
 // ObservedEvent is what was seen of one event.

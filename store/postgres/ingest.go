@@ -970,26 +970,28 @@ func appendSources(stmts []stmt, m map[string]*store.SourceDelta) []stmt {
 		return stmts
 	}
 	type row struct {
-		source             string
-		messages, rejected int64
+		source                      string
+		messages, rejected, clamped int64
 	}
 	rows := make([]row, 0, len(m))
 	for src, s := range m {
-		rows = append(rows, row{text(src), s.Messages, s.Rejected})
+		rows = append(rows, row{text(src), s.Messages, s.Rejected, s.Clamped})
 	}
 	rows = sortMerge(rows, func(a, b row) int { return cmp.Compare(a.source, b.source) }, func(into *row, r row) {
 		into.messages += r.messages
 		into.rejected += r.rejected
+		into.clamped += r.clamped
 	})
 	sources := make([]string, len(rows))
 	messages := make([]int64, len(rows))
 	rejected := make([]int64, len(rows))
+	clamped := make([]int64, len(rows))
 	for i, r := range rows {
-		sources[i], messages[i], rejected[i] = r.source, r.messages, r.rejected
+		sources[i], messages[i], rejected[i], clamped[i] = r.source, r.messages, r.rejected, r.clamped
 	}
-	return append(stmts, stmt{name: "update source counts", args: []any{sources, messages, rejected},
-		sql: `INSERT INTO source_counts AS t (source, messages, rejected)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+	return append(stmts, stmt{name: "update source counts", args: []any{sources, messages, rejected, clamped},
+		sql: `INSERT INTO source_counts AS t (source, messages, rejected, clamped)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
 		ON CONFLICT (source) DO UPDATE SET messages = t.messages + excluded.messages,
-		rejected = t.rejected + excluded.rejected`})
+		rejected = t.rejected + excluded.rejected, clamped = t.clamped + excluded.clamped`})
 }

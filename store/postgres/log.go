@@ -250,8 +250,8 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 			return runBatch(ctx, tx, []stmt{
 				{name: "lock derive cursor", sql: `SELECT cursor FROM derive_state FOR UPDATE`},
 				{name: "empty derived tables", sql: `TRUNCATE ` + strings.Join(derivedTables, ", ")},
-				{name: "reset source counts", sql: `UPDATE source_counts SET messages = 0, rejected = 0
-					WHERE messages <> 0 OR rejected <> 0`},
+				{name: "reset source counts", sql: `UPDATE source_counts SET messages = 0, rejected = 0, clamped = 0
+					WHERE messages <> 0 OR rejected <> 0 OR clamped <> 0`},
 				{name: "reset derive cursor", sql: `UPDATE derive_state SET cursor = 0, epoch = epoch + 1`},
 			})
 		})

@@ -16,7 +16,7 @@ var derivedDumps = map[string]string{
 	"violations":     `SELECT hour, source, type, event, code, path, expected, observed, count, first_seen, last_seen, hex(sample) FROM violations ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`,
 	"event_hourly":   `SELECT h.hour, e.source, e.type, e.name, h.count, h.first_seen, h.last_seen FROM event_hourly h JOIN events e ON e.id = h.event_id ORDER BY 1, 2, 3, 4`,
 	"rejections":     `SELECT source, reason, count, first_seen, last_seen, sample FROM rejections ORDER BY 1, 2`,
-	"source_counts":  `SELECT source, messages, rejected FROM source_counts ORDER BY 1`,
+	"source_counts":  `SELECT source, messages, rejected, clamped FROM source_counts ORDER BY 1`,
 	"users":          `SELECT user_id, count, first_seen, last_seen FROM users ORDER BY 1`,
 	"user_traits":    `SELECT user_id, name, value, at FROM user_traits ORDER BY 1, 2`,
 	"accounts":       `SELECT group_id, count, first_seen, last_seen FROM accounts ORDER BY 1`,

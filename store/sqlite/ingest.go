@@ -139,10 +139,10 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 	defer ex.close()
 
 	for src, s := range d.Sources {
-		ex.exec(`INSERT INTO source_counts (source, messages, rejected) VALUES (?, ?, ?)
+		ex.exec(`INSERT INTO source_counts (source, messages, rejected, clamped) VALUES (?, ?, ?, ?)
 			ON CONFLICT (source) DO UPDATE SET messages = messages + excluded.messages,
-			rejected = rejected + excluded.rejected`,
-			src, s.Messages, s.Rejected)
+			rejected = rejected + excluded.rejected, clamped = clamped + excluded.clamped`,
+			src, s.Messages, s.Rejected, s.Clamped)
 	}
 	for k, r := range d.Rejections {
 		ex.exec(`INSERT INTO rejections (source, reason, count, first_seen, last_seen, sample) VALUES (?, ?, ?, ?, ?, ?)

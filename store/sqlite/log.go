@@ -245,7 +245,7 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE source_counts SET messages = 0, rejected = 0`); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE source_counts SET messages = 0, rejected = 0, clamped = 0`); err != nil {
 		return fmt.Errorf("reset source counts: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE derive_state SET cursor = 0, epoch = epoch + 1`); err != nil {

@@ -19,11 +19,12 @@ func (db *DB) Observed(ctx context.Context) (*store.Observed, error) {
 	err := db.read.QueryRowContext(ctx, `SELECT
 		coalesce((SELECT sum(messages) FROM source_counts), 0),
 		coalesce((SELECT sum(rejected) FROM source_counts), 0),
+		coalesce((SELECT sum(clamped) FROM source_counts), 0),
 		(SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.id = u.user_id)),
 		(SELECT count(*) FROM accounts),
 		(SELECT count(DISTINCT id) FROM identity_links),
 		(SELECT count(*) FROM (SELECT id FROM identity_links GROUP BY id HAVING count(*) > 1))`).
-		Scan(&o.Totals.Messages, &o.Totals.Rejected, &o.Totals.Users, &o.Totals.Accounts, &o.Totals.LinkedIDs, &o.Totals.IdentityConflicts)
+		Scan(&o.Totals.Messages, &o.Totals.Rejected, &o.Totals.ClampedTimestamps, &o.Totals.Users, &o.Totals.Accounts, &o.Totals.LinkedIDs, &o.Totals.IdentityConflicts)
 	if err != nil {
 		return nil, fmt.Errorf("read totals: %w", err)
 	}

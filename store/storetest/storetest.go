@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"VerdictHours", testVerdictHours},
 		{"SwitchPlan", testSwitchPlan},
 		{"Identity", testIdentity},
+		{"ClampedTimestamps", testClampedTimestamps},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
