@@ -167,7 +167,7 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		fmt.Fprintln(w, line)
 	}
 	for _, g := range groups(r.Findings, cmp.Or(o.GroupBy, BySeverity)) {
-		fmt.Fprintf(w, "\n%s (%d)\n", paint("1", strings.ToUpper(g.title)), len(g.findings))
+		fmt.Fprintf(w, "\n%s (%d)\n", paint("1", Terminal(strings.ToUpper(g.title))), len(g.findings))
 		infos := 0
 		for _, f := range g.findings {
 			if f.Severity == trackplan.SeverityInfo {
@@ -179,9 +179,12 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 			if f.Path != "" {
 				where += " · " + f.Path
 			}
-			fmt.Fprintf(w, "  %s %-26s %s\n", paint(sevColor[f.Severity], severityMark(f.Severity)), f.Code, where)
+			// Event names, paths and values come from whoever sent the
+			// events: escaped, so they cannot forge lines or move the
+			// cursor.
+			fmt.Fprintf(w, "  %s %-26s %s\n", paint(sevColor[f.Severity], severityMark(f.Severity)), f.Code, Terminal(where))
 			if detail := detailLine(f); detail != "" {
-				fmt.Fprintf(w, "      %s\n", detail)
+				fmt.Fprintf(w, "      %s\n", Terminal(detail))
 			}
 		}
 		if o.InfoLimit > 0 && infos > o.InfoLimit {
@@ -261,17 +264,18 @@ func WriteMarkdown(w io.Writer, r *Report, by GroupBy) error {
 	return nil
 }
 
-// MarkdownCell escapes text for a markdown table cell: pipes, newlines and HTML.
+// MarkdownCell escapes text for a markdown table cell: pipes, newlines,
+// HTML, links, images, mentions and autolinks (see markdownText), and
+// control characters.
 func MarkdownCell(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'")
-	return r.Replace(s)
+	return unmention(markdownText.Replace(Terminal(s)))
 }
 
 func MarkdownCode(s string) string {
 	if s == "" {
 		return ""
 	}
-	return "`" + strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s) + "`"
+	return "`" + strings.NewReplacer("`", "'", "|", `\|`).Replace(Terminal(s)) + "`"
 }
 
 // JUnit XML, one test case per event (and one for plan-wide findings):

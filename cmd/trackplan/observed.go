@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/report"
 	"github.com/trackplan/trackplan/store"
 	tpsync "github.com/trackplan/trackplan/sync"
 )
@@ -150,7 +151,7 @@ func writeObservedText(w io.Writer, o *store.Observed) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tTYPE\tEVENT\tCOUNT\tFIRST SEEN\tLAST SEEN\tPROPERTIES")
 	for _, e := range o.Events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Source, e.Type, e.Name, e.Count,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", report.Terminal(e.Source), e.Type, report.Terminal(e.Name), e.Count,
 			e.FirstSeen.Format(time.DateTime), e.LastSeen.Format(time.DateTime), propSummary(e.Properties))
 	}
 	if err := tw.Flush(); err != nil {
@@ -182,8 +183,10 @@ func propSummary(props []store.ObservedProperty) string {
 	return oneLine(strings.Join(parts, ", "), 120)
 }
 
+// oneLine fits text from events on one line of at most n characters,
+// escaped for a terminal.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = report.Terminal(strings.Join(strings.Fields(s), " "))
 	if len([]rune(s)) > n {
 		return string([]rune(s)[:n]) + "…"
 	}

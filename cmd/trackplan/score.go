@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/report"
 	"github.com/trackplan/trackplan/scoring"
 	"github.com/trackplan/trackplan/store"
 )
@@ -331,15 +332,15 @@ func (v *scoreView) writeCSV(w io.Writer) error {
 		cw.Write([]string{"id", "score", "raw", "active", "band", "trend", "frequency", "last_active", "accounts",
 			"adoption", "adoption_all_time", "activation"})
 		for _, u := range v.Users {
-			cw.Write([]string{u.ID, strconv.Itoa(u.Score), strconv.FormatInt(u.Raw, 10), strconv.FormatBool(u.Active),
-				u.Band, f(u.Trend), strconv.Itoa(u.Frequency), rfc(u.LastActive), strings.Join(u.Accounts, ";"),
+			cw.Write([]string{report.CSVCell(u.ID), strconv.Itoa(u.Score), strconv.FormatInt(u.Raw, 10), strconv.FormatBool(u.Active),
+				u.Band, f(u.Trend), strconv.Itoa(u.Frequency), rfc(u.LastActive), report.CSVCell(strings.Join(u.Accounts, ";")),
 				f(u.Adoption), f(u.AdoptionAllTime), optional(u.Activation)})
 		}
 	} else {
 		cw.Write([]string{"id", "name", "average_score", "total_score", "band", "trend", "active_users", "total_users",
 			"active_pct", "frequency", "last_active", "adoption", "adoption_all_time", "activation"})
 		for _, a := range v.Accounts {
-			cw.Write([]string{a.ID, a.Name, f(a.AverageScore), strconv.FormatInt(a.TotalScore, 10), a.Band, f(a.Trend),
+			cw.Write([]string{report.CSVCell(a.ID), report.CSVCell(a.Name), f(a.AverageScore), strconv.FormatInt(a.TotalScore, 10), a.Band, f(a.Trend),
 				strconv.Itoa(a.ActiveUsers), strconv.Itoa(a.TotalUsers), f(a.ActivePct), strconv.Itoa(a.Frequency),
 				rfc(a.LastActive), f(a.Adoption), f(a.AdoptionAllTime), optional(a.Activation)})
 		}
