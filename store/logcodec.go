@@ -44,7 +44,7 @@ type wireRecord struct {
 	Properties  map[string]any  `json:"pr,omitempty"`
 	Traits      map[string]any  `json:"tr,omitempty"`
 	Raw         json.RawMessage `json:"raw,omitempty"`
-	Clamped     bool            `json:"cl,omitempty"` // the client's timestamp was replaced
+	Clamped     bool            `json:"cl,omitempty"`  // the client's timestamp was replaced
 	Sample      []byte          `json:"smp,omitempty"` // a rejection's sample: any bytes
 }
 

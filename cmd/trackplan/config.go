@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -134,6 +135,8 @@ func (c *Config) Validate() error {
 	var v trackplan.ValidationError
 	if c.Listen == "" {
 		v.Add("listen", "must not be empty")
+	} else if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		v.Add("listen", fmt.Sprintf("%q is not a host:port address (e.g. 127.0.0.1:8080 or :8080)", c.Listen))
 	}
 	if c.DB == "" {
 		v.Add("db", "must not be empty")

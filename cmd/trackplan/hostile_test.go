@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/sqlite"
 )
 
 // TestHostileTimestampsAndIDs: a timestamp far in the future (year 10000
@@ -85,5 +90,76 @@ func TestHostileOutput(t *testing.T) {
 	}
 	if !strings.Contains(out, `"'=HYPERLINK(""https://evil.example"",""x"")",'=1+1`) {
 		t.Errorf("score csv does not neutralise formulas:\n%s", out)
+	}
+}
+
+// TestShutdownWithSlowClient: a client that never finishes its request does
+// not make a graceful shutdown fail; what was acknowledged stays.
+func TestShutdownWithSlowClient(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := startServer(serverConfig{Listen: "127.0.0.1:0", Sources: []segment.Source{{Name: "web", WriteKey: testKey}},
+		Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{server: srv, st: st, url: "http://" + srv.Addr}
+	if got := ts.post(t, "/v1/batch", batch(msg("kept", "")), nil); got.status != 200 {
+		t.Fatalf("batch: %d %s", got.status, got.body)
+	}
+	conn, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers sent, the body promised and never sent.
+	fmt.Fprintf(conn, "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"batch\":[")
+	time.Sleep(50 * time.Millisecond)
+	if err := srv.Shutdown(300 * time.Millisecond); err != nil {
+		t.Fatalf("shutdown with a slow client: %v", err)
+	}
+	o, err := st.Observed(context.Background())
+	if err != nil || o.Totals.Messages != 1 {
+		t.Errorf("after shutdown: %+v, %v; want the acknowledged message", o, err)
+	}
+}
+
+// TestDatabaseNames: a libpq keyword/value string is PostgreSQL (never a
+// SQLite file named after the password), a URL of another database or a
+// PostgreSQL URL that does not parse is a usage error, and no answer
+// repeats a password.
+func TestDatabaseNames(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	tests := []struct {
+		name, dsn string
+		code      int
+		says      string
+	}{
+		{"libpq string, nothing listening", "host=127.0.0.1 port=1 user=x password=s3cret-pw dbname=x connect_timeout=2", exitUpstream, "open store"},
+		{"mysql URL", "mysql://root:s3cret-pw@127.0.0.1/db", exitUsage, "mysql:// is not a store"},
+		{"postgres URL that does not parse", "postgres://u:s3cret-pw%zz@127.0.0.1/db", exitUsage, "does not parse"},
+		{"empty", " ", exitUsage, "db: empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := trackplanRun(t, "--db", tt.dsn, "observed")
+			if code != tt.code || !strings.Contains(stderr, tt.says) {
+				t.Errorf("exit %d, stderr %q; want exit %d saying %q", code, stderr, tt.code, tt.says)
+			}
+			if strings.Contains(stdout+stderr, "s3cret-pw") {
+				t.Errorf("the password is repeated: %s%s", stdout, stderr)
+			}
+		})
+	}
+	_, out, _ := trackplanRun(t, "--db", "host=127.0.0.1 password='s3cret pw' dbname=x", "config", "check")
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("config check prints the password: %s", out)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a file was created for a connection string: %v", entries)
 	}
 }

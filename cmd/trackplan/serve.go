@@ -370,6 +370,13 @@ func (s *server) Shutdown(grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A client still sending (a slow or stalled one) was never
+		// acknowledged: closing its connection loses nothing it was told
+		// was kept, and it retries. Not a failed shutdown.
+		s.log.Warn("closed connections still open after the shutdown grace; their requests were not acknowledged", "grace", grace)
+		err = s.http.Close()
+	}
 	if serveErr := <-s.done; serveErr != nil {
 		err = errors.Join(err, serveErr)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -35,8 +36,14 @@ func openStore(ctx context.Context, dsn string, l store.Limits) (store.Store, er
 // does not exist only if create is set. A PostgreSQL database is never
 // created: it exists or the connection fails.
 func openStoreAs(ctx context.Context, dsn string, l store.Limits, create bool) (store.Store, error) {
+	if err := checkDSN(dsn); err != nil {
+		return nil, err
+	}
 	if isPostgres(dsn) {
 		db, err := postgres.Open(ctx, dsn, l)
+		if errors.Is(err, postgres.ErrBadDSN) {
+			return nil, usage("db: %v", err)
+		}
 		if err != nil {
 			return nil, upstream(fmt.Errorf("open store %s: %w", redactDSN(dsn), err))
 		}
@@ -110,8 +117,42 @@ func storeLimits(cfg Config) store.Limits {
 	return l
 }
 
+// isPostgres reports whether dsn names a PostgreSQL database: a
+// postgres:// or postgresql:// URL, or a libpq keyword/value string
+// ("host=db dbname=trackplan user=…"). Anything else is a SQLite path.
 func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || isKeywordDSN(dsn)
+}
+
+// libpqKeywords are the keywords that make a string a libpq connection
+// string rather than a file name.
+var libpqKeywords = regexp.MustCompile(`(?:^|\s)(?:host|hostaddr|port|dbname|user|password|sslmode|connect_timeout|service)\s*=`)
+
+func isKeywordDSN(dsn string) bool {
+	return strings.Contains(dsn, "=") && libpqKeywords.MatchString(dsn)
+}
+
+// urlScheme matches a URL's scheme, to tell a URL of another database from
+// a file path.
+var urlScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://`)
+
+// checkDSN refuses, as a usage error, a database name trackplan cannot
+// open: a URL of another database (mysql://, …) or a PostgreSQL URL that
+// does not parse. The message never repeats the string, which may hold a
+// password.
+func checkDSN(dsn string) error {
+	switch {
+	case strings.TrimSpace(dsn) == "":
+		return usage("db: empty; give a SQLite file path or a postgres:// URL")
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		if _, err := url.Parse(dsn); err != nil {
+			return usage("db: the PostgreSQL URL does not parse (check its escaping: a password with @, / or %% must be percent-encoded)")
+		}
+	case urlScheme.MatchString(dsn):
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return usage("db: %s:// is not a store trackplan supports; give a SQLite file path or a postgres:// URL", scheme)
+	}
+	return nil
 }
 
 func migrateCommand() *cli.Command {
@@ -133,6 +174,9 @@ func migrateCommand() *cli.Command {
 // redactDSN hides the password of a database URL (in its user info or a
 // password parameter) before it is logged or printed.
 func redactDSN(dsn string) string {
+	if isKeywordDSN(dsn) {
+		return keywordPassword.ReplaceAllString(dsn, "${1}xxx")
+	}
 	if !isPostgres(dsn) {
 		return dsn
 	}
@@ -150,6 +194,10 @@ func redactDSN(dsn string) string {
 	}
 	return u.String()
 }
+
+// keywordPassword matches the value of a keyword/value string's password,
+// quoted or not.
+var keywordPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
 
 // configuredStore loads the configuration and opens its store; the caller
 // closes the store.

@@ -58,14 +58,35 @@ type DB struct {
 	parts  map[string]bool // arrival days (YYYY-MM-DD) whose log partition is known to exist
 }
 
+// ErrBadDSN is returned by Open for a connection string that does not parse.
+var ErrBadDSN = errors.New("bad PostgreSQL connection string")
+
+// Defaults of the connection string's connect_timeout and the session's
+// statement_timeout, used when the connection string sets neither.
+const (
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultStatementTimeout = 2 * time.Minute
+)
+
 // Open connects to the database named by dsn (a postgres:// URL or a
 // keyword/value string, optionally with search_path and pgxpool settings such
 // as pool_max_conns), applies pending migrations and loads the cardinality
-// guard.
+// guard. Unless dsn sets them, connecting times out after
+// DefaultConnectTimeout and a statement after DefaultStatementTimeout.
 func Open(ctx context.Context, dsn string, limits store.Limits) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("parse postgres dsn: %w", err)
+		// pgx's message may quote the string; its password is masked.
+		return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
+	}
+	// Bounded waits by default: a database that does not answer must
+	// not hang a command or the collector. The connection string's own
+	// settings win.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(DefaultStatementTimeout.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
