@@ -160,6 +160,87 @@ func (p *Pipeline) Submit(ctx context.Context, msgs []*trackplan.Message, rejs [
 	return <-s.done
 }
 
+// ReasonStoreRejected is the rejection reason of a message the store could
+// not take (store.ErrUnstorable) once it was isolated from the others.
+const ReasonStoreRejected = "store_rejected"
+
+// isolate commits a group whose append the store refused as unstorable:
+// each submission on its own, and within one that fails, halves of its
+// messages, down to single messages, which become store_rejected
+// rejections. Every submission is answered by its own outcome.
+func (p *Pipeline) isolate(ctx context.Context, group []*submission, at time.Time, start time.Time) {
+	var total store.IngestResult
+	var firstErr error
+	for _, s := range group {
+		b := s.batch
+		b.At = at
+		r, err := p.appendIsolated(ctx, &b)
+		if err == nil {
+			total.Stored += r.Stored
+			total.Duplicates += r.Duplicates
+			total.Rejected += r.Rejected
+		} else if firstErr == nil {
+			firstErr = err
+		}
+		s.done <- err
+	}
+	if p.opts.OnCommit != nil {
+		p.opts.OnCommit(total, time.Since(start), firstErr)
+	}
+	p.totals.Lock()
+	p.totals.Stored += total.Stored
+	p.totals.Duplicates += total.Duplicates
+	p.totals.Rejected += total.Rejected
+	p.totals.Unlock()
+}
+
+// appendIsolated appends b, splitting it while the store refuses its data.
+func (p *Pipeline) appendIsolated(ctx context.Context, b *store.LogBatch) (store.IngestResult, error) {
+	r, err := p.st.Append(ctx, b)
+	if !errors.Is(err, store.ErrUnstorable) {
+		return r, err
+	}
+	switch len(b.Messages) {
+	case 0:
+		return r, err // the rejections themselves: nothing left to isolate
+	case 1:
+		m := b.Messages[0]
+		p.opts.Logger.Warn("a message the store cannot take was rejected", "source", m.Source, "err", err)
+		rej := trackplan.Rejection{Source: m.Source, Reason: ReasonStoreRejected, Sample: sample(m.Raw), ReceivedAt: m.ReceivedAt}
+		return p.st.Append(ctx, &store.LogBatch{Rejections: append(b.Rejections, rej), At: b.At})
+	}
+	half := len(b.Messages) / 2
+	var out store.IngestResult
+	for i, part := range []*store.LogBatch{
+		{Messages: b.Messages[:half], Rejections: b.Rejections, At: b.At},
+		{Messages: b.Messages[half:], At: b.At},
+	} {
+		if len(b.Lines) == len(b.Messages) {
+			part.Lines = b.Lines[:half]
+			if i == 1 {
+				part.Lines = b.Lines[half:]
+			}
+		}
+		r, err := p.appendIsolated(ctx, part)
+		if err != nil {
+			return out, err
+		}
+		out.Stored += r.Stored
+		out.Duplicates += r.Duplicates
+		out.Rejected += r.Rejected
+	}
+	return out, nil
+}
+
+// sample keeps the start of a rejected message for the report.
+func sample(raw []byte) []byte {
+	const n = 512
+	if len(raw) <= n {
+		return raw
+	}
+	return raw[:n]
+}
+
 // Close stops accepting submissions, commits everything already queued and
 // waits for the committer to finish.
 func (p *Pipeline) Close() error {
@@ -211,6 +292,12 @@ func (p *Pipeline) commit(ctx context.Context, group []*submission) {
 	b.At = p.opts.Now().UTC()
 	start := time.Now()
 	r, err := p.st.Append(ctx, b)
+	if errors.Is(err, store.ErrUnstorable) {
+		// Something in the group is data the store cannot hold: find it,
+		// so it fails alone and every other submission is kept.
+		p.isolate(ctx, group, b.At, start)
+		return
+	}
 	took := time.Since(start)
 	if p.opts.OnCommit != nil {
 		p.opts.OnCommit(r, took, err)

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/trackplan/trackplan"
@@ -120,6 +121,12 @@ type Batch struct {
 	// unless the verdicts follow that plan.
 	Plan string
 }
+
+// ErrUnstorable is wrapped by the error of a store that refused the data
+// itself (a value it cannot hold), as opposed to an outage: the same data
+// would fail again. The ingest pipeline then isolates the messages at fault
+// and stores the others.
+var ErrUnstorable = errors.New("the store cannot take this data")
 
 // MessageKey is the dedupe key of a message: its messageId, or a hash of
 // its raw JSON when the client sent none, so an identical resend still

@@ -56,6 +56,9 @@ func (db *DB) Append(ctx context.Context, b *store.LogBatch) (store.IngestResult
 			res, err = db.appendTx(ctx, b, lines, rejLines, at)
 			return err
 		})
+		if unstorable(err) {
+			return res, fmt.Errorf("%w: %w", store.ErrUnstorable, err)
+		}
 		if attempt > 0 || !noPartition(err) {
 			return res, err
 		}

@@ -248,6 +248,14 @@ func retry(ctx context.Context, fn func() error) error {
 	}
 }
 
+// unstorable reports an error about the data rather than the database: a
+// data exception (SQLSTATE class 22) or a limit such as the index row size
+// (class 54). The same data would fail again.
+func unstorable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "54"))
+}
+
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
