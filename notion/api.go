@@ -13,22 +13,23 @@ import (
 	"time"
 )
 
-// notionVersion is the API version spoken here: notionapi v1.13.3's, the
-// last one with one schema per database.
-const notionVersion = "2022-06-28"
-
 // pageSize is the largest page Notion serves.
 const pageSize = 100
 
 // api sends requests that notionapi cannot make or cannot decode: reads
 // (notionapi fails on any property type it does not know), writes that
-// clear values or must not send "archived": false, and the page property
-// item endpoint it lacks. It goes through the same http.Client, so the same
-// Transport.
+// clear values or must not send "archived": false, the page property item
+// endpoint it lacks, and everything of API version 2025-09-03 (data
+// sources), which it does not speak. It goes through the same http.Client,
+// so the same Transport.
 type api struct {
-	hc    *http.Client
-	token string
+	hc      *http.Client
+	token   string
+	version string // the Notion-Version header
 }
+
+// sources reports whether the API version has data sources (2025-09-03).
+func (a *api) sources() bool { return a.version != Version20220628 }
 
 // do sends method path?query with in as the JSON body and decodes a 200
 // answer into out. Anything else becomes an *APIError. path must already be
@@ -51,7 +52,7 @@ func (a *api) do(ctx context.Context, method, path string, query url.Values, in,
 		return fmt.Errorf("notion %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
-	req.Header.Set("Notion-Version", notionVersion)
+	req.Header.Set("Notion-Version", a.version)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -183,6 +184,7 @@ type columnConfig struct {
 	Type     string `json:"type"`
 	Relation *struct {
 		DatabaseID   string `json:"database_id"`
+		DataSourceID string `json:"data_source_id"` // 2025-09-03
 		Type         string `json:"type"`
 		DualProperty *struct {
 			SyncedPropertyName string `json:"synced_property_name"`
@@ -191,31 +193,110 @@ type columnConfig struct {
 	} `json:"relation"`
 }
 
-// database is a database object, decoded by hand for the same reason as page.
+// relatesTo reports whether a relation column points at t: at its data
+// source, or at its database (on 2022-06-28 the only id a relation has; on
+// 2025-09-03 a relation to another data source of the same database counts
+// too, so a plan read from a second source keeps its Properties database).
+func (c columnConfig) relatesTo(t *table) bool {
+	if c.Type != "relation" || c.Relation == nil {
+		return false
+	}
+	return (c.Relation.DataSourceID != "" && normID(c.Relation.DataSourceID) == normID(t.id)) ||
+		(c.Relation.DatabaseID != "" && normID(c.Relation.DatabaseID) == normID(t.dbID))
+}
+
+// target returns the id a relation column points at: its data source on
+// 2025-09-03, else its database.
+func (c columnConfig) target() string {
+	if c.Relation == nil {
+		return ""
+	}
+	if c.Relation.DataSourceID != "" {
+		return c.Relation.DataSourceID
+	}
+	return c.Relation.DatabaseID
+}
+
+// database is what holds a schema and rows: a database object on
+// 2022-06-28, a data source object on 2025-09-03. It is decoded by hand for
+// the same reason as page. On 2025-09-03 a database object is decoded into
+// it too, for its data sources (it then has no properties).
 type database struct {
+	Object     string                  `json:"object"`
 	ID         string                  `json:"id"`
 	Title      []richText              `json:"title"`
 	Properties map[string]columnConfig `json:"properties"`
+	Parent     struct {
+		Type       string `json:"type"`
+		DatabaseID string `json:"database_id"`
+	} `json:"parent"`
+	DataSources []dataSourceRef `json:"data_sources"`
+
+	// dbID is the database: ID on 2022-06-28, the data source's parent on
+	// 2025-09-03.
+	dbID string
+	// sources is the number of data sources of the database (1 on
+	// 2022-06-28).
+	sources int
 }
 
-func (a *api) getDatabase(ctx context.Context, id string) (*database, error) {
-	var db database
-	if err := a.do(ctx, http.MethodGet, "/v1/databases/"+escapeID(id), nil, nil, &db); err != nil {
-		return nil, err
-	}
+// dataSourceRef is an entry of a database's data_sources.
+type dataSourceRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// name returns the title of the database or data source.
+func (db *database) name() string { return plainText(db.Title) }
+
+func (db *database) fillNames() {
 	for name, c := range db.Properties {
 		if c.Name == "" {
 			c.Name = name
 			db.Properties[name] = c
 		}
 	}
+}
+
+// getDatabase retrieves a database: with its schema on 2022-06-28, with its
+// data sources (and no schema) on 2025-09-03.
+func (a *api) getDatabase(ctx context.Context, id string) (*database, error) {
+	var db database
+	if err := a.do(ctx, http.MethodGet, "/v1/databases/"+escapeID(id), nil, nil, &db); err != nil {
+		return nil, err
+	}
+	db.fillNames()
+	db.dbID, db.sources = db.ID, 1
 	return &db, nil
 }
 
-// queryAll reads every page of a database matching filter (nil for all),
-// page by page.
+// getDataSource retrieves a data source and its schema (2025-09-03).
+func (a *api) getDataSource(ctx context.Context, id string) (*database, error) {
+	var ds database
+	if err := a.do(ctx, http.MethodGet, "/v1/data_sources/"+escapeID(id), nil, nil, &ds); err != nil {
+		return nil, err
+	}
+	ds.fillNames()
+	ds.dbID = ds.Parent.DatabaseID
+	if ds.dbID == "" {
+		ds.dbID = ds.ID
+	}
+	return &ds, nil
+}
+
+// collection returns the path of what holds rows with id: a data source on
+// 2025-09-03, a database on 2022-06-28.
+func (a *api) collection(id string) string {
+	if a.sources() {
+		return "/v1/data_sources/" + escapeID(id)
+	}
+	return "/v1/databases/" + escapeID(id)
+}
+
+// queryAll reads every page of a database (2022-06-28) or data source
+// (2025-09-03) matching filter (nil for all), page by page.
 func (a *api) queryAll(ctx context.Context, dbID string, filter any, each func(page) error) error {
-	path := "/v1/databases/" + escapeID(dbID) + "/query"
+	path := a.collection(dbID) + "/query"
 	body := map[string]any{"page_size": pageSize}
 	if filter != nil {
 		body["filter"] = filter
@@ -272,12 +353,14 @@ func (a *api) relationItems(ctx context.Context, pageID, propID string) ([]strin
 	}
 }
 
-// createPage creates a page in a database and returns its id.
+// createPage creates a page in a database (2022-06-28) or a data source
+// (2025-09-03) and returns its id.
 func (a *api) createPage(ctx context.Context, dbID string, props map[string]any) (string, error) {
-	body := map[string]any{
-		"parent":     map[string]string{"type": "database_id", "database_id": dbID},
-		"properties": props,
+	parent := map[string]string{"type": "database_id", "database_id": dbID}
+	if a.sources() {
+		parent = map[string]string{"type": "data_source_id", "data_source_id": dbID}
 	}
+	body := map[string]any{"parent": parent, "properties": props}
 	var p struct {
 		ID string `json:"id"`
 	}
@@ -294,6 +377,30 @@ func (a *api) createPage(ctx context.Context, dbID string, props map[string]any)
 // it sends no "archived" key, which would restore a page someone trashed.
 func (a *api) updatePage(ctx context.Context, pageID string, props map[string]any) error {
 	return a.do(ctx, http.MethodPatch, "/v1/pages/"+escapeID(pageID), nil, map[string]any{"properties": props}, nil)
+}
+
+// updateSchema changes columns of a data source (2025-09-03): properties
+// maps a column's name to its new config (or nil to remove it).
+func (a *api) updateSchema(ctx context.Context, dsID string, props map[string]any) error {
+	return a.do(ctx, http.MethodPatch, "/v1/data_sources/"+escapeID(dsID), nil, map[string]any{"properties": props}, nil)
+}
+
+// createDatabase creates a database with its first data source
+// (2025-09-03) and returns the database object, data_sources filled.
+func (a *api) createDatabase(ctx context.Context, parentPage, title string, props map[string]any) (*database, error) {
+	body := map[string]any{
+		"parent":              map[string]string{"type": "page_id", "page_id": parentPage},
+		"title":               []map[string]any{{"type": "text", "text": map[string]string{"content": title}}},
+		"initial_data_source": map[string]any{"properties": props},
+	}
+	var db database
+	if err := a.do(ctx, http.MethodPost, "/v1/databases", nil, body, &db); err != nil {
+		return nil, err
+	}
+	if db.ID == "" || len(db.DataSources) == 0 {
+		return nil, fmt.Errorf("notion POST /v1/databases: answer has no database id or no data source")
+	}
+	return &db, nil
 }
 
 // archivePage moves a page to the trash.

@@ -41,11 +41,11 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		cfg: cfg,
 		tr:  tr,
-		api: &api{hc: hc, token: cfg.Token},
+		api: &api{hc: hc, token: cfg.Token, version: cfg.APIVersion},
 		// notionapi's own 429 loop re-sends a drained body and WithRetry(0)
 		// retries forever: one attempt, the Transport retries.
 		sdk: notionapi.NewClient(notionapi.Token(cfg.Token),
-			notionapi.WithHTTPClient(hc), notionapi.WithRetry(1), notionapi.WithVersion(notionVersion)),
+			notionapi.WithHTTPClient(hc), notionapi.WithRetry(1), notionapi.WithVersion(cfg.APIVersion)),
 		log: cfg.Logger,
 		red: redactor{secret: cfg.Token},
 	}, nil
@@ -75,6 +75,7 @@ type row struct {
 
 // snapshot is what a read found: both databases bound, their rows.
 type snapshot struct {
+	loc       Location
 	events    *table
 	props     *table // nil when not read
 	eventRows []*row
@@ -90,11 +91,13 @@ func (c *Client) read(ctx context.Context, withProps bool) (*snapshot, error) {
 		return nil, err
 	}
 	s := &snapshot{events: ev}
+	s.loc = Location{APIVersion: c.cfg.APIVersion, Events: ev.source()}
 	s.problems = append(s.problems, missingColumns(ev)...)
 	if withProps {
 		if s.props, err = c.openProperties(ctx, ev); err != nil {
 			return nil, err
 		}
+		s.loc.Properties = s.props.source()
 		s.problems = append(s.problems, missingColumns(s.props)...)
 	}
 	rows, probs, err := c.readRows(ctx, ev)
@@ -125,65 +128,68 @@ func missingColumns(t *table) []RowError {
 }
 
 func (c *Client) openEvents(ctx context.Context) (*table, error) {
-	id := c.cfg.EventsDB
-	if id == "" {
+	if c.cfg.EventsDB == "" {
 		return nil, errors.New("notion events database id is not configured")
 	}
-	db, err := c.api.getDatabase(ctx, id)
+	db, err := c.resolve(ctx, "events", c.cfg.EventsDB, c.cfg.EventsSource, "")
 	if err != nil {
-		return nil, &DatabaseError{Database: "events", ID: id, Err: err}
+		return nil, err
 	}
 	return bind("events", db, eventSpecs(c.cfg.Columns.Events)), nil
 }
 
-// propertiesID returns the configured Properties database, or the one the
-// Events database relates to: the relation column named like the
-// Properties column of the config, else the only relation to another
-// database.
-func (c *Client) propertiesID(ev *table) (string, error) {
+// propertiesRef returns the configured Properties database, or the
+// relation column of the Events database to it: the relation column named
+// like the Properties column of the config, else the only relation to
+// another database.
+func (c *Client) propertiesRef(ev *table) (string, *columnConfig, error) {
 	if c.cfg.PropertiesDB != "" {
-		return c.cfg.PropertiesDB, nil
+		return c.cfg.PropertiesDB, nil, nil
 	}
 	var cands []columnConfig
 	for _, cc := range ev.db.Properties {
-		if cc.Type == "relation" && cc.Relation != nil && normID(cc.Relation.DatabaseID) != normID(ev.id) {
+		if cc.Type == "relation" && cc.Relation != nil && !cc.relatesTo(ev) {
 			cands = append(cands, cc)
 		}
 	}
 	slices.SortFunc(cands, func(a, b columnConfig) int { return strings.Compare(a.Name, b.Name) })
 	for _, cc := range cands {
 		if cc.Name == c.cfg.Columns.Events.Properties {
-			return cc.Relation.DatabaseID, nil
+			return cc.target(), &cc, nil
 		}
 	}
 	switch len(cands) {
 	case 1:
-		return cands[0].Relation.DatabaseID, nil
+		return cands[0].target(), &cands[0], nil
 	case 0:
-		return "", fmt.Errorf("notion events database %s has no relation column to a properties database: set the properties database id", ev.id)
+		return "", nil, fmt.Errorf("notion events database %s has no relation column to a properties database: set the properties database id", ev.id)
 	}
 	names := make([]string, len(cands))
 	for i, cc := range cands {
 		names[i] = fmt.Sprintf("%q", cc.Name)
 	}
-	return "", fmt.Errorf("notion events database %s has several relation columns (%s): set the properties database id or name the right column in the columns config",
+	return "", nil, fmt.Errorf("notion events database %s has several relation columns (%s): set the properties database id or name the right column in the columns config",
 		ev.id, strings.Join(names, ", "))
 }
 
 func (c *Client) openProperties(ctx context.Context, ev *table) (*table, error) {
-	id, err := c.propertiesID(ev)
+	ref, rel, err := c.propertiesRef(ev)
 	if err != nil {
 		return nil, err
 	}
-	db, err := c.api.getDatabase(ctx, id)
+	var db *database
+	switch {
+	case rel != nil && rel.Relation.DataSourceID != "":
+		// 2025-09-03: the relation names the data source.
+		db, err = c.openSource(ctx, "properties", rel.Relation.DataSourceID, rel.Relation.DatabaseID)
+	default:
+		db, err = c.resolve(ctx, "properties", ref, "", "")
+	}
 	if err != nil {
-		return nil, &DatabaseError{Database: "properties", ID: id, Err: err}
+		return nil, err
 	}
 	t := bind("properties", db, propertySpecs(c.cfg.Columns.Properties))
-	relatesToEvents := func(cc columnConfig) bool {
-		return cc.Type == "relation" && cc.Relation != nil && normID(cc.Relation.DatabaseID) == normID(ev.id)
-	}
-	if cl := t.cols[fEvents]; cl != nil && !relatesToEvents(db.Properties[cl.actual]) {
+	if cl := t.cols[fEvents]; cl != nil && !db.Properties[cl.actual].relatesTo(ev) {
 		delete(t.cols, fEvents)
 		t.missing[fEvents] = fmt.Sprintf("column %q relates to another database than the events database %s", cl.actual, ev.id)
 	}
@@ -191,7 +197,7 @@ func (c *Client) openProperties(ctx context.Context, ev *table) (*table, error) 
 		// Fall back on the only relation to the Events database.
 		var found []columnConfig
 		for _, cc := range db.Properties {
-			if relatesToEvents(cc) {
+			if cc.relatesTo(ev) {
 				found = append(found, cc)
 			}
 		}

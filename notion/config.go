@@ -16,6 +16,20 @@ import (
 // DefaultBaseURL is the Notion API's address.
 const DefaultBaseURL = "https://api.notion.com"
 
+// Notion API versions spoken here.
+const (
+	// Version20250903 is the version with data sources: a database is a
+	// container of one or more data sources, each with its own columns and
+	// rows. It is the default.
+	Version20250903 = "2025-09-03"
+	// Version20220628 is the last version with one schema per database,
+	// the one notionapi v1.13.3 speaks. A database with a second data
+	// source can no longer be read, queried or written with it.
+	Version20220628 = "2022-06-28"
+	// DefaultAPIVersion is the version used when Config.APIVersion is empty.
+	DefaultAPIVersion = Version20250903
+)
+
 // Defaults of Config.
 const (
 	DefaultRate        = 3.0 // requests per second, Notion's documented average
@@ -35,10 +49,19 @@ type Config struct {
 	// BaseURL replaces https://api.notion.com (a proxy, a test server). A path
 	// is kept as a prefix.
 	BaseURL string
-	// EventsDB is the id of the Events database (with or without dashes).
+	// APIVersion is the Notion-Version sent: Version20250903 (default) or
+	// Version20220628.
+	APIVersion string
+	// EventsDB locates the Events database: its id (with or without
+	// dashes), the id of one of its data sources, or a Notion URL of either
+	// (see ParseID).
 	EventsDB string
-	// PropertiesDB is the id of the Properties database. When empty it is
-	// found through the Events database's relation to it.
+	// EventsSource picks the data source of the Events database that holds
+	// the plan, by name or id, when the database has several (API
+	// 2025-09-03). Empty: the first; the choice is logged.
+	EventsSource string
+	// PropertiesDB locates the Properties database like EventsDB. When empty
+	// it is found through the Events data source's relation to it.
 	PropertiesDB string
 	// Columns names the columns of both databases.
 	Columns ColumnNames
@@ -149,6 +172,7 @@ func DefaultColumns() ColumnNames {
 func DefaultConfig() Config {
 	return Config{
 		BaseURL:     DefaultBaseURL,
+		APIVersion:  DefaultAPIVersion,
 		Columns:     DefaultColumns(),
 		Rate:        DefaultRate,
 		Burst:       DefaultBurst,
@@ -164,6 +188,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.BaseURL == "" {
 		c.BaseURL = d.BaseURL
+	}
+	if c.APIVersion == "" {
+		c.APIVersion = d.APIVersion
 	}
 	c.Columns = c.Columns.withDefaults()
 	if c.Rate <= 0 || math.IsNaN(c.Rate) {
@@ -252,9 +279,17 @@ func (c Config) Validate() error {
 			v.Add("notion.base_url", fmt.Sprintf("%q is not an http(s) URL", c.BaseURL))
 		}
 	}
+	switch c.APIVersion {
+	case "", Version20250903, Version20220628:
+	default:
+		v.Add("notion.api_version", fmt.Sprintf("%q is not a version trackplan speaks (%s or %s)", c.APIVersion, Version20250903, Version20220628))
+	}
 	for field, id := range map[string]string{"notion.events_db": c.EventsDB, "notion.properties_db": c.PropertiesDB} {
-		if id != "" && !validID(id) {
-			v.Add(field, fmt.Sprintf("%q is not a Notion id (32 hex digits, dashes optional)", id))
+		if id == "" {
+			continue
+		}
+		if _, err := ParseID(id); err != nil {
+			v.Add(field, err.Error())
 		}
 	}
 	if c.Rate < 0 || math.IsNaN(c.Rate) {
@@ -321,6 +356,49 @@ func validID(s string) bool {
 		}
 	}
 	return n == 32
+}
+
+// ParseID returns the id a database or data source reference names, with
+// dashes: a bare id (32 hex digits, dashes optional), a Notion URL of a
+// database or a data source (https://www.notion.so/workspace/Title-<id>?v=…,
+// notion.site links included), or a data source's collection://<id>.
+func ParseID(ref string) (string, error) {
+	s := strings.TrimSpace(ref)
+	if rest, ok := strings.CutPrefix(s, "collection://"); ok {
+		s = rest
+	} else if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		s = ""
+		// The id is the end of the last path segment that ends in one.
+		segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+		for i := len(segs) - 1; i >= 0 && s == ""; i-- {
+			s = trailingID(segs[i])
+		}
+		if s == "" {
+			return "", fmt.Errorf("%q: no Notion id in the URL", ref)
+		}
+	}
+	if !validID(s) {
+		return "", fmt.Errorf("%q is not a Notion id (32 hex digits, dashes optional) nor a Notion URL", ref)
+	}
+	return dashedID(s), nil
+}
+
+// trailingID returns the id ending seg ("Tracking-plan-Events-<32 hex>",
+// or a dashed UUID), or "".
+func trailingID(seg string) string {
+	if len(seg) >= 36 && validID(seg[len(seg)-36:]) && strings.Count(seg[len(seg)-36:], "-") == 4 {
+		return seg[len(seg)-36:]
+	}
+	if len(seg) >= 32 && validID(seg[len(seg)-32:]) {
+		return seg[len(seg)-32:]
+	}
+	return ""
+}
+
+// dashedID formats a valid id as a dashed UUID.
+func dashedID(id string) string {
+	n := normID(id)
+	return n[:8] + "-" + n[8:12] + "-" + n[12:16] + "-" + n[16:20] + "-" + n[20:]
 }
 
 // normID returns id in a form fit for comparison: lowercase, no dashes.

@@ -12,11 +12,30 @@
 // by method and status. notionapi is built with WithRetry(1), so its own 429
 // loop never runs.
 //
+// # API versions
+//
+// Config.APIVersion selects the Notion-Version: 2025-09-03 (the default) or
+// 2022-06-28. Since 2025-09-03 a database is a container of data sources,
+// each with its own columns and rows: the Events database's data sources
+// are discovered (GET /v1/databases/{id}), the plan's one is picked
+// (Config.EventsSource, else the first, logged when there are several), its
+// schema read from GET /v1/data_sources/{id}, its rows queried through POST
+// /v1/data_sources/{id}/query and created with a data_source_id parent; the
+// Properties data source is the one the Events relation names; Init
+// creates each database with its initial data source. A database, data
+// source or URL of either locates a database (ParseID). On 2022-06-28 a
+// database with a second data source fails every request, and the
+// *DatabaseError says to move to 2025-09-03 (SeveralSources).
+//
 // # What notionapi is used for, and what it is not
 //
-// notionapi v1.13.3 speaks API version 2022-06-28 and is used to create the
-// databases, rename a column and list users. It is not used where it is
-// wrong:
+// notionapi v1.13.3 speaks API version 2022-06-28 only. It is used to list
+// users (both versions), for the request types of property values (both
+// versions), and on 2022-06-28 to create the databases and rename a
+// column. Everything of 2025-09-03 (data sources, databases created with
+// initial_data_source, relations naming a data source) is sent here with
+// the adapter's own request bodies over the same client and Transport. It
+// is not used where it is wrong:
 //
 //   - Decoding a page or a database fails as a whole on any property type
 //     it does not know ("unsupported property type"). Reads decode the
@@ -40,8 +59,4 @@
 // property with that definition; reading gives each linked event a copy.
 // Notion keeps no row order, so a plan read back has its events and their
 // properties ordered by name.
-//
-// Notion API version 2025-09-03 splits databases into data sources; on
-// 2022-06-28 a database with a second data source can no longer be queried
-// or written, and the errors say so.
 package notion

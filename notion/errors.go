@@ -118,6 +118,15 @@ func (e *DatabaseError) Error() string {
 		case http.StatusForbidden:
 			return fmt.Sprintf("notion %s database %s: access denied (403 %s): give the integration the read, update and insert content capabilities and share the database with it",
 				e.Database, e.ID, ae.Code)
+		case http.StatusBadRequest:
+			if SeveralSources(e.Err) {
+				pick := ""
+				if e.Database == "events" {
+					pick = " and, when the plan is not the database's first data source, notion.events_source to its name"
+				}
+				return fmt.Sprintf("notion %s database %s has several data sources, which Notion API version %s cannot read or write (400 %s): set notion.api_version to %s (the default)%s",
+					e.Database, e.ID, Version20220628, ae.Code, Version20250903, pick)
+			}
 		}
 	}
 	return fmt.Sprintf("notion %s database %s: %s", e.Database, e.ID, oneLine(e.Err.Error(), 500))
@@ -125,6 +134,14 @@ func (e *DatabaseError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *DatabaseError) Unwrap() error { return e.Err }
+
+// SeveralSources reports whether err is Notion's answer to a 2022-06-28
+// request on a database that has several data sources.
+func SeveralSources(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(ae.Message), "multiple data sources")
+}
 
 // SchemaError lists what is missing from a database's columns for an
 // operation. It unwraps to a *trackplan.ValidationError with one problem per

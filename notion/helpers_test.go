@@ -21,6 +21,58 @@ var testUsers = []notiontest.User{
 	{ID: "5d4e1a52-0000-4000-8000-000000000002", Name: "Ana Lytics", Email: "ana@example.com"},
 }
 
+// versions are the Notion API versions the whole suite runs on.
+var versions = []string{notion.Version20250903, notion.Version20220628}
+
+// eachVersion runs f as one subtest per API version, named by it; the
+// clients newClient and initPlan make in it speak that version.
+func eachVersion(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, v := range versions {
+		t.Run(v, f)
+	}
+}
+
+// versionOf returns the API version of the subtest t is (part of).
+func versionOf(t testing.TB) string {
+	for _, part := range strings.Split(t.Name(), "/") {
+		if slices.Contains(versions, part) {
+			return part
+		}
+	}
+	return notion.DefaultAPIVersion
+}
+
+// sources reports whether t speaks data sources (2025-09-03).
+func sources(t testing.TB) bool { return versionOf(t) == notion.Version20250903 }
+
+// queryRoute is the route rows are queried through.
+func queryRoute(t testing.TB) string {
+	if sources(t) {
+		return "POST /v1/data_sources/{id}/query"
+	}
+	return "POST /v1/databases/{id}/query"
+}
+
+// readCounts is what reading the databases costs: on 2022-06-28 one
+// retrieve per database; on 2025-09-03 the Events database's retrieve (its
+// data sources), then its data source's and the Properties data source's
+// (found through the relation). queries counts the queries, extra the
+// other requests.
+func readCounts(t testing.TB, databases, queries int, extra map[string]int) map[string]int {
+	out := map[string]int{queryRoute(t): queries}
+	if sources(t) {
+		out["GET /v1/databases/{id}"] = 1
+		out["GET /v1/data_sources/{id}"] = databases
+	} else {
+		out["GET /v1/databases/{id}"] = databases
+	}
+	for k, v := range extra {
+		out[k] += v
+	}
+	return out
+}
+
 // fixedNow is the clock of every test client.
 func fixedNow() time.Time { return time.Date(2026, 3, 4, 10, 30, 0, 0, time.UTC) }
 
@@ -73,6 +125,7 @@ func newClient(t *testing.T, srv *notiontest.Server, events, props string, mods 
 	sl := &sleeps{}
 	logs := &syncBuffer{}
 	cfg := notion.Config{
+		APIVersion:   versionOf(t),
 		Token:        notiontest.DefaultToken,
 		BaseURL:      srv.URL,
 		EventsDB:     events,

@@ -23,6 +23,10 @@ type InitOptions struct {
 type InitResult struct {
 	EventsDB     string
 	PropertiesDB string
+	// EventsSource and PropertiesSource are the databases' data sources
+	// (2025-09-03); on 2022-06-28, the databases' ids.
+	EventsSource     string
+	PropertiesSource string
 	// Changes are the rows written from the plan.
 	Changes Changes
 }
@@ -46,34 +50,13 @@ func (c *Client) Init(ctx context.Context, parentPageID string, plan *trackplan.
 	if opts.PropertiesTitle == "" {
 		opts.PropertiesTitle = "Tracking plan: Properties"
 	}
-	cols := c.cfg.Columns
 	res := &InitResult{}
-
-	evSchema := schemaConfigs(eventSpecs(cols.Events), "")
-	ev, err := c.sdk.Database.Create(ctx, &notionapi.DatabaseCreateRequest{
-		Parent:     notionapi.Parent{Type: "page_id", PageID: notionapi.PageID(parentPageID)},
-		Title:      []notionapi.RichText{{Type: "text", Text: &notionapi.Text{Content: opts.EventsTitle}}},
-		Properties: evSchema,
-	})
-	if err != nil {
-		return nil, c.red.err(parentError("events", parentPageID, fromSDK(http.MethodPost, "/v1/databases", err)))
-	}
-	res.EventsDB = string(ev.ID)
-
-	prSchema := schemaConfigs(propertySpecs(cols.Properties), res.EventsDB)
-	pr, err := c.sdk.Database.Create(ctx, &notionapi.DatabaseCreateRequest{
-		Parent:     notionapi.Parent{Type: "page_id", PageID: notionapi.PageID(parentPageID)},
-		Title:      []notionapi.RichText{{Type: "text", Text: &notionapi.Text{Content: opts.PropertiesTitle}}},
-		Properties: prSchema,
-	})
-	if err != nil {
-		return res, c.red.err(parentError("properties", parentPageID, fromSDK(http.MethodPost, "/v1/databases", err)))
-	}
-	res.PropertiesDB = string(pr.ID)
-
-	if err := c.nameBackRelation(ctx, res.EventsDB, res.PropertiesDB); err != nil {
-		// Cosmetic: the Properties database is found by the relation's type.
-		c.log.Warn("notion back-relation column not renamed", "err", c.red.err(err))
+	if c.api.sources() {
+		if err := c.initSources(ctx, parentPageID, opts, res); err != nil {
+			return res, err
+		}
+	} else if err := c.initDatabases(ctx, parentPageID, opts, res); err != nil {
+		return res, err
 	}
 
 	changes, err := c.withDatabases(res.EventsDB, res.PropertiesDB).Push(ctx, plan, PushOptions{})
@@ -82,6 +65,96 @@ func (c *Client) Init(ctx context.Context, parentPageID string, plan *trackplan.
 		return res, fmt.Errorf("init notion plan: %w", err)
 	}
 	return res, nil
+}
+
+// initDatabases creates the two databases with notionapi (2022-06-28).
+func (c *Client) initDatabases(ctx context.Context, parentPageID string, opts InitOptions, res *InitResult) error {
+	cols := c.cfg.Columns
+	evSchema := schemaConfigs(eventSpecs(cols.Events), "")
+	ev, err := c.sdk.Database.Create(ctx, &notionapi.DatabaseCreateRequest{
+		Parent:     notionapi.Parent{Type: "page_id", PageID: notionapi.PageID(parentPageID)},
+		Title:      []notionapi.RichText{{Type: "text", Text: &notionapi.Text{Content: opts.EventsTitle}}},
+		Properties: evSchema,
+	})
+	if err != nil {
+		return c.red.err(parentError("events", parentPageID, fromSDK(http.MethodPost, "/v1/databases", err)))
+	}
+	res.EventsDB, res.EventsSource = string(ev.ID), string(ev.ID)
+
+	prSchema := schemaConfigs(propertySpecs(cols.Properties), res.EventsDB)
+	pr, err := c.sdk.Database.Create(ctx, &notionapi.DatabaseCreateRequest{
+		Parent:     notionapi.Parent{Type: "page_id", PageID: notionapi.PageID(parentPageID)},
+		Title:      []notionapi.RichText{{Type: "text", Text: &notionapi.Text{Content: opts.PropertiesTitle}}},
+		Properties: prSchema,
+	})
+	if err != nil {
+		return c.red.err(parentError("properties", parentPageID, fromSDK(http.MethodPost, "/v1/databases", err)))
+	}
+	res.PropertiesDB, res.PropertiesSource = string(pr.ID), string(pr.ID)
+	if err := c.nameBackRelation(ctx, res.EventsDB, res.PropertiesDB); err != nil {
+		// Cosmetic: the Properties database is found by the relation's type.
+		c.log.Warn("notion back-relation column not renamed", "err", c.red.err(err))
+	}
+	return nil
+}
+
+// initSources creates the two databases with their initial data sources
+// (2025-09-03), which notionapi cannot: the schema goes under
+// initial_data_source, and the relation names the Events data source.
+func (c *Client) initSources(ctx context.Context, parentPageID string, opts InitOptions, res *InitResult) error {
+	cols := c.cfg.Columns
+	ev, err := c.api.createDatabase(ctx, parentPageID, opts.EventsTitle, sourceSchema(eventSpecs(cols.Events), ""))
+	if err != nil {
+		return c.red.err(parentError("events", parentPageID, err))
+	}
+	res.EventsDB, res.EventsSource = ev.ID, ev.DataSources[0].ID
+	pr, err := c.api.createDatabase(ctx, parentPageID, opts.PropertiesTitle, sourceSchema(propertySpecs(cols.Properties), res.EventsSource))
+	if err != nil {
+		return c.red.err(parentError("properties", parentPageID, err))
+	}
+	res.PropertiesDB, res.PropertiesSource = pr.ID, pr.DataSources[0].ID
+	if err := c.nameBackRelationSource(ctx, res.EventsSource, res.PropertiesSource); err != nil {
+		c.log.Warn("notion back-relation column not renamed", "err", c.red.err(err))
+	}
+	return nil
+}
+
+// sourceSchema is schemaConfigs for a data source: the same column
+// configs, the relation pointing at the data source eventsSource.
+func sourceSchema(specs []colSpec, eventsSource string) map[string]any {
+	out := map[string]any{}
+	for name, cfg := range schemaConfigs(specs, "") {
+		out[name] = cfg
+	}
+	for _, s := range specs {
+		if s.kind == kindRelation {
+			out[s.name] = map[string]any{"relation": map[string]any{
+				"data_source_id": eventsSource, "type": "dual_property", "dual_property": map[string]any{},
+			}}
+		}
+	}
+	return out
+}
+
+// nameBackRelationSource is nameBackRelation for data sources.
+func (c *Client) nameBackRelationSource(ctx context.Context, eventsSource, propsSource string) error {
+	ds, err := c.api.getDataSource(ctx, eventsSource)
+	if err != nil {
+		return err
+	}
+	want := c.cfg.Columns.Events.Properties
+	if _, taken := ds.Properties[want]; taken {
+		return nil
+	}
+	for _, cc := range ds.Properties {
+		if cc.Type == "relation" && cc.Relation != nil && normID(cc.target()) == normID(propsSource) {
+			if err := c.api.updateSchema(ctx, eventsSource, map[string]any{cc.Name: map[string]string{"name": want}}); err != nil {
+				return fmt.Errorf("rename column %q of notion events data source %s: %w", cc.Name, eventsSource, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("notion events data source %s has no relation to the properties data source %s", eventsSource, propsSource)
 }
 
 // parentError explains a failure to create a database under a page.

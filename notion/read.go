@@ -24,6 +24,8 @@ type ReadResult struct {
 	// EditedAt is the latest edit of any row read: when the plan last
 	// changed in Notion.
 	EditedAt time.Time
+	// Location says which databases and data sources were read.
+	Location Location
 }
 
 // Err returns the problems as a *trackplan.ValidationError, or nil when
@@ -47,7 +49,8 @@ func (e RowError) where() string {
 
 // ReadPlan reads the tracking plan: every live row of the Events database,
 // and every live row of the Properties database, each linked to its events.
-// It makes two database retrieves, one query per 100 rows, and one page
+// It makes two database retrieves (on 2025-09-03 also two data source
+// retrieves), one query per 100 rows, and one page
 // property item request per 100 related events of each Properties row
 // linked to more than 25 events (Notion's truncation).
 func (c *Client) ReadPlan(ctx context.Context) (*ReadResult, error) {
@@ -59,7 +62,7 @@ func (c *Client) ReadPlan(ctx context.Context) (*ReadResult, error) {
 	for _, p := range s.problems {
 		c.log.Debug("notion plan problem", "problem", p.Error())
 	}
-	res := &ReadResult{Plan: plan, Problems: append(s.problems, probs...)}
+	res := &ReadResult{Plan: plan, Problems: append(s.problems, probs...), Location: s.loc}
 	for _, r := range append(slices.Clip(s.eventRows), s.propRows...) {
 		if r.edited.After(res.EditedAt) {
 			res.EditedAt = r.edited.UTC()

@@ -213,10 +213,12 @@ type col struct {
 	typ    string // the column's Notion type
 }
 
-// table is a database with trackplan's columns bound to its columns.
+// table is a database (data source on 2025-09-03) with trackplan's columns
+// bound to its columns.
 type table struct {
 	label   string // "events" or "properties"
-	id      string
+	id      string // what rows are queried and created in: the data source, or the database on 2022-06-28
+	dbID    string // the database
 	specs   []colSpec
 	cols    map[field]*col
 	missing map[field]string // why a known column is unusable
@@ -226,7 +228,7 @@ type table struct {
 // bind matches specs to the columns of db. The title column is found by its
 // type; the others by name.
 func bind(label string, db *database, specs []colSpec) *table {
-	t := &table{label: label, id: db.ID, specs: specs, cols: map[field]*col{}, missing: map[field]string{}, db: db}
+	t := &table{label: label, id: db.ID, dbID: db.dbID, specs: specs, cols: map[field]*col{}, missing: map[field]string{}, db: db}
 	for _, s := range specs {
 		cc, ok := db.Properties[s.name]
 		if s.kind == kindTitle && (!ok || cc.Type != "title") {

@@ -55,6 +55,23 @@ type NotionConfig struct {
 	EventColumns       map[string]string `yaml:"event_columns"`
 	PropertyColumns    map[string]string `yaml:"property_columns"`
 	AddUnplanned       *bool             `yaml:"add_unplanned"`
+	// APIVersion is the Notion-Version spoken: 2025-09-03 (data sources,
+	// the default) or 2022-06-28.
+	APIVersion string `yaml:"api_version"`
+	// EventsSource names (or gives the id of) the data source of the
+	// Events database that holds the plan; empty: the first.
+	EventsSource string `yaml:"events_source"`
+	// WebhookToken is the verification token of the integration's webhook
+	// subscription: it signs the events POSTed to /webhook/notion.
+	WebhookToken Secret `yaml:"webhook_token"`
+	// WebhookReplayWindow is how old a signed event may be (by its
+	// timestamp) and how long its id is remembered against replays.
+	WebhookReplayWindow Duration `yaml:"webhook_replay_window"`
+	// WebhookTokenFile is where serve writes the verification token of a
+	// new webhook subscription (mode 0600), for the operator to paste into
+	// Notion: secrets are never logged. Empty: beside a SQLite store
+	// (<db>.notion-webhook-token).
+	WebhookTokenFile string `yaml:"webhook_token_file"`
 }
 
 // DriftConfig tunes the drift report.
@@ -120,7 +137,8 @@ func DefaultConfig() Config {
 		Listen:  "127.0.0.1:8088",
 		DB:      "trackplan.db",
 		Webhook: WebhookConfig{Source: "webhook"},
-		Notion:  NotionConfig{BaseURL: "https://api.notion.com", Rate: 3, Timeout: Duration(30 * time.Second)},
+		Notion: NotionConfig{BaseURL: "https://api.notion.com", Rate: 3, Timeout: Duration(30 * time.Second),
+			APIVersion: "2025-09-03", WebhookReplayWindow: Duration(10 * time.Minute)},
 		Drift:   DriftConfig{Window: Duration(7 * 24 * time.Hour)},
 		Scoring: ScoringConfig{AccountNameTrait: trackplan.DefaultAccountNameTrait},
 		Push: PushConfig{Endpoint: "https://api.segment.io", Prefix: "engagement_", GroupUser: "most_recent",
@@ -163,6 +181,12 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.Notion.BaseURL, "http://") && !strings.HasPrefix(c.Notion.BaseURL, "https://") {
 		v.Add("notion.base_url", "must be an http(s) URL")
+	}
+	if c.Notion.APIVersion != "2025-09-03" && c.Notion.APIVersion != "2022-06-28" {
+		v.Add("notion.api_version", fmt.Sprintf("must be 2025-09-03 or 2022-06-28, not %q", c.Notion.APIVersion))
+	}
+	if c.Notion.WebhookReplayWindow < Duration(time.Minute) || c.Notion.WebhookReplayWindow > Duration(24*time.Hour) {
+		v.Add("notion.webhook_replay_window", "must be between 1m and 24h")
 	}
 	if c.Drift.Window <= 0 {
 		v.Add("drift.window", "must be positive")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,10 +28,23 @@ func sortedPlan(p *trackplan.Plan) *trackplan.Plan {
 }
 
 // TestNotionRoundTripAndSync runs the Notion commands against the fake
-// Notion API: init from the template, pull it back unchanged, push it with
+// Notion API, on each API version: init from the template, pull it back unchanged, push it with
 // no writes, write observations back twice (the second run writes nothing),
 // and a wrong token gives exit code 3.
 func TestNotionRoundTripAndSync(t *testing.T) {
+	for _, version := range notionVersions {
+		t.Run(version, func(t *testing.T) {
+			t.Setenv("TRACKPLAN_NOTION_API_VERSION", version)
+			notionRoundTripAndSync(t)
+		})
+	}
+}
+
+// notionVersions are the Notion API versions the Notion commands are
+// tested on.
+var notionVersions = []string{"2025-09-03", "2022-06-28"}
+
+func notionRoundTripAndSync(t *testing.T) {
 	srv := notiontest.New(t, notiontest.Options{})
 	t.Setenv("NOTION_TOKEN", notiontest.DefaultToken)
 	url := "--notion-url=" + srv.URL
@@ -104,9 +118,104 @@ func TestNotionRoundTripAndSync(t *testing.T) {
 		t.Errorf("third sync: exit %d, %d writes\n%s", code, srv.Writes()-writes, out)
 	}
 
+	// Every query went through the version's endpoint.
+	route, other := "POST /v1/data_sources/{id}/query", "POST /v1/databases/{id}/query"
+	if os.Getenv("TRACKPLAN_NOTION_API_VERSION") == "2022-06-28" {
+		route, other = other, route
+	}
+	if c := srv.Counts(); c[route] == 0 || c[other] != 0 {
+		t.Errorf("queries %v: want %s only", c, route)
+	}
+
 	t.Setenv("NOTION_TOKEN", "secret_wrong")
 	code, _, stderr = trackplanRun(t, planFlag, url, "plan", "pull")
 	if code != exitUpstream || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || strings.Contains(stderr, "secret_wrong") {
 		t.Errorf("wrong token: exit %d, stderr %q; want exit 3 and one line without the token", code, stderr)
+	}
+}
+
+// TestNotionSeveralDataSources: a team adds a second data source to its
+// Events database. On 2022-06-28 every Notion command fails with one line
+// saying what to do (exit 3); on 2025-09-03 they work on the first source,
+// say so, and notion.events_source or a data source's id picks another.
+func TestNotionSeveralDataSources(t *testing.T) {
+	srv := notiontest.New(t, notiontest.Options{})
+	t.Setenv("NOTION_TOKEN", notiontest.DefaultToken)
+	t.Setenv("TRACKPLAN_NOTION_RATE", "1000")
+	url := "--notion-url=" + srv.URL
+	code, out, stderr := trackplanRun(t, url, "plan", "init", "--template", "b2b-saas", "--notion-parent", notiontest.RootPage)
+	if code != 0 {
+		t.Fatalf("plan init: %d %s", code, stderr)
+	}
+	m := regexp.MustCompile(`--plan notion:(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("plan init did not print the database id:\n%s", out)
+	}
+	eventsDB, planFlag := m[1], "--plan=notion:"+m[1]
+	ds, err := srv.AddDataSource(eventsDB, "Deprecated events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.CreatePage(ds, map[string]any{
+		"Name":   map[string]any{"title": []any{map[string]any{"text": map[string]any{"content": "Legacy Export Clicked"}}}},
+		"Type":   map[string]any{"select": map[string]any{"name": "track"}},
+		"Status": map[string]any{"select": map[string]any{"name": "deprecated"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "plan.yaml")
+	if code, _, stderr := trackplanRun(t, "plan", "init", "--out", file); code != 0 {
+		t.Fatal(stderr)
+	}
+
+	t.Setenv("TRACKPLAN_NOTION_API_VERSION", "2022-06-28")
+	for _, args := range [][]string{{"plan", "pull"}, {"plan", "push", file}} {
+		code, _, stderr := trackplanRun(t, append([]string{planFlag, url}, args...)...)
+		if code != exitUpstream || strings.Count(strings.TrimSpace(stderr), "\n") != 0 ||
+			!strings.Contains(stderr, "several data sources") || !strings.Contains(stderr, "notion.api_version to 2025-09-03") {
+			t.Errorf("%v on 2022-06-28: exit %d, stderr %q; want exit 3 and one line saying to use 2025-09-03", args, code, stderr)
+		}
+	}
+
+	t.Setenv("TRACKPLAN_NOTION_API_VERSION", "2025-09-03")
+	code, pulled, stderr := trackplanRun(t, planFlag, url, "plan", "pull")
+	if code != 0 {
+		t.Fatalf("plan pull on 2025-09-03: %d %s", code, stderr)
+	}
+	got, err := planfile.Parse([]byte(pulled), planfile.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := templates.Plan("b2b-saas")
+	if diff := cmp.Diff(sortedPlan(want), sortedPlan(got)); diff != "" {
+		t.Errorf("pulled plan differs from the template (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(stderr, "several data sources") || !strings.Contains(stderr, "the first") || !strings.Contains(stderr, "Deprecated events") {
+		t.Errorf("plan pull does not say which data source it read:\n%s", stderr)
+	}
+	writes := srv.Writes()
+	if code, out, stderr := trackplanRun(t, planFlag, url, "plan", "push", file); code != 0 || srv.Writes() != writes || !strings.Contains(out, "nothing to change") {
+		t.Errorf("push of the same plan: exit %d, %d writes\n%s%s", code, srv.Writes()-writes, out, stderr)
+	}
+
+	// The other source, by name or by locating it directly.
+	for _, pick := range []struct{ env, plan string }{
+		{"Deprecated events", planFlag},
+		{"", "--plan=notion:collection://" + ds},
+	} {
+		t.Setenv("TRACKPLAN_NOTION_EVENTS_SOURCE", pick.env)
+		code, pulled, stderr := trackplanRun(t, pick.plan, url, "plan", "pull")
+		if code != 0 {
+			t.Errorf("%+v: plan pull: %d %s", pick, code, stderr)
+			continue
+		}
+		got, err := planfile.Parse([]byte(pulled), planfile.YAML)
+		if err != nil || len(got.Events) != 1 || got.Events[0].Name != "Legacy Export Clicked" {
+			t.Errorf("%+v: pulled %v (%v); want the second source's one event", pick, got, err)
+		}
+	}
+	t.Setenv("TRACKPLAN_NOTION_EVENTS_SOURCE", "Archive")
+	if code, _, stderr := trackplanRun(t, planFlag, url, "plan", "pull"); code != exitUsage || !strings.Contains(stderr, `"Deprecated events"`) {
+		t.Errorf("unknown data source: exit %d, %s; want exit 2 naming the sources", code, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,8 @@ func newNotionClient(c *cli.Context, cfg Config, eventsDB string) (*notion.Clien
 	nc.BaseURL = cmp.Or(c.String("notion-url"), cfg.Notion.BaseURL)
 	nc.EventsDB = eventsDB
 	nc.PropertiesDB = cmp.Or(c.String("notion-properties-db"), cfg.Notion.PropertiesDatabase)
+	nc.APIVersion = cfg.Notion.APIVersion
+	nc.EventsSource = cfg.Notion.EventsSource
 	nc.Rate = cfg.Notion.Rate
 	if c.IsSet("notion-rate") {
 		nc.Rate = c.Float64("notion-rate")
@@ -100,19 +103,45 @@ func loadNotionPlan(c *cli.Context, cfg Config, eventsDB string) (*trackplan.Pla
 	for _, p := range res.Problems {
 		logger(c).Warn("notion row left out or read as empty", "problem", p.Error())
 	}
+	logger(c).Debug("notion plan read", "api_version", res.Location.APIVersion,
+		"events_database", res.Location.Events.Database, "events_data_source", res.Location.Events.ID,
+		"properties_database", res.Location.Properties.Database, "properties_data_source", res.Location.Properties.ID)
 	lastNotionPlan.Lock()
-	lastNotionPlan.plan, lastNotionPlan.edited = res.Plan, res.EditedAt
+	lastNotionPlan.plan, lastNotionPlan.edited, lastNotionPlan.loc = res.Plan, res.EditedAt, res.Location
 	lastNotionPlan.Unlock()
 	return res.Plan, nil
 }
 
-// lastNotionPlan remembers the plan last read from Notion and when it was
-// last edited there, for its plan version (see planVersion).
+// lastNotionPlan remembers the plan last read from Notion, when it was
+// last edited there (for its plan version, see planVersion) and where it
+// was read (the databases and data sources whose webhook events matter).
 var lastNotionPlan struct {
 	sync.Mutex
 	plan   *trackplan.Plan
 	edited time.Time
+	loc    notion.Location
 }
+
+// notionPlanIDs returns the ids of the databases and data sources the plan
+// was last read from (normalised), or nil when it has not been read.
+func notionPlanIDs() map[string]bool {
+	lastNotionPlan.Lock()
+	defer lastNotionPlan.Unlock()
+	loc := lastNotionPlan.loc
+	if loc.Events.ID == "" {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, s := range []notion.Source{loc.Events, loc.Properties} {
+		for _, id := range s.IDs() {
+			ids[normNotionID(id)] = true
+		}
+	}
+	return ids
+}
+
+// normNotionID makes a Notion id comparable: lowercase, no dashes.
+func normNotionID(id string) string { return strings.ToLower(strings.ReplaceAll(id, "-", "")) }
 
 // notionError maps a Notion failure to exit code 3 (upstream); a plan the
 // rows describe badly is a usage error (2).

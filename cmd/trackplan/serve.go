@@ -171,6 +171,8 @@ func runServe(c *cli.Context) error {
 		return runOnce(c.Context, sched, job)
 	}
 
+	notionHook, stopRefresher := notionWebhookFor(c.Context, cfg, log, sched)
+	defer stopRefresher()
 	sources := make([]segment.Source, len(cfg.Sources))
 	for i, s := range cfg.Sources {
 		sources[i] = segment.Source{Name: s.Name, WriteKey: string(s.WriteKey)}
@@ -192,8 +194,9 @@ func runServe(c *cli.Context) error {
 			_, err := st.LogHead(ctx)
 			return err
 		},
-		Dashboard: dash,
-		Logger:    log,
+		Dashboard:     dash,
+		NotionWebhook: notionHook,
+		Logger:        log,
 	})
 	if err != nil {
 		return err
@@ -258,7 +261,10 @@ type serverConfig struct {
 	Ready func(ctx context.Context) error
 	// Dashboard, when set, serves every GET the collector does not.
 	Dashboard http.Handler
-	Logger    *slog.Logger
+	// NotionWebhook, when set, receives Notion's webhooks at
+	// /webhook/notion.
+	NotionWebhook http.Handler
+	Logger        *slog.Logger
 }
 
 // server is a running collector.
@@ -340,6 +346,9 @@ func startServer(cfg serverConfig) (*server, error) {
 	})
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
+	if cfg.NotionWebhook != nil {
+		mux.Handle("POST /webhook/notion", cfg.NotionWebhook)
 	}
 	if cfg.Dashboard != nil {
 		mux.Handle("GET /", cfg.Dashboard)

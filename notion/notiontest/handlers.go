@@ -43,8 +43,32 @@ func (s *Server) createDatabase(_ *http.Request, body map[string]any) (any, *api
 			"Could not find page with ID: %s. Make sure the relevant pages and databases are shared with your integration.", dashed(pid))
 	}
 	props, _ := body["properties"].(map[string]any)
+	if s.sourcesAPI() {
+		if _, ok := body["properties"]; ok {
+			return nil, invalid("body failed validation: body.properties should be not present, instead was `%v`. Since API version 2025-09-03 the schema goes under initial_data_source.properties.", "…")
+		}
+		ids, _ := body["initial_data_source"].(map[string]any)
+		props, _ = ids["properties"].(map[string]any)
+	}
 	now := s.now()
-	db := &database{id: s.newID(0xdb), title: plainOf(body["title"]), parent: dashed(pid), created: now, edited: now}
+	title := plainOf(body["title"])
+	ctr := &container{id: s.newID(0xdb), title: title, parent: dashed(pid), created: now, edited: now}
+	db, aerr := s.newSource(ctr, title, props)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.register(ctr, db)
+	if s.sourcesAPI() {
+		return s.renderContainer(ctr), nil
+	}
+	return s.renderDatabase(db), nil
+}
+
+// newSource builds a data source of ctr from a schema; register adds it.
+func (s *Server) newSource(ctr *container, title string, props map[string]any) (*database, *apiError) {
+	// A database created through 2022-06-28 has a data source all the
+	// same, with an id of its own.
+	db := &database{id: s.newID(0xd5), title: title, ctr: ctr, created: ctr.created, edited: ctr.edited}
 	titles := 0
 	for _, name := range sortedKeys(props) {
 		c, aerr := s.parseColumn(db, name, props[name])
@@ -59,16 +83,28 @@ func (s *Server) createDatabase(_ *http.Request, body map[string]any) (any, *api
 	if titles != 1 {
 		return nil, invalid("Databases need exactly one title property, got %d.", titles)
 	}
+	return db, nil
+}
+
+func (s *Server) register(ctr *container, db *database) {
+	ctr.sources = append(ctr.sources, db)
+	s.ctrs[norm(ctr.id)] = ctr
 	s.dbs[norm(db.id)] = db
 	for _, c := range db.cols {
 		if c.typ == "relation" {
 			s.addSyncedSide(db, c)
 		}
 	}
-	return s.renderDatabase(db), nil
 }
 
 func (s *Server) getDatabase(r *http.Request, _ map[string]any) (any, *apiError) {
+	if s.sourcesAPI() {
+		c, aerr := s.lookupContainer(r.PathValue("id"))
+		if aerr != nil {
+			return nil, aerr
+		}
+		return s.renderContainer(c), nil
+	}
 	db, aerr := s.lookupDB(r.PathValue("id"))
 	if aerr != nil {
 		return nil, aerr
@@ -76,25 +112,94 @@ func (s *Server) getDatabase(r *http.Request, _ map[string]any) (any, *apiError)
 	return s.renderDatabase(db), nil
 }
 
-// updateDatabase renames, removes and adds columns and sets the title.
-func (s *Server) updateDatabase(r *http.Request, body map[string]any) (any, *apiError) {
-	db, aerr := s.lookupDB(r.PathValue("id"))
+// invalidURL is the answer to an endpoint the request's version does not
+// have.
+func invalidURL() *apiError {
+	return errorf(http.StatusBadRequest, "invalid_request_url", "Invalid request URL.")
+}
+
+func (s *Server) getDataSource(r *http.Request, _ map[string]any) (any, *apiError) {
+	if !s.sourcesAPI() {
+		return nil, invalidURL()
+	}
+	db, aerr := s.lookupSource(r.PathValue("id"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return s.renderSource(db), nil
+}
+
+func (s *Server) updateDataSource(r *http.Request, body map[string]any) (any, *apiError) {
+	if !s.sourcesAPI() {
+		return nil, invalidURL()
+	}
+	db, aerr := s.lookupSource(r.PathValue("id"))
 	if aerr != nil {
 		return nil, aerr
 	}
 	if t, ok := body["title"]; ok {
 		db.title = plainOf(t)
 	}
+	if aerr := s.updateColumns(db, body); aerr != nil {
+		return nil, aerr
+	}
+	return s.renderSource(db), nil
+}
+
+func (s *Server) queryDataSource(r *http.Request, body map[string]any) (any, *apiError) {
+	if !s.sourcesAPI() {
+		return nil, invalidURL()
+	}
+	db, aerr := s.lookupSource(r.PathValue("id"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return s.query(db, body, "page_or_data_source")
+}
+
+// updateDatabase renames, removes and adds columns and sets the title
+// (2022-06-28); on 2025-09-03 only the title, the columns being the data
+// sources'.
+func (s *Server) updateDatabase(r *http.Request, body map[string]any) (any, *apiError) {
+	if s.sourcesAPI() {
+		c, aerr := s.lookupContainer(r.PathValue("id"))
+		if aerr != nil {
+			return nil, aerr
+		}
+		if _, ok := body["properties"]; ok {
+			return nil, invalid("body failed validation: body.properties should be not present. Since API version 2025-09-03 columns are updated on the data source.")
+		}
+		if t, ok := body["title"]; ok {
+			c.title = plainOf(t)
+		}
+		c.edited = s.now()
+		return s.renderContainer(c), nil
+	}
+	db, aerr := s.lookupDB(r.PathValue("id"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if t, ok := body["title"]; ok {
+		db.ctr.title = plainOf(t)
+	}
+	if aerr := s.updateColumns(db, body); aerr != nil {
+		return nil, aerr
+	}
+	return s.renderDatabase(db), nil
+}
+
+// updateColumns renames, removes and adds the columns of a data source.
+func (s *Server) updateColumns(db *database, body map[string]any) *apiError {
 	props, _ := body["properties"].(map[string]any)
 	for _, key := range sortedKeys(props) {
 		raw := props[key]
 		c := db.col(key)
 		switch {
 		case raw == nil && c == nil:
-			return nil, invalid("%s is not a property that exists.", key)
+			return invalid("%s is not a property that exists.", key)
 		case raw == nil:
 			if c.typ == "title" {
-				return nil, invalid("Cannot delete the title property.")
+				return invalid("Cannot delete the title property.")
 			}
 			db.cols = slices.DeleteFunc(db.cols, func(x *column) bool { return x == c })
 			for _, p := range s.pages {
@@ -103,10 +208,10 @@ func (s *Server) updateDatabase(r *http.Request, body map[string]any) (any, *api
 		case c == nil:
 			nc, aerr := s.parseColumn(db, key, raw)
 			if aerr != nil {
-				return nil, aerr
+				return aerr
 			}
 			if nc.typ == "title" {
-				return nil, invalid("Databases have exactly one title property.")
+				return invalid("Databases have exactly one title property.")
 			}
 			db.cols = append(db.cols, nc)
 			s.addSyncedSide(db, nc)
@@ -114,21 +219,30 @@ func (s *Server) updateDatabase(r *http.Request, body map[string]any) (any, *api
 			m, _ := raw.(map[string]any)
 			if n, ok := m["name"].(string); ok && n != c.name {
 				if db.col(n) != nil {
-					return nil, invalid("A property named %s already exists.", n)
+					return invalid("A property named %s already exists.", n)
 				}
 				c.name = n
 			}
 		}
 	}
 	db.edited = s.now()
-	return s.renderDatabase(db), nil
+	return nil
 }
 
 func (s *Server) queryDatabase(r *http.Request, body map[string]any) (any, *apiError) {
+	if s.sourcesAPI() {
+		// Since 2025-09-03 rows are queried through a data source.
+		return nil, invalidURL()
+	}
 	db, aerr := s.lookupDB(r.PathValue("id"))
 	if aerr != nil {
 		return nil, aerr
 	}
+	return s.query(db, body, "page_or_database")
+}
+
+// query answers a query of the rows of db.
+func (s *Server) query(db *database, body map[string]any, typ string) (any, *apiError) {
 	size := 100
 	if v, ok := body["page_size"]; ok {
 		f, ok := v.(float64)
@@ -163,7 +277,7 @@ func (s *Server) queryDatabase(r *http.Request, body map[string]any) (any, *apiE
 		results = append(results, s.renderPage(p))
 	}
 	out := map[string]any{"object": "list", "results": results, "next_cursor": nil, "has_more": false,
-		"type": "page_or_database", "page_or_database": map[string]any{},
+		"type": typ, typ: map[string]any{},
 		"request_id": "00000000-0000-4000-8000-000000000000"}
 	if end < len(rows) {
 		out["next_cursor"] = rows[end].id
@@ -204,10 +318,17 @@ func parseFilter(db *database, f any) (func(*page) bool, *apiError) {
 func (s *Server) createPage(_ *http.Request, body map[string]any) (any, *apiError) {
 	parent, _ := body["parent"].(map[string]any)
 	dbID, _ := parent["database_id"].(string)
-	if dbID == "" {
+	dsID, _ := parent["data_source_id"].(string)
+	var db *database
+	var aerr *apiError
+	switch {
+	case dsID != "" && s.sourcesAPI():
+		db, aerr = s.lookupSource(dsID)
+	case dbID != "":
+		db, aerr = s.lookupDB(dbID)
+	default:
 		return nil, invalid("body failed validation: body.parent.database_id should be defined, instead was `undefined`.")
 	}
-	db, aerr := s.lookupDB(dbID)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -219,6 +340,7 @@ func (s *Server) createPage(_ *http.Request, body map[string]any) (any, *apiErro
 	}
 	s.pages[norm(p.id)] = p
 	s.order = append(s.order, p)
+	s.emit("page.created", p, nil)
 	return s.renderPage(p), nil
 }
 
@@ -254,8 +376,17 @@ func (s *Server) updatePage(r *http.Request, body map[string]any) (any, *apiErro
 			return nil, aerr
 		}
 	}
+	was := p.archived
 	p.archived = archived
 	p.edited = s.now()
+	switch {
+	case archived && !was:
+		s.emit("page.deleted", p, nil)
+	case !archived && was:
+		s.emit("page.undeleted", p, nil)
+	case len(props) > 0:
+		s.emit("page.properties_updated", p, propIDs(p.db, props))
+	}
 	return s.renderPage(p), nil
 }
 

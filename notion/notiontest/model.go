@@ -14,10 +14,25 @@ import (
 // botUser is the integration, as creator and editor of everything.
 const botUser = "00000000-0000-4000-8000-0000000000b0"
 
-type database struct {
+// container is a database: since API version 2025-09-03 a container of
+// one or more data sources. Before, a database and its only data source
+// were one object, with the database's id.
+type container struct {
 	id      string
 	title   string
 	parent  string
+	created time.Time
+	edited  time.Time
+	sources []*database
+}
+
+// database is a data source: a schema and its rows. Requests of version
+// 2022-06-28 reach it through its container's id, and only while the
+// container has no other source.
+type database struct {
+	id      string
+	title   string // the data source's name
+	ctr     *container
 	created time.Time
 	edited  time.Time
 	cols    []*column
@@ -29,7 +44,7 @@ type column struct {
 	id, name, typ string
 	options       []*option // select, multi_select, status
 	format        string    // number
-	relDB         string    // relation: the related database
+	relDB         string    // relation: the related data source
 	dual          bool      // relation: two-way
 	synced        *column   // relation: the other side of a two-way relation
 	syncedSide    bool      // relation: values derive from the other side
@@ -140,23 +155,71 @@ func richText(c string) map[string]any {
 
 func userRef() map[string]any { return map[string]any{"object": "user", "id": botUser} }
 
-func (s *Server) renderDatabase(db *database) map[string]any {
+func (s *Server) renderProps(db *database) map[string]any {
 	props := map[string]any{}
 	for _, c := range db.cols {
-		props[c.name] = renderColumn(c)
+		props[c.name] = s.renderColumn(c)
 	}
+	return props
+}
+
+// renderDatabase renders a database with its schema, as version
+// 2022-06-28 does (the container's id, its only data source's columns).
+func (s *Server) renderDatabase(db *database) map[string]any {
+	c := db.ctr
 	return map[string]any{
-		"object": "database", "id": db.id, "cover": nil, "icon": nil,
-		"created_time": timestamp(db.created), "created_by": userRef(),
-		"last_edited_by": userRef(), "last_edited_time": timestamp(db.edited),
-		"title": richTexts([]string{db.title}), "description": []any{}, "is_inline": false,
-		"properties": props, "parent": map[string]any{"type": "page_id", "page_id": db.parent},
-		"url": "https://www.notion.so/" + norm(db.id), "public_url": nil,
+		"object": "database", "id": c.id, "cover": nil, "icon": nil,
+		"created_time": timestamp(c.created), "created_by": userRef(),
+		"last_edited_by": userRef(), "last_edited_time": timestamp(maxTime(c.edited, db.edited)),
+		"title": richTexts([]string{c.title}), "description": []any{}, "is_inline": false,
+		"properties": s.renderProps(db), "parent": map[string]any{"type": "page_id", "page_id": c.parent},
+		"url": "https://www.notion.so/" + norm(c.id), "public_url": nil,
 		"archived": false, "in_trash": false,
 	}
 }
 
-func renderColumn(c *column) map[string]any {
+// renderContainer renders a database as version 2025-09-03 does: its data
+// sources, no schema (Notion's database object reference).
+func (s *Server) renderContainer(c *container) map[string]any {
+	srcs := []any{}
+	for _, d := range c.sources {
+		srcs = append(srcs, map[string]any{"id": d.id, "name": d.title})
+	}
+	return map[string]any{
+		"object": "database", "id": c.id, "cover": nil, "icon": nil,
+		"created_time": timestamp(c.created), "last_edited_time": timestamp(c.edited),
+		"title": richTexts([]string{c.title}), "description": []any{}, "is_inline": false,
+		"is_locked": false, "data_sources": srcs,
+		"parent": map[string]any{"type": "page_id", "page_id": c.parent},
+		"url":    "https://www.notion.so/" + norm(c.id), "public_url": nil,
+		"archived": false, "in_trash": false,
+	}
+}
+
+// renderSource renders a data source (version 2025-09-03; Notion's data
+// source object reference).
+func (s *Server) renderSource(db *database) map[string]any {
+	return map[string]any{
+		"object": "data_source", "id": db.id, "cover": nil, "icon": nil,
+		"created_time": timestamp(db.created), "created_by": userRef(),
+		"last_edited_by": userRef(), "last_edited_time": timestamp(db.edited),
+		"title": richTexts([]string{db.title}), "description": []any{}, "is_inline": false,
+		"properties":      s.renderProps(db),
+		"parent":          map[string]any{"type": "database_id", "database_id": db.ctr.id},
+		"database_parent": map[string]any{"type": "page_id", "page_id": db.ctr.parent},
+		"url":             "https://www.notion.so/" + norm(db.ctr.id), "public_url": nil,
+		"archived": false, "in_trash": false,
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func (s *Server) renderColumn(c *column) map[string]any {
 	m := map[string]any{"id": c.id, "name": c.name, "type": c.typ}
 	switch c.typ {
 	case "select", "multi_select", "status":
@@ -173,6 +236,12 @@ func renderColumn(c *column) map[string]any {
 		m[c.typ] = map[string]any{"format": c.format}
 	case "relation":
 		rel := map[string]any{"database_id": c.relDB}
+		if t := s.dbs[norm(c.relDB)]; t != nil {
+			rel["database_id"] = t.ctr.id
+			if s.sourcesAPI() {
+				rel["data_source_id"] = t.id
+			}
+		}
 		if c.dual && c.synced != nil {
 			rel["type"] = "dual_property"
 			rel["dual_property"] = map[string]any{"synced_property_name": c.synced.name, "synced_property_id": c.synced.id}
@@ -201,7 +270,7 @@ func (s *Server) renderPage(p *page) map[string]any {
 		"created_time": timestamp(p.created), "last_edited_time": timestamp(p.edited),
 		"created_by": userRef(), "last_edited_by": userRef(),
 		"cover": nil, "icon": nil,
-		"parent":   map[string]any{"type": "database_id", "database_id": p.db.id},
+		"parent":   s.pageParent(p),
 		"archived": p.archived, "in_trash": p.archived,
 		"properties": props,
 		"url":        "https://www.notion.so/" + norm(p.id), "public_url": nil,
@@ -216,7 +285,7 @@ func (s *Server) relIDs(p *page, c *column) []string {
 	}
 	var out []string
 	for _, q := range s.order {
-		if q.archived || q.db.id != c.relDB {
+		if q.archived || norm(q.db.id) != norm(c.relDB) {
 			continue
 		}
 		if ids, _ := q.values[c.synced].([]string); slices.Contains(ids, p.id) {
@@ -317,18 +386,73 @@ func (s *Server) user(id string) (User, bool) {
 	return User{}, false
 }
 
+// pageParent renders a page's parent: its data source (and database) on
+// 2025-09-03, its database before.
+func (s *Server) pageParent(p *page) map[string]any {
+	if s.sourcesAPI() {
+		return map[string]any{"type": "data_source_id", "data_source_id": p.db.id, "database_id": p.db.ctr.id}
+	}
+	return map[string]any{"type": "database_id", "database_id": p.db.ctr.id}
+}
+
+// severalSources is Notion's answer to a request of a version before
+// 2025-09-03 on a database with several data sources.
+func severalSources() *apiError {
+	return invalid("Databases with multiple data sources are not supported in this API version.")
+}
+
+func notFoundDB(id string) *apiError {
+	return errorf(http.StatusNotFound, "object_not_found",
+		"Could not find database with ID: %s. Make sure the relevant pages and databases are shared with your integration.", dashed(id))
+}
+
+// lookupDB returns the data source a database id names the way versions
+// before 2025-09-03 see it: the database's only data source.
 func (s *Server) lookupDB(id string) (*database, *apiError) {
+	c, aerr := s.lookupContainer(id)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if len(c.sources) > 1 {
+		return nil, severalSources()
+	}
+	return c.sources[0], nil
+}
+
+func (s *Server) lookupContainer(id string) (*container, *apiError) {
+	c := s.ctrs[norm(id)]
+	if c == nil || s.unshared[norm(id)] {
+		return nil, notFoundDB(id)
+	}
+	return c, nil
+}
+
+// lookupSource returns a data source by its id (2025-09-03).
+func (s *Server) lookupSource(id string) (*database, *apiError) {
 	db := s.dbs[norm(id)]
-	if db == nil || s.unshared[norm(id)] {
+	if db == nil || s.unshared[norm(db.ctr.id)] {
 		return nil, errorf(http.StatusNotFound, "object_not_found",
-			"Could not find database with ID: %s. Make sure the relevant pages and databases are shared with your integration.", dashed(id))
+			"Could not find data_source with ID: %s. Make sure the relevant pages and databases are shared with your integration.", dashed(id))
 	}
 	return db, nil
 }
 
+// anySource returns the data source id names, or the first of the
+// database id names, for the test helpers.
+func (s *Server) anySource(id string) (*database, *apiError) {
+	if db := s.dbs[norm(id)]; db != nil {
+		return db, nil
+	}
+	c := s.ctrs[norm(id)]
+	if c == nil {
+		return nil, notFoundDB(id)
+	}
+	return c.sources[0], nil
+}
+
 func (s *Server) lookupPage(id string) (*page, *apiError) {
 	p := s.pages[norm(id)]
-	if p == nil || s.unshared[norm(p.db.id)] {
+	if p == nil || s.unshared[norm(p.db.ctr.id)] {
 		return nil, errorf(http.StatusNotFound, "object_not_found",
 			"Could not find page with ID: %s. Make sure the relevant pages and databases are shared with your integration.", dashed(id))
 	}
@@ -381,11 +505,9 @@ func (s *Server) parseColumn(db *database, name string, raw any) (*column, *apiE
 	case "status":
 		return nil, invalid("Cannot create a status property through the API.")
 	case "relation":
-		target, _ := inner["database_id"].(string)
-		tdb := s.dbs[norm(target)]
-		if tdb == nil && norm(target) != norm(db.id) {
-			return nil, errorf(http.StatusNotFound, "object_not_found",
-				"Could not find database with ID: %s. Make sure the relevant pages and databases are shared with your integration.", dashed(target))
+		target, aerr := s.relationTarget(db, inner)
+		if aerr != nil {
+			return nil, aerr
 		}
 		c.relDB = dashed(target)
 		rt, _ := inner["type"].(string)
@@ -397,6 +519,35 @@ func (s *Server) parseColumn(db *database, name string, raw any) (*column, *apiE
 		return nil, invalid("body failed validation: body.properties.%s.type should be a supported property type, instead was `%q`.", name, typ)
 	}
 	return c, nil
+}
+
+// relationTarget returns the data source a relation config points at: by
+// data_source_id (2025-09-03), else by database_id, which must then have a
+// single data source. db is the data source being configured (which may
+// not be registered yet: a relation to itself).
+func (s *Server) relationTarget(db *database, inner map[string]any) (string, *apiError) {
+	if ds, _ := inner["data_source_id"].(string); ds != "" {
+		if !s.sourcesAPI() {
+			return "", invalid("body failed validation: body.properties.relation.database_id should be defined, instead was `undefined`.")
+		}
+		if norm(ds) == norm(db.id) {
+			return db.id, nil
+		}
+		t, aerr := s.lookupSource(ds)
+		if aerr != nil {
+			return "", aerr
+		}
+		return t.id, nil
+	}
+	target, _ := inner["database_id"].(string)
+	if db.ctr != nil && norm(target) == norm(db.ctr.id) && s.ctrs[norm(target)] == nil {
+		return db.id, nil
+	}
+	t, aerr := s.lookupDB(target)
+	if aerr != nil {
+		return "", aerr
+	}
+	return t.id, nil
 }
 
 // addSyncedSide creates the other side of a two-way relation.
@@ -572,6 +723,9 @@ func (s *Server) parseValue(c *column, raw any) (any, []string, *apiError) {
 			p := s.pages[norm(id)]
 			if p == nil || norm(p.db.id) != norm(c.relDB) {
 				return nil, nil, invalid("Could not find page with ID: %s in the related database.", id)
+			}
+			if !s.sourcesAPI() && len(p.db.ctr.sources) > 1 {
+				return nil, nil, severalSources()
 			}
 			if !slices.Contains(ids, p.id) {
 				ids = append(ids, p.id)

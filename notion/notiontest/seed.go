@@ -9,22 +9,43 @@ import (
 	"strings"
 )
 
-// CreatePage adds a row to a database as POST /v1/pages would, props in
-// the API's request shape (e.g. {"Name": {"title": [{"text": {"content":
+// asPerson runs f under the lock as a person editing Notion would: with
+// the current API version, its edits sent as webhook events by a person.
+func (s *Server) asPerson(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ver, s.person = Version20250903, true
+	defer func() { s.person = false }()
+	f()
+}
+
+// CreatePage adds a row to a database (given by its id, for its first data
+// source, or by a data source's id) as POST /v1/pages would, props in the
+// API's request shape (e.g. {"Name": {"title": [{"text": {"content":
 // "Signed Up"}}]}}), standing in for someone editing Notion. It returns the
 // new page's id. Requests are neither counted nor faulted.
 func (s *Server) CreatePage(dbID string, props map[string]any) (string, error) {
-	body, err := roundTrip(map[string]any{"parent": map[string]any{"database_id": dbID}, "properties": props})
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out, aerr := s.createPage(nil, body)
-	if aerr != nil {
-		return "", aerr
-	}
-	return out.(map[string]any)["id"].(string), nil
+	var id string
+	var err error
+	s.asPerson(func() {
+		db, aerr := s.anySource(dbID)
+		if aerr != nil {
+			err = aerr
+			return
+		}
+		body, rerr := roundTrip(map[string]any{"parent": map[string]any{"data_source_id": db.id}, "properties": props})
+		if rerr != nil {
+			err = rerr
+			return
+		}
+		out, aerr := s.createPage(nil, body)
+		if aerr != nil {
+			err = aerr
+			return
+		}
+		id = out.(map[string]any)["id"].(string)
+	})
+	return id, err
 }
 
 // UpdatePage sets properties of a page as PATCH /v1/pages/{id} would.
@@ -33,31 +54,90 @@ func (s *Server) UpdatePage(pageID string, props map[string]any) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, aerr := s.lookupPage(pageID)
-	if aerr != nil {
-		return aerr
-	}
-	if p.archived {
-		return errors.New("page is archived")
-	}
-	if aerr := s.setValues(p, body["properties"].(map[string]any)); aerr != nil {
-		return aerr
-	}
-	return nil
+	s.asPerson(func() {
+		p, aerr := s.lookupPage(pageID)
+		if aerr != nil {
+			err = aerr
+			return
+		}
+		if p.archived {
+			err = errors.New("page is archived")
+			return
+		}
+		if aerr := s.setValues(p, body["properties"].(map[string]any)); aerr != nil {
+			err = aerr
+			return
+		}
+		p.edited = s.now()
+		s.emit(EventPagePropertiesUpdated, p, propIDs(p.db, body["properties"].(map[string]any)))
+	})
+	return err
 }
 
 // Archive moves a page to the trash.
 func (s *Server) Archive(pageID string) error {
+	var err error
+	s.asPerson(func() {
+		p, aerr := s.lookupPage(pageID)
+		if aerr != nil {
+			err = aerr
+			return
+		}
+		p.archived = true
+		s.emit(EventPageDeleted, p, nil)
+	})
+	return err
+}
+
+// AddDataSource adds a data source named name to a database (given by its
+// id or one of its data sources'), as a person does in Notion: its columns
+// are a copy of the first data source's (relations one-way), it has no
+// rows. It returns the new data source's id. From then on, requests of
+// version 2022-06-28 on the database fail.
+func (s *Server) AddDataSource(dbID, name string) (string, error) {
+	var id string
+	var err error
+	s.asPerson(func() {
+		first, aerr := s.anySource(dbID)
+		if aerr != nil {
+			err = aerr
+			return
+		}
+		ctr := first.ctr
+		first = ctr.sources[0]
+		now := s.now()
+		db := &database{id: s.newID(0xd5), title: name, ctr: ctr, created: now, edited: now}
+		for _, c := range first.cols {
+			nc := &column{id: c.id, name: c.name, typ: c.typ, format: c.format, relDB: c.relDB, config: c.config, empty: c.empty}
+			if nc.typ != "title" {
+				nc.id = s.newColumnID()
+			}
+			for _, o := range c.options {
+				nc.options = append(nc.options, &option{id: o.id, name: o.name, color: o.color})
+			}
+			db.cols = append(db.cols, nc)
+		}
+		ctr.sources = append(ctr.sources, db)
+		s.dbs[norm(db.id)] = db
+		ctr.edited = now
+		id = db.id
+	})
+	return id, err
+}
+
+// DataSources returns the ids of a database's data sources, in order.
+func (s *Server) DataSources(dbID string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, aerr := s.lookupPage(pageID)
+	db, aerr := s.anySource(dbID)
 	if aerr != nil {
-		return aerr
+		return nil, aerr
 	}
-	p.archived = true
-	return nil
+	var out []string
+	for _, d := range db.ctr.sources {
+		out = append(out, d.id)
+	}
+	return out, nil
 }
 
 // AddColumn adds a column of any type to a database, including types no
@@ -66,7 +146,7 @@ func (s *Server) Archive(pageID string) error {
 func (s *Server) AddColumn(dbID, name, typ string, config, empty json.RawMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	db, aerr := s.lookupDB(dbID)
+	db, aerr := s.anySource(dbID)
 	if aerr != nil {
 		return aerr
 	}
@@ -105,11 +185,12 @@ type Row struct {
 	Values map[string]string
 }
 
-// Rows returns the live rows of a database, sorted.
+// Rows returns the live rows of a database (its first data source) or of
+// a data source, sorted.
 func (s *Server) Rows(dbID string) ([]Row, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	db, aerr := s.lookupDB(dbID)
+	db, aerr := s.anySource(dbID)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -208,12 +289,12 @@ func roundTrip(v any) (map[string]any, error) {
 	return out, err
 }
 
-// PageID returns the id of the first live row of a database whose title is
-// name.
+// PageID returns the id of the first live row of a database (its first
+// data source) or a data source whose title is name.
 func (s *Server) PageID(dbID, name string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	db, aerr := s.lookupDB(dbID)
+	db, aerr := s.anySource(dbID)
 	if aerr != nil {
 		return "", aerr
 	}

@@ -1,13 +1,34 @@
-// Package notiontest is an in-process fake of the Notion API (version
-// 2022-06-28) for tests: databases create, retrieve, update and query,
-// pages create, retrieve and update, page property items, and users. It
-// answers with Notion's JSON shapes (checked against notionapi's own
-// fixtures and decoders), paginates at most 100 results per page, truncates
-// relation values in page objects at 25 with has_more, validates writes the
-// way Notion does (unknown columns, empty or comma-containing option names,
-// text over 2,000 characters, more than 100 related pages, unknown users),
-// and can inject faults: 429 with Retry-After, 5xx, latency, hang-ups, per
-// request number. It counts requests by method and route.
+// Package notiontest is an in-process fake of the Notion API for tests. It
+// speaks the two versions trackplan does, chosen per request by the
+// Notion-Version header:
+//
+//   - 2022-06-28: databases create, retrieve, update and query, with one
+//     schema per database;
+//   - 2025-09-03: databases as containers of data sources (create with
+//     initial_data_source, retrieve with data_sources), data sources
+//     retrieve, update and query, pages with a data_source_id parent,
+//     relations naming a data_source_id.
+//
+// A database may hold several data sources (AddDataSource, standing in for
+// a person adding one in Notion); a 2022-06-28 request that reads, queries
+// or writes such a database, creates a page under it or writes a relation
+// to it fails the way Notion documents (400 validation_error, "Databases
+// with multiple data sources are not supported in this API version."), and
+// a data source endpoint called with 2022-06-28 is an invalid_request_url.
+//
+// Both versions also serve pages create, retrieve and update, page
+// property items, and users. Answers have Notion's JSON shapes: the
+// 2022-06-28 ones are checked against notionapi's own fixtures and
+// decoders, the 2025-09-03 ones against the examples and types of Notion's
+// API reference and official SDK (see versions_test.go and
+// testdata/notion-2025-09-03). It paginates at most 100 results per page,
+// truncates relation values in page objects at 25 with has_more, validates
+// writes the way Notion does (unknown columns, empty or comma-containing
+// option names, text over 2,000 characters, more than 100 related pages,
+// unknown users), and can inject faults: 429 with Retry-After, 5xx,
+// latency, hang-ups, per request number. It counts requests by method and
+// route. It sends integration webhooks (Subscribe, see webhook.go) for the
+// pages it creates, edits and trashes, and can lose some (DropWebhooks).
 package notiontest
 
 import (
@@ -102,6 +123,12 @@ func Chain(fs ...FaultFunc) FaultFunc {
 	}
 }
 
+// The versions the server speaks.
+const (
+	Version20220628 = "2022-06-28"
+	Version20250903 = "2025-09-03"
+)
+
 // Server is a fake Notion API on an httptest.Server.
 type Server struct {
 	// URL is the base URL to give the client (no /v1).
@@ -118,7 +145,11 @@ type Server struct {
 	seq      int
 	nextID   int
 	fault    FaultFunc
-	dbs      map[string]*database
+	dbs      map[string]*database  // data sources by id
+	ctrs     map[string]*container // databases by id
+	ver      string                // Notion-Version of the request being handled
+	hook     *webhook
+	person   bool // a helper is running: edits are a person's
 	pages    map[string]*page
 	order    []*page
 	users    []User
@@ -144,6 +175,8 @@ func NewServer(opts Options) *Server {
 		fault:    opts.Fault,
 		users:    slices.Clone(opts.Users),
 		dbs:      map[string]*database{},
+		ctrs:     map[string]*container{},
+		ver:      Version20250903,
 		pages:    map[string]*page{},
 		counts:   map[string]int{},
 		unshared: map[string]bool{},
@@ -162,6 +195,9 @@ func NewServer(opts Options) *Server {
 	mux.HandleFunc("GET /v1/databases/{id}", s.wrap(s.getDatabase))
 	mux.HandleFunc("PATCH /v1/databases/{id}", s.wrap(s.updateDatabase))
 	mux.HandleFunc("POST /v1/databases/{id}/query", s.wrap(s.queryDatabase))
+	mux.HandleFunc("GET /v1/data_sources/{id}", s.wrap(s.getDataSource))
+	mux.HandleFunc("PATCH /v1/data_sources/{id}", s.wrap(s.updateDataSource))
+	mux.HandleFunc("POST /v1/data_sources/{id}/query", s.wrap(s.queryDataSource))
 	mux.HandleFunc("POST /v1/pages", s.wrap(s.createPage))
 	mux.HandleFunc("GET /v1/pages/{id}", s.wrap(s.getPage))
 	mux.HandleFunc("PATCH /v1/pages/{id}", s.wrap(s.updatePage))
@@ -174,7 +210,20 @@ func NewServer(opts Options) *Server {
 }
 
 // Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.srv.Close()
+	s.mu.Lock()
+	h := s.hook
+	s.hook = nil
+	s.mu.Unlock()
+	if h != nil {
+		h.stop()
+	}
+}
+
+// sourcesAPI reports whether the request being handled speaks data
+// sources (2025-09-03 or later).
+func (s *Server) sourcesAPI() bool { return s.ver >= Version20250903 }
 
 // SetFault replaces the fault function (nil for none).
 func (s *Server) SetFault(f FaultFunc) {
@@ -202,11 +251,12 @@ func (s *Server) Total() int {
 	return s.seq
 }
 
-// Writes returns the number of requests received that write: page and
-// database creates and updates.
+// Writes returns the number of requests received that write: page,
+// database and data source creates and updates.
 func (s *Server) Writes() int {
 	c := s.Counts()
-	return c["POST /v1/pages"] + c["PATCH /v1/pages/{id}"] + c["POST /v1/databases"] + c["PATCH /v1/databases/{id}"]
+	return c["POST /v1/pages"] + c["PATCH /v1/pages/{id}"] + c["POST /v1/databases"] + c["PATCH /v1/databases/{id}"] +
+		c["PATCH /v1/data_sources/{id}"]
 }
 
 // ResetCounts forgets the counts (not the request numbers faults see).
@@ -216,19 +266,28 @@ func (s *Server) ResetCounts() {
 	s.counts = map[string]int{}
 }
 
-// Unshare makes a database answer 404, as when it is not shared with the
-// integration.
+// Unshare makes a database (given by its id or one of its data sources')
+// answer 404, as when it is not shared with the integration.
 func (s *Server) Unshare(dbID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.unshared[norm(dbID)] = true
+	s.unshared[s.containerID(dbID)] = true
 }
 
 // Reshare undoes Unshare.
 func (s *Server) Reshare(dbID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.unshared, norm(dbID))
+	delete(s.unshared, s.containerID(dbID))
+}
+
+// containerID returns the normalised id of the database id names (itself,
+// or the database of the data source id).
+func (s *Server) containerID(id string) string {
+	if db := s.dbs[norm(id)]; db != nil {
+		return norm(db.ctr.id)
+	}
+	return norm(id)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -341,6 +400,7 @@ func (s *Server) wrap(h func(r *http.Request, body map[string]any) (any, *apiErr
 			}
 		}
 		s.mu.Lock()
+		s.ver = r.Header.Get("Notion-Version")
 		out, aerr := h(r, body)
 		s.mu.Unlock()
 		if aerr != nil {
