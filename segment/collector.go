@@ -49,8 +49,14 @@ type Collector struct {
 	Now           func() time.Time
 	// Observe, if set, is told the outcome of every request (for metrics).
 	Observe func(r Outcome)
+	// RateLimits bound requests per write key and per client address; the
+	// zero value means DefaultRateLimits (set negative rates to turn them
+	// off).
+	RateLimits RateLimits
 
-	bufs sync.Pool
+	bufs              sync.Pool
+	limitOnce         sync.Once
+	perKey, perClient *limiter
 }
 
 // Outcome describes one handled collector request.
@@ -83,14 +89,21 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, body []byte) (Outc
 func (c *Collector) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		buf := c.getBuf()
-		defer c.bufs.Put(buf)
+		c.limitOnce.Do(c.setUpLimits)
 		var out Outcome
-		body, err := c.readBody(w, r, buf)
-		if err == nil {
-			out, err = h(w, r, body)
+		var err error
+		if ok, wait := c.perClient.allow(clientAddr(r)); !ok {
+			err = &RateLimitedError{Limit: "client", Retry: wait}
+		} else {
+			buf := c.getBuf()
+			defer c.bufs.Put(buf)
+			var body []byte
+			body, err = c.readBody(w, r, buf)
+			if err == nil {
+				out, err = h(w, r, body)
+			}
 		}
-		out.Status = c.respond(w, err)
+		out.Status = c.respond(w, r, err)
 		out.Took = time.Since(start)
 		if c.Observe != nil {
 			c.Observe(out)
@@ -176,7 +189,19 @@ func (c *Collector) store(r *http.Request, req *Request) (Outcome, error) {
 	if !ok {
 		return Outcome{}, trackplan.ErrUnauthorized
 	}
+	if ok, wait := c.perKey.allow(source); !ok {
+		return Outcome{Source: source}, &RateLimitedError{Limit: "write key", Retry: wait}
+	}
 	return c.submit(r, req, source)
+}
+
+func (c *Collector) setUpLimits() {
+	l := c.RateLimits
+	if l == (RateLimits{}) {
+		l = DefaultRateLimits()
+	}
+	c.perKey = newLimiter(l.PerKey, l.KeyBurst, c.now)
+	c.perClient = newLimiter(l.PerClient, l.ClientBurst, c.now)
 }
 
 // submit normalises a request's messages for a source and stores them.
@@ -226,14 +251,29 @@ func (c *Collector) webhook(_ http.ResponseWriter, r *http.Request, body []byte)
 	return c.submit(r, req, source)
 }
 
+// statusClientClosed is what the collector counts a request as when its
+// client went away before the answer (nginx's 499): not a server failure.
+const statusClientClosed = 499
+
 // respond writes Segment's answer for err and returns the status code.
-func (c *Collector) respond(w http.ResponseWriter, err error) int {
+func (c *Collector) respond(w http.ResponseWriter, r *http.Request, err error) int {
 	status, msg := http.StatusOK, ""
 	var re *RequestError
+	var rl *RateLimitedError
 	switch {
 	case err == nil:
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client disconnected: nothing was acknowledged, and nobody
+		// reads the answer.
+		if c.Logger != nil {
+			c.Logger.Debug("client went away before the answer", "err", err)
+		}
+		return statusClientClosed
 	case errors.As(err, &re):
 		status, msg = http.StatusBadRequest, re.Msg
+	case errors.As(err, &rl):
+		status, msg = http.StatusTooManyRequests, "too many requests from this "+rl.Limit+"; retry later"
+		w.Header().Set("Retry-After", retryAfter(rl.Retry))
 	case errors.Is(err, trackplan.ErrUnauthorized):
 		status, msg = http.StatusUnauthorized, "unknown write key or bad signature"
 	case errors.Is(err, trackplan.ErrOverloaded):

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/schedule"
+	"github.com/trackplan/trackplan/segment"
 )
 
 // Config is everything trackplan can be configured with. It is read from
@@ -36,6 +37,14 @@ type Config struct {
 	Schedule  ScheduleConfig  `yaml:"schedule"`
 	Retention RetentionConfig `yaml:"retention"`
 	Dashboard DashboardConfig `yaml:"dashboard"`
+	Collector CollectorConfig `yaml:"collector"`
+}
+
+// CollectorConfig bounds the collector's request rates; 0 turns a limit
+// off.
+type CollectorConfig struct {
+	RatePerKey    float64 `yaml:"rate_per_key"`    // requests/s per write key
+	RatePerClient float64 `yaml:"rate_per_client"` // requests/s per client address
 }
 
 // WebhookConfig configures the Segment Webhooks destination endpoint.
@@ -137,6 +146,8 @@ func DefaultConfig() Config {
 		Listen:  "127.0.0.1:8088",
 		DB:      "trackplan.db",
 		Webhook: WebhookConfig{Source: "webhook"},
+		Collector: CollectorConfig{RatePerKey: segment.DefaultRateLimits().PerKey,
+			RatePerClient: segment.DefaultRateLimits().PerClient},
 		Notion: NotionConfig{BaseURL: "https://api.notion.com", Rate: 3, Timeout: Duration(30 * time.Second),
 			APIVersion: "2025-09-03", WebhookReplayWindow: Duration(10 * time.Minute)},
 		Drift:   DriftConfig{Window: Duration(7 * 24 * time.Hour)},
@@ -187,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Notion.WebhookReplayWindow < Duration(time.Minute) || c.Notion.WebhookReplayWindow > Duration(24*time.Hour) {
 		v.Add("notion.webhook_replay_window", "must be between 1m and 24h")
+	}
+	if c.Collector.RatePerKey < 0 || c.Collector.RatePerClient < 0 {
+		v.Add("collector", "rates must be 0 (no limit) or positive")
 	}
 	if c.Drift.Window <= 0 {
 		v.Add("drift.window", "must be positive")

@@ -182,6 +182,7 @@ func runServe(c *cli.Context) error {
 		Sources:         sources,
 		WebhookSecret:   string(cfg.Webhook.Secret),
 		WebhookSource:   cfg.Webhook.Source,
+		RateLimits:      rateLimits(cfg.Collector),
 		Store:           st,
 		Deriver:         d.deriver,
 		DeriveElsewhere: onPostgres,
@@ -208,6 +209,18 @@ func runServe(c *cli.Context) error {
 	err = srv.Shutdown(grace)
 	sched.Stop(grace)
 	return err
+}
+
+// rateLimits turns the configured rates into the collector's, where 0 in
+// the config turns a limit off.
+func rateLimits(c CollectorConfig) segment.RateLimits {
+	off := func(r float64) float64 {
+		if r == 0 {
+			return -1
+		}
+		return r
+	}
+	return segment.RateLimits{PerKey: off(c.RatePerKey), PerClient: off(c.RatePerClient)}
 }
 
 // Source is a named source and its write key, as configured.
@@ -246,7 +259,10 @@ type serverConfig struct {
 	Sources       []segment.Source
 	WebhookSecret string
 	WebhookSource string
-	Store         store.Store
+	// RateLimits bound requests per write key and client; the zero value
+	// means segment.DefaultRateLimits.
+	RateLimits segment.RateLimits
+	Store      store.Store
 	// Deriver applies the log to the derived state; nil means one over
 	// Store checking against Plan (nil: unchecked).
 	Deriver *derive.Deriver
@@ -321,6 +337,7 @@ func startServer(cfg serverConfig) (*server, error) {
 		WebhookSource: cfg.WebhookSource,
 		Ingester:      p,
 		Logger:        cfg.Logger,
+		RateLimits:    cfg.RateLimits,
 		Observe: func(o segment.Outcome) {
 			s.latency.observe(o.Took)
 			if cfg.Metrics != nil {
