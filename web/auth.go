@@ -32,7 +32,7 @@ func RequireAuth(listenAddr, token, user, password string) (func(http.Handler) h
 		if !loopback {
 			return nil, fmt.Errorf("dashboard auth: %s is reachable beyond this machine: set a dashboard token or a basic-auth user and password, or listen on 127.0.0.1", listenAddr)
 		}
-		return func(next http.Handler) http.Handler { return next }, nil
+		return LoopbackHosts(listenAddr), nil
 	}
 	c := credentials{basic: hasBasic}
 	if token != "" {
@@ -43,6 +43,30 @@ func RequireAuth(listenAddr, token, user, password string) (func(http.Handler) h
 		c.user, c.password = digest(user), digest(password)
 	}
 	return c.middleware, nil
+}
+
+// LoopbackHosts answers 421 to a request whose Host header is not a
+// loopback name or address (or the listen address's own host): with no
+// credentials, the dashboard is safe only from this machine, and a page on
+// another site that points a name of its own at 127.0.0.1 (DNS rebinding)
+// must not read it.
+func LoopbackHosts(listenAddr string) func(http.Handler) http.Handler {
+	listenHost, _, _ := net.SplitHostPort(listenAddr)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			host, _, err := net.SplitHostPort(r.Host)
+			if err != nil {
+				host = r.Host
+			}
+			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+			ip := net.ParseIP(host)
+			if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) && !strings.EqualFold(host, listenHost) {
+				http.Error(w, "unexpected Host header: this dashboard answers on this machine only", http.StatusMisdirectedRequest)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // isLoopback reports whether a listen address accepts only local

@@ -42,9 +42,33 @@ func TestRequireAuthConfig(t *testing.T) {
 			continue
 		}
 		rec := httptest.NewRecorder()
-		mw(okHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = tt.addr
+		mw(okHandler()).ServeHTTP(rec, req)
 		if got := rec.Code == http.StatusOK; got != tt.open {
 			t.Errorf("RequireAuth(%q, token %q, user %q): anonymous request status %d, want open %v", tt.addr, tt.token, tt.user, rec.Code, tt.open)
+		}
+	}
+}
+
+// TestLoopbackHosts: without credentials, the dashboard answers only to
+// Host names of this machine, so a rebound DNS name reads nothing.
+func TestLoopbackHosts(t *testing.T) {
+	mw, err := RequireAuth("127.0.0.1:8088", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{
+		"127.0.0.1:8088": 200, "localhost:8088": 200, "LOCALHOST": 200, "[::1]:8088": 200, "127.9.9.9": 200,
+		"evil.example:8088": http.StatusMisdirectedRequest, "evil.example": http.StatusMisdirectedRequest,
+		"10.0.0.1:8088": http.StatusMisdirectedRequest, "": http.StatusMisdirectedRequest,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		mw(okHandler()).ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Host %q: status %d, want %d", host, rec.Code, want)
 		}
 	}
 }

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trackplan/trackplan/metrics"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/sqlite"
@@ -161,5 +165,55 @@ func TestDatabaseNames(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a file was created for a connection string: %v", entries)
+	}
+}
+
+// TestPrivateEndpoints: with dashboard credentials, /metrics and the
+// details of /readyz need them; /readyz's status code stays public and its
+// public body names no database host or user.
+func TestPrivateEndpoints(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.Dashboard.Token = "127.0.0.1:0", "tok-123456"
+	srv, err := startServer(serverConfig{Listen: "127.0.0.1:0", Sources: []segment.Source{{Name: "web", WriteKey: testKey}},
+		Store: st, Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(nil), Private: privateEndpoints(cfg),
+		Ready: func(context.Context) error {
+			return errors.New("failed to connect to `user=tp database=prod`: db.internal:5432")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(time.Second)
+	get := func(path string, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+srv.Addr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/readyz", ""); code != http.StatusServiceUnavailable || strings.Contains(body, "db.internal") || strings.Contains(body, "user=") {
+		t.Errorf("public /readyz: %d %q", code, body)
+	}
+	if code, _ := get("/readyz/details", ""); code != http.StatusUnauthorized {
+		t.Errorf("/readyz/details without credentials: %d", code)
+	}
+	if code, body := get("/readyz/details", "tok-123456"); code != http.StatusServiceUnavailable || !strings.Contains(body, "db.internal") {
+		t.Errorf("/readyz/details with credentials: %d %q", code, body)
+	}
+	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without credentials: %d", code)
+	}
+	if code, _ := get("/metrics", "tok-123456"); code != http.StatusOK {
+		t.Errorf("/metrics with credentials: %d", code)
 	}
 }

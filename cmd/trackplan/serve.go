@@ -22,6 +22,7 @@ import (
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/postgres"
 	tpsync "github.com/trackplan/trackplan/sync"
+	"github.com/trackplan/trackplan/web"
 )
 
 func serveCommand() *cli.Command {
@@ -196,6 +197,7 @@ func runServe(c *cli.Context) error {
 			return err
 		},
 		Dashboard:     dash,
+		Private:       privateEndpoints(cfg),
 		NotionWebhook: notionHook,
 		Logger:        log,
 	})
@@ -209,6 +211,21 @@ func runServe(c *cli.Context) error {
 	err = srv.Shutdown(grace)
 	sched.Stop(grace)
 	return err
+}
+
+// privateEndpoints guards the operator's endpoints (/metrics, the details
+// of /readyz) with the dashboard's credentials when any are set; without
+// credentials they stay open, as a Prometheus scrape expects.
+func privateEndpoints(cfg Config) func(http.Handler) http.Handler {
+	d := cfg.Dashboard
+	if d.Token == "" && d.User == "" {
+		return nil
+	}
+	auth, err := web.RequireAuth(cfg.Listen, string(d.Token), d.User, string(d.Password))
+	if err != nil {
+		return nil // the dashboard refuses the same settings first
+	}
+	return auth
 }
 
 // rateLimits turns the configured rates into the collector's, where 0 in
@@ -277,6 +294,9 @@ type serverConfig struct {
 	Ready func(ctx context.Context) error
 	// Dashboard, when set, serves every GET the collector does not.
 	Dashboard http.Handler
+	// Private, when set, guards /metrics and the details of /readyz (the
+	// dashboard's credentials); /readyz's status code stays public.
+	Private func(http.Handler) http.Handler
 	// NotionWebhook, when set, receives Notion's webhooks at
 	// /webhook/notion.
 	NotionWebhook http.Handler
@@ -350,19 +370,33 @@ func startServer(cfg serverConfig) (*server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if cfg.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			if err := cfg.Ready(ctx); err != nil {
-				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-				return
+	private := cfg.Private
+	if private == nil {
+		private = func(h http.Handler) http.Handler { return h }
+	}
+	ready := func(details bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if cfg.Ready != nil {
+				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				if err := cfg.Ready(ctx); err != nil {
+					msg := "not ready"
+					if details {
+						msg += ": " + err.Error() // may name the database's host and user
+					}
+					http.Error(w, msg, http.StatusServiceUnavailable)
+					return
+				}
 			}
+			w.Write([]byte("ready\n"))
 		}
-		w.Write([]byte("ready\n"))
-	})
+	}
+	// Load balancers probe /readyz without credentials: its status code
+	// is public, why it is not ready is not.
+	mux.Handle("GET /readyz", ready(false))
+	mux.Handle("GET /readyz/details", private(ready(true)))
 	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+		mux.Handle("GET /metrics", private(cfg.Metrics.Handler()))
 	}
 	if cfg.NotionWebhook != nil {
 		mux.Handle("POST /webhook/notion", cfg.NotionWebhook)
