@@ -13,6 +13,15 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+# The TypeScript compiler, both Segment libraries and Node's types for the codegen
+# tests, pinned in codegen/testdata/ts/package-lock.json and installed again
+# only when the lock file changes. Without npm those tests skip (and fail
+# under CI=true).
+TS_DEPS = codegen/testdata/ts/node_modules/.package-lock.json
+$(TS_DEPS): codegen/testdata/ts/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix codegen/testdata/ts --no-audit --no-fund --silent; else echo "npm is not installed: the TypeScript codegen tests will skip"; fi
+test: $(TS_DEPS)
+
 # The heavy versions, kept out of CI's time: the crash test with 20 SIGKILLs
 # at random points of ingest and derivation (3 in `make test`).
 test-long:
@@ -21,7 +30,7 @@ test-long:
 # Benchmarks: figures are reported in the README with these commands. Small
 # ones run as long as Go decides; the large ones (a whole simulated month,
 # a million users) once each.
-BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Append|Derive|Page$$
+BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Append|Derive|Page$$|Generate500
 BENCH_LARGE = IngestEndToEnd|Rebuild1M|DriftEvents1M|Score1M|Resolve1M|Snapshot1M|Push$$
 
 bench:

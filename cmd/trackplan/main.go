@@ -123,6 +123,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			driftCommand(),
 			syncCommand(),
 			planCommand(),
+			codegenCommand(),
 			runsCommand(),
 			demoCommand(),
 			migrateCommand(),
