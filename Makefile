@@ -5,7 +5,7 @@ PKGS     ?= ./...
 # The PostgreSQL suite runs when TRACKPLAN_TEST_POSTGRES is set (CI sets it).
 export TRACKPLAN_TEST_POSTGRES ?=
 
-.PHONY: build test test-long bench lint demo tidy-check fuzz clean
+.PHONY: build test test-long bench lint demo tidy-check fuzz clean peer-check
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/trackplan
@@ -51,6 +51,13 @@ tidy-check:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./segment
 	$(GO) test -run '^$$' -fuzz FuzzDecodeSingle -fuzztime 30s ./segment
+
+# The exports checked by the owners' tools (not in CI: it needs node and the
+# npm registry): Typewriter builds a client from the Segment export of every
+# template and tsc --strict compiles it; rudder-cli validate checks the
+# RudderStack export when rudder-cli is on the PATH.
+peer-check:
+	TRACKPLAN_PEER_CHECK=1 $(GO) test -count=1 -timeout 20m -run 'TestPeerTools' -v ./cmd/trackplan/
 
 clean:
 	rm -rf bin

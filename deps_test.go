@@ -41,6 +41,7 @@ func TestDependencyDirection(t *testing.T) {
 		"/planfile":       {""},
 		"/export":         {""},
 		"/codegen":        {""},
+		"/planimport":     {""},
 		"/report":         {""},
 		"/plandiff":       {""},
 		"/simulate":       {""},

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -62,8 +64,8 @@ func TestGolden(t *testing.T) {
 		write func(io.Writer, *trackplan.Plan) error
 	}{
 		{"schema.json", export.WriteJSONSchema},
-		{"segment.json", export.WriteSegmentRules},
-		{"rudderstack.yaml", func(w io.Writer, p *trackplan.Plan) error { return export.WriteRudderStack(w, p, "") }},
+		{"segment.json", func(w io.Writer, p *trackplan.Plan) error { return export.WriteSegmentRules(w, p, "Web App") }},
+		{"rudderstack.yaml", writeRudderStack},
 		{"amplitude.csv", export.WriteAmplitudeCSV},
 		{"amplitude-users.csv", export.WriteAmplitudeUserPropertiesCSV},
 	}
@@ -129,47 +131,77 @@ func TestSegmentRuleTypes(t *testing.T) {
 	}
 }
 
-// TestRudderStackReferences reads the export back and checks every
-// reference resolves to a definition.
-func TestRudderStackReferences(t *testing.T) {
+// writeRudderStack writes the files of the RudderStack export one after
+// the other, each under a comment naming it, for the golden files.
+func writeRudderStack(w io.Writer, p *trackplan.Plan) error {
+	files, notes, err := export.RudderStack(p, "web/app plan.yaml")
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "# note: %s\n", n)
+	}
+	for _, f := range files {
+		fmt.Fprintf(w, "# %s\n%s", f.Name, f.Data)
+	}
+	return nil
+}
+
+// rudderDisplayName is rudder-cli's pattern for a tracking plan's display
+// name (cli/internal/providers/datacatalog/rules/constants.go in
+// rudderlabs/rudder-iac).
+var rudderDisplayName = regexp.MustCompile(`^[A-Z_a-z][ \w,.-]{1,63}[\w,.-]$`)
+
+// TestRudderStackProject reads the export back and checks what rudder-cli
+// checks: one spec per file, every reference resolving to a definition,
+// catalog properties unique by name, type and item type, a valid display
+// name, identity_section traits on identify and group rules, unplanned
+// properties allowed, and deprecated events without a rule.
+func TestRudderStackProject(t *testing.T) {
 	for name, p := range plans(t) {
-		var buf bytes.Buffer
-		if err := export.WriteRudderStack(&buf, p, "web"); err != nil {
+		files, _, err := export.RudderStack(p, "plans/"+name+".yaml")
+		if err != nil {
 			t.Fatal(err)
 		}
-		dec := yaml.NewDecoder(&buf)
-		var docs []map[string]any
-		for {
+		if len(files) != 3 {
+			t.Fatalf("%s: %d files, want 3", name, len(files))
+		}
+		docs := map[string]map[string]any{}
+		for _, f := range files {
+			dec := yaml.NewDecoder(bytes.NewReader(f.Data))
 			var d map[string]any
-			if err := dec.Decode(&d); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
+			if err := dec.Decode(&d); err != nil {
 				t.Fatal(err)
 			}
-			docs = append(docs, d)
-		}
-		if len(docs) != 3 {
-			t.Fatalf("%s: %d documents, want 3", name, len(docs))
-		}
-		defined := map[string]bool{}
-		for _, d := range docs {
+			if err := dec.Decode(new(any)); !errors.Is(err, io.EOF) {
+				t.Errorf("%s: %s holds more than one document", name, f.Name)
+			}
 			if d["version"] != export.RudderStackVersion {
 				t.Errorf("%s: version %v", name, d["version"])
 			}
-			spec := d["spec"].(map[string]any)
-			for _, kind := range []string{"properties", "events"} {
-				list, _ := spec[kind].([]any)
-				for _, item := range list {
-					id := item.(map[string]any)["id"].(string)
-					ref := "#property:" + id
-					if kind == "events" {
-						ref = "#event:" + id
+			docs[d["kind"].(string)] = d["spec"].(map[string]any)
+		}
+		defined := map[string]bool{}
+		unique := map[string]string{}
+		for _, kind := range []string{"properties", "events"} {
+			list, _ := docs[kind][kind].([]any)
+			for _, item := range list {
+				m := item.(map[string]any)
+				id := m["id"].(string)
+				ref := "#property:" + id
+				if kind == "events" {
+					ref = "#event:" + id
+				} else {
+					key := fmt.Sprint(m["name"], "|", m["type"], m["types"], "|", m["item_type"])
+					if other, dup := unique[key]; dup {
+						t.Errorf("%s: properties %s and %s have the same name, type and item type", name, other, id)
 					}
-					if defined[ref] {
-						t.Errorf("%s: %s defined twice", name, ref)
-					}
-					defined[ref] = true
+					unique[key] = id
 				}
+				if defined[ref] {
+					t.Errorf("%s: %s defined twice", name, ref)
+				}
+				defined[ref] = true
 			}
 		}
 		var check func(props []any)
@@ -183,18 +215,72 @@ func TestRudderStackReferences(t *testing.T) {
 				check(nested)
 			}
 		}
-		rules := docs[2]["spec"].(map[string]any)["rules"].([]any)
-		if len(rules) != len(p.Events) {
-			t.Errorf("%s: %d rules, want %d", name, len(rules), len(p.Events))
+		tp := docs["tracking-plan"]
+		if dn := tp["display_name"].(string); !rudderDisplayName.MatchString(dn) {
+			t.Errorf("%s: display name %q does not fit rudder-cli's pattern", name, dn)
+		}
+		rules := tp["rules"].([]any)
+		want := 0
+		for _, e := range p.Events {
+			if e.Status != trackplan.StatusDeprecated {
+				want++
+			}
+		}
+		if len(rules) != want {
+			t.Errorf("%s: %d rules, want %d", name, len(rules), want)
 		}
 		for _, r := range rules {
 			m := r.(map[string]any)
-			if ref := m["event"].(string); !defined[ref] {
+			ref := m["event"].(string)
+			if !defined[ref] {
 				t.Errorf("%s: undefined %s", name, ref)
+			}
+			if m["additional_properties"] != true {
+				t.Errorf("%s: %s forbids unplanned properties", name, ref)
+			}
+			section, _ := m["identity_section"].(string)
+			if isIdentity := ref == "#event:identify" || ref == "#event:group"; isIdentity != (section == "traits") {
+				t.Errorf("%s: %s has identity_section %q", name, ref, section)
 			}
 			props, _ := m["properties"].([]any)
 			check(props)
 		}
+	}
+}
+
+func TestRudderStackDisplayName(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                      "Tracking Plan",
+		"plans/web.yaml":        "plans web.yaml",
+		"1f2e3d4c5b6a":          "Plan 1f2e3d4c5b6a",
+		"a":                     "a__",
+		"Growth – Web & iOS":    "Growth Web iOS",
+		strings.Repeat("x", 80): strings.Repeat("x", 65),
+	} {
+		got := export.RudderStackDisplayName(in)
+		if got != want || !rudderDisplayName.MatchString(got) {
+			t.Errorf("RudderStackDisplayName(%q) = %q, want %q matching rudder-cli's pattern", in, got, want)
+		}
+	}
+}
+
+// TestRudderStackSharedName checks that a name planned with different
+// constraints becomes one catalog property with what they share, and a
+// note.
+func TestRudderStackSharedName(t *testing.T) {
+	p := &trackplan.Plan{Events: []*trackplan.Event{
+		{Name: "identify", Type: trackplan.Identify, Properties: []*trackplan.Property{{Name: "email", Type: trackplan.PropString, Pattern: "@"}}},
+		{Name: "Invite Sent", Properties: []*trackplan.Property{{Name: "email", Type: trackplan.PropString}}},
+	}}
+	files, notes, err := export.RudderStack(p, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "pattern") {
+		t.Errorf("notes = %q, want one about the pattern", notes)
+	}
+	if props := string(files[0].Data); strings.Count(props, "name: email") != 1 || strings.Contains(props, "pattern") {
+		t.Errorf("properties:\n%s\nwant one email without a pattern", props)
 	}
 }
 
@@ -234,7 +320,7 @@ func TestEmptyPlan(t *testing.T) {
 		if err := export.WriteJSONSchema(&buf, p); err != nil || strings.TrimSpace(buf.String()) != "[]" {
 			t.Errorf("JSONSchema(%v) = %q, %v", p, buf.String(), err)
 		}
-		if err := export.WriteRudderStack(io.Discard, p, ""); err != nil {
+		if _, _, err := export.RudderStack(p, ""); err != nil {
 			t.Error(err)
 		}
 		if err := export.WriteAmplitudeCSV(io.Discard, p); err != nil {

@@ -24,17 +24,20 @@ const SchemaDraft = "http://json-schema.org/draft-07/schema#"
 // Schema is a JSON Schema (draft-07) document or subschema, reduced to the
 // keywords a tracking plan uses.
 type Schema struct {
-	Schema      string             `json:"$schema,omitempty"`
-	Description string             `json:"description,omitempty"`
-	Type        Types              `json:"type,omitempty"`
-	Format      string             `json:"format,omitempty"`
-	Properties  map[string]*Schema `json:"properties,omitempty"`
-	Required    []string           `json:"required,omitempty"`
-	Items       *Schema            `json:"items,omitempty"`
-	Enum        []any              `json:"enum,omitempty"`
-	Pattern     string             `json:"pattern,omitempty"`
-	Minimum     *float64           `json:"minimum,omitempty"`
-	Maximum     *float64           `json:"maximum,omitempty"`
+	Schema      string `json:"$schema,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Deprecated marks a deprecated event's schema (an annotation from
+	// draft 2019-09, which draft-07 validators ignore).
+	Deprecated bool               `json:"deprecated,omitempty"`
+	Type       Types              `json:"type,omitempty"`
+	Format     string             `json:"format,omitempty"`
+	Properties map[string]*Schema `json:"properties,omitempty"`
+	Required   []string           `json:"required,omitempty"`
+	Items      *Schema            `json:"items,omitempty"`
+	Enum       []any              `json:"enum,omitempty"`
+	Pattern    string             `json:"pattern,omitempty"`
+	Minimum    *float64           `json:"minimum,omitempty"`
+	Maximum    *float64           `json:"maximum,omitempty"`
 }
 
 // Types is the value of a schema's "type": one type name, or several (a
@@ -62,8 +65,11 @@ type EventSchema struct {
 // screen), the identify and group traits under properties.traits. Nested
 // paths become nested object schemas and "[]" array items.
 //
-// Unplanned properties are not forbidden (no additionalProperties: false):
-// Segment and RudderStack handle them with settings of their own.
+// Unplanned properties are allowed (no additionalProperties: false), as
+// drift allows them and reports them (UNPLANNED_PROPERTY, a warning); the
+// RudderStack export says the same. Deprecated events are exported, marked
+// "deprecated": true; proposed and planned ones are exported like the
+// others (they are what code generators build from).
 func JSONSchema(p *trackplan.Plan) []EventSchema {
 	var out []EventSchema
 	for _, e := range events(p) {
@@ -110,6 +116,7 @@ func eventSchema(e *trackplan.Event) *Schema {
 	outer := &Schema{
 		Schema:      SchemaDraft,
 		Description: e.Description,
+		Deprecated:  e.Status == trackplan.StatusDeprecated,
 		Type:        Types{"object"},
 		Properties:  map[string]*Schema{payloadKey(e): inner},
 	}

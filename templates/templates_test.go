@@ -3,13 +3,16 @@ package templates_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/planfile"
+	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/templates"
 )
 
@@ -152,5 +155,101 @@ func TestPlanReturnsFreshCopies(t *testing.T) {
 	}
 	if b.Events[0].Name == "changed" {
 		t.Error("a change to one plan shows in the next")
+	}
+}
+
+// TestTemplatesSimulateClean generates traffic from every template with
+// simulate and checks it against the template: no violation.
+func TestTemplatesSimulateClean(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, name := range templates.Names() {
+		t.Run(name, func(t *testing.T) {
+			p, err := templates.Plan(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := simulate.New(p, simulate.Options{Accounts: 6, UsersPerAccount: 3, Days: 7, Seed: 7, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checker := trackplan.NewChecker(p)
+			counts := map[string]int{}
+			seen := map[string]bool{}
+			n := 0
+			if err := g.Generate(func(m *trackplan.Message) error {
+				n++
+				seen[m.EventName()] = true
+				for _, v := range checker.Check(m) {
+					counts[fmt.Sprintf("%s %s %s (expected %s, observed %s)", v.Code, m.EventName(), v.Path, v.Expected, v.Observed)]++
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				t.Fatal("no traffic")
+			}
+			for k, c := range counts {
+				t.Errorf("%d × %s", c, k)
+			}
+			for _, e := range p.Events {
+				if e.CallType() == trackplan.Track && !seen[e.Name] {
+					t.Errorf("%s never sent", e.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestSegmentSpecTemplates pins the events of the templates taken from
+// Segment's semantic specs (names and a few property types), so an edit
+// that drifts from the spec shows.
+func TestSegmentSpecTemplates(t *testing.T) {
+	for name, want := range map[string][]string{
+		"ecommerce": {"Products Searched", "Product List Viewed", "Product List Filtered", "Promotion Viewed", "Promotion Clicked",
+			"Product Clicked", "Product Viewed", "Product Added", "Product Removed", "Cart Viewed", "Checkout Started",
+			"Checkout Step Viewed", "Checkout Step Completed", "Payment Info Entered", "Order Completed", "Order Updated",
+			"Order Refunded", "Order Cancelled", "Coupon Entered", "Coupon Applied", "Coupon Denied", "Coupon Removed",
+			"Product Added to Wishlist", "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
+			"Cart Shared", "Product Reviewed"},
+		"segment-b2b-saas": {"Account Created", "Account Deleted", "Signed Up", "Signed In", "Signed Out", "Invite Sent",
+			"Account Added User", "Account Removed User", "Trial Started", "Trial Ended"},
+		"mobile": {"Application Installed", "Application Opened", "Application Backgrounded", "Application Updated",
+			"Application Uninstalled", "Application Crashed", "Install Attributed", "Push Notification Received",
+			"Push Notification Tapped", "Push Notification Bounced", "Deep Link Opened", "Deep Link Clicked"},
+		"video": {"Video Playback Started", "Video Playback Paused", "Video Playback Interrupted", "Video Playback Buffer Started",
+			"Video Playback Buffer Completed", "Video Playback Seek Started", "Video Playback Seek Completed",
+			"Video Playback Resumed", "Video Playback Completed", "Video Playback Exited", "Video Content Started",
+			"Video Content Playing", "Video Content Completed", "Video Ad Started", "Video Ad Playing", "Video Ad Completed"},
+	} {
+		p, err := templates.Plan(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range p.Events {
+			if e.CallType() == trackplan.Track {
+				got = append(got, e.Name)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s track events (-spec +template):\n%s", name, diff)
+		}
+	}
+	types := map[[3]string]trackplan.PropertyType{
+		{"ecommerce", "Order Completed", "products[].price"}:    trackplan.PropNumber,
+		{"ecommerce", "Checkout Step Viewed", "step"}:           trackplan.PropNumber,
+		{"segment-b2b-saas", "Trial Started", "trial_end_date"}: trackplan.PropDatetime,
+		{"mobile", "Application Opened", "from_background"}:     trackplan.PropBoolean,
+		{"mobile", "Install Attributed", "campaign.ad_group"}:   trackplan.PropString,
+		{"video", "Video Playback Paused", "sound"}:             trackplan.PropInteger,
+		{"video", "Video Content Started", "full_episode"}:      trackplan.PropBoolean,
+	}
+	for k, want := range types {
+		p, _ := templates.Plan(k[0])
+		e := p.Lookup(trackplan.Track, k[1])
+		if e == nil || e.Property(k[2]) == nil || e.Property(k[2]).Type != want {
+			t.Errorf("%s: %s.%s is not %s", k[0], k[1], k[2], want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -65,10 +66,12 @@ func planCommand() *cli.Command {
 				Usage: "export the plan for another pipeline",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "jsonschema", Usage: "jsonschema, segment, rudderstack, amplitude-csv or amplitude-user-csv"},
-					&cli.StringFlag{Name: "out", Usage: "file to write (default: standard output)"},
+					&cli.StringFlag{Name: "out", Usage: "file to write (default: standard output); for rudderstack, the directory to write its files into"},
+					&cli.StringFlag{Name: "name", Usage: "the tracking plan's name in the segment and rudderstack exports (default: the plan file's name, else \"Tracking Plan\")"},
 				},
 				Action: planExport,
 			},
+			planImportCommand(),
 			planDiffCommand(),
 		},
 	}
@@ -90,7 +93,7 @@ func planInit(c *cli.Context) error {
 	}
 	plan, err := templates.Plan(c.String("template"))
 	if err != nil {
-		return usage("--template %q: %v (have %s)", c.String("template"), err, strings.Join(templates.Names(), ", "))
+		return usage("unknown template %q (have: %s)", c.String("template"), strings.Join(templates.Names(), ", "))
 	}
 	out, parent := c.String("out"), c.String("notion-parent")
 	switch {
@@ -253,26 +256,49 @@ func planExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	w := c.App.Writer
-	if out := c.String("out"); out != "" {
-		f, err := os.Create(out)
+	format, out := c.String("format"), c.String("out")
+	name := c.String("name")
+	if name == "" && cfg.Plan != "" && !strings.HasPrefix(cfg.Plan, "notion:") {
+		name = strings.TrimSuffix(filepath.Base(cfg.Plan), filepath.Ext(cfg.Plan))
+	}
+	if format == "rudderstack" {
+		if out == "" {
+			return usage("the rudderstack export is a directory of files (one spec each): give --out DIR")
+		}
+		notes, err := export.WriteRudderStackDir(out, plan, name)
 		if err != nil {
 			return usage("%v", err)
 		}
-		defer f.Close()
-		w = f
+		for _, n := range notes {
+			fmt.Fprintf(c.App.ErrWriter, "note: %s\n", n)
+		}
+		fmt.Fprintf(c.App.Writer, "wrote %s, %s and %s to %s\n",
+			export.RudderStackPropertiesFile, export.RudderStackEventsFile, export.RudderStackTrackingPlanFile, out)
+		return nil
 	}
-	switch c.String("format") {
+	var write func(io.Writer) error
+	switch format {
 	case "jsonschema":
-		return export.WriteJSONSchema(w, plan)
+		write = func(w io.Writer) error { return export.WriteJSONSchema(w, plan) }
 	case "segment":
-		return export.WriteSegmentRules(w, plan)
-	case "rudderstack":
-		return export.WriteRudderStack(w, plan, cmp.Or(strings.TrimPrefix(cfg.Plan, "notion:"), "trackplan"))
+		write = func(w io.Writer) error { return export.WriteSegmentRules(w, plan, cmp.Or(name, "Tracking Plan")) }
 	case "amplitude-csv":
-		return export.WriteAmplitudeCSV(w, plan)
+		write = func(w io.Writer) error { return export.WriteAmplitudeCSV(w, plan) }
 	case "amplitude-user-csv":
-		return export.WriteAmplitudeUserPropertiesCSV(w, plan)
+		write = func(w io.Writer) error { return export.WriteAmplitudeUserPropertiesCSV(w, plan) }
+	default:
+		return usage("--format must be jsonschema, segment, rudderstack, amplitude-csv or amplitude-user-csv")
 	}
-	return usage("--format must be jsonschema, segment, rudderstack, amplitude-csv or amplitude-user-csv")
+	if out == "" {
+		return write(c.App.Writer)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return usage("%v", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
