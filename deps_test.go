@@ -54,6 +54,7 @@ func TestDependencyDirection(t *testing.T) {
 		"/derive":         {"", "/store"},
 		"/sync":           {"", "/store", "/segment", "/notion", "/report", "/scoring", "/identity"},
 		"/web":            {"", "/store", "/templates", "/identity"},
+		"/alerts":         {"", "/store", "/sync"},
 	}
 	allowed["/codegen/codegentest"] = []string{"/codegen"} // test helpers: compile and run generated code
 	for pkg, ok := range allowed {

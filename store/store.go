@@ -87,6 +87,9 @@ type Store interface {
 	// Ledger is the push ledger (ledger.go).
 	Ledger
 
+	// Alerts is the record of alerts and their state (alerts.go).
+	Alerts
+
 	// Close releases the store's resources.
 	Close() error
 }

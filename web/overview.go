@@ -2,11 +2,13 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/store"
 )
 
 // Overview limits.
@@ -14,7 +16,25 @@ const (
 	topFindings  = 10
 	topUnplanned = 10
 	topMovers    = 5
+	recentAlerts = 5
 )
+
+// AlertSource lists the alerts sent. It is optional: when Options.Data
+// implements it, the overview shows the latest alerts.
+type AlertSource interface {
+	// AlertRecords returns the alerts matching q, newest first.
+	AlertRecords(ctx context.Context, q store.AlertQuery) ([]store.AlertRecord, error)
+}
+
+// alertRow is one alert on the overview.
+type alertRow struct {
+	At       timeView
+	Rule     string
+	Severity string
+	Title    string
+	Href     string
+	Status   string
+}
 
 // overviewPage is the content of the overview.
 type overviewPage struct {
@@ -37,6 +57,9 @@ type overviewPage struct {
 	// Engagement, nil when the profile has no run (or there is no profile).
 	Engagement *engagement
 	Profile    string
+	// Alerts are the latest alerts, none when there is no alert source
+	// or no alert.
+	Alerts []alertRow
 }
 
 // stat is a labelled figure.
@@ -165,6 +188,16 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 
 	if run != nil {
 		page.Engagement = engagementOf(run, sel, h)
+	}
+	if src, ok := h.data.(AlertSource); ok {
+		recs, err := src.AlertRecords(r.Context(), store.AlertQuery{Limit: recentAlerts})
+		if err != nil {
+			return fmt.Errorf("load alerts: %w", err)
+		}
+		for _, a := range recs {
+			page.Alerts = append(page.Alerts, alertRow{At: timeOf(a.At, h.now()), Rule: a.Rule, Severity: a.Severity,
+				Title: a.Title, Href: a.Link, Status: a.Status})
+		}
 	}
 	l := sel.layoutFor("Overview", "overview", "/")
 	l.Content = page

@@ -38,6 +38,7 @@ type Config struct {
 	Retention RetentionConfig `yaml:"retention"`
 	Dashboard DashboardConfig `yaml:"dashboard"`
 	Collector CollectorConfig `yaml:"collector"`
+	Alerts    AlertsConfig    `yaml:"alerts"`
 }
 
 // CollectorConfig bounds the collector's request rates; 0 turns a limit
@@ -138,6 +139,8 @@ type DashboardConfig struct {
 	Token    Secret `yaml:"token"`
 	User     string `yaml:"user"`
 	Password Secret `yaml:"password"`
+	// BaseURL is the dashboard's public address, for the links in alerts.
+	BaseURL string `yaml:"base_url"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -156,6 +159,7 @@ func DefaultConfig() Config {
 			AnonymousID: "trackplan-engagement", BatchSize: 250, Interval: Duration(time.Second), OnRemoved: "zero"},
 		Schedule:  ScheduleConfig{PlanRefresh: "*/5 * * * *", NotionSync: "*/15 * * * *", Score: "0 * * * *", Prune: "30 3 * * *"},
 		Retention: RetentionConfig{Events: Duration(30 * 24 * time.Hour), ActivityDays: 400, Dedupe: Duration(48 * time.Hour), SnapshotDays: 400},
+		Alerts:    defaultAlertsConfig(),
 	}
 }
 
@@ -261,6 +265,7 @@ func (c *Config) Validate() error {
 	if (c.Dashboard.User == "") != (c.Dashboard.Password == "") {
 		v.Add("dashboard", "user and password go together")
 	}
+	c.validateAlerts(&v)
 	sortProblems(v.Problems)
 	return v.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/alerts"
 	"github.com/trackplan/trackplan/derive"
 	"github.com/trackplan/trackplan/metrics"
 	"github.com/trackplan/trackplan/notion"
@@ -49,6 +50,9 @@ type daemon struct {
 	notionSyncRun func(ctx context.Context) (notion.Changes, error)
 	// push is the score push job; nil when pushing is not configured.
 	push schedule.Func
+	// alerts evaluates the alert rules after the jobs that feed them
+	// (alerts.go); nil until jobs sets it up.
+	alerts *alerts.Notifier
 }
 
 // currentPlan is the plan in force, never nil.
@@ -90,6 +94,16 @@ func (d *daemon) jobs() []schedule.Job {
 	if d.push != nil {
 		jobs = append(jobs, schedule.Job{Name: jobPush, Run: d.push})
 		jobs[1].Then = jobPush // push after each successful score run
+	}
+	if err := d.setUpAlerts(); err != nil {
+		d.log.Error("alerts off: bad configuration", "err", err)
+		return jobs
+	}
+	for i := range jobs {
+		jobs[i].Run = d.watch(jobs[i].Name, jobs[i].Run)
+	}
+	if s := d.cfg.Alerts.Schedule; s != "" {
+		jobs = append(jobs, schedule.Job{Name: jobAlerts, Spec: s, Run: d.watch(jobAlerts, d.evaluateAlerts)})
 	}
 	return jobs
 }
@@ -133,6 +147,7 @@ func (d *daemon) prune(ctx context.Context) (map[string]int64, error) {
 		logErr,
 		d.st.Prune(ctx, now.Add(-time.Duration(r.Dedupe)), now.AddDate(0, 0, -r.ActivityDays)),
 		d.st.PruneScores(ctx, now.AddDate(0, 0, -r.SnapshotDays)),
+		d.st.PruneAlerts(ctx, now.AddDate(0, 0, -r.SnapshotDays)),
 	)
 	return map[string]int64{"log_blocks": pruned.Blocks, "log_records": pruned.Records}, err
 }

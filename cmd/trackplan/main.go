@@ -125,6 +125,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			planCommand(),
 			codegenCommand(),
 			runsCommand(),
+			alertsCommand(),
 			demoCommand(),
 			migrateCommand(),
 			configCommand(),

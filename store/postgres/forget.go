@@ -82,6 +82,9 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		SELECT v FROM unnest(examples) v WHERE v <> ALL($1::text[]) ORDER BY v)
 		WHERE examples && $1::text[]`, plainNeedles, n)
 	add("scrub ledger traits", `UPDATE push_ledger SET traits = '{}' WHERE `+inText("traits::text"), textNeedles, n)
+	// Alert records name accounts and users in their keys and titles.
+	add("scrub alert records", `DELETE FROM alerts WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) n
+		WHERE strpos(key, n) > 0 OR strpos(title, n) > 0 OR strpos(text, n) > 0 OR strpos(link, n) > 0)`, plainNeedles, n)
 
 	err := retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {

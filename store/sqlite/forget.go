@@ -71,6 +71,8 @@ func (db *DB) ForgetDerived(ctx context.Context, userIDs, groupIDs, needles []st
 		exec(`UPDATE properties SET examples = (SELECT json_group_array(value) FROM json_each(properties.examples)
 			WHERE value <> ?) WHERE EXISTS (SELECT 1 FROM json_each(properties.examples) WHERE value = ?)`, n, n)
 		exec(`UPDATE push_ledger SET traits = '{}' WHERE instr(traits, ?) > 0`, q)
+		// Alert records name accounts and users in their keys and titles.
+		exec(`DELETE FROM alerts WHERE instr(key, ?1) > 0 OR instr(title, ?1) > 0 OR instr(text, ?1) > 0 OR instr(link, ?1) > 0`, n)
 	}
 	if err != nil {
 		return err

@@ -55,6 +55,8 @@ func Run(t *testing.T, open Opener) {
 		{"SwitchPlan", testSwitchPlan},
 		{"Identity", testIdentity},
 		{"ClampedTimestamps", testClampedTimestamps},
+		{"Alerts", testAlerts},
+		{"ForgetAlerts", testForgetAlerts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
