@@ -3,6 +3,7 @@ package segment
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,6 +198,7 @@ type Client struct {
 	log      *slog.Logger
 	onResult func(string, error)
 	pace     *pacer // nil when unlimited
+	redact   *strings.Replacer
 
 	enqueued, rejected, succeeded, failed atomic.Int64
 
@@ -248,6 +250,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		onResult: cfg.OnResult,
 		reasons:  map[string]int64{},
 		refused:  map[string]*DeliveryError{},
+		redact:   keyRedactor(cfg.WriteKey),
 	}
 	now := cfg.Now
 	if now == nil {
@@ -280,7 +283,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		Endpoint:   endpoint,
 		Interval:   cfg.Interval,
 		Transport:  tr,
-		Logger:     analyticsLogger{log: log.With("component", "analytics-go")},
+		Logger:     analyticsLogger{log: log.With("component", "analytics-go"), redact: c.redact},
 		Callback:   analyticsCallback{c: c},
 		BatchSize:  batch,
 		RetryAfter: retryAfter,
@@ -431,14 +434,14 @@ func (c *Client) fail(id string, e *DeliveryError) {
 // refuse records the messages of a batch the endpoint refused for good.
 func (c *Client) refuse(ids []string, status int, body string) {
 	e := &DeliveryError{Reason: fmt.Sprintf("http_%d", status), Status: status, Permanent: true,
-		Err: fmt.Errorf("%d %s: %s", status, http.StatusText(status), truncateForLog(body))}
+		Err: fmt.Errorf("%d %s: %s", status, http.StatusText(status), truncateForLog(c.redact.Replace(body)))}
 	c.mu.Lock()
 	for _, id := range ids {
 		c.refused[id] = e
 	}
 	c.mu.Unlock()
 	c.log.Warn("segment endpoint refused a batch; not retrying it", "status", status, "messages", len(ids),
-		"answer", truncateForLog(body))
+		"answer", truncateForLog(c.redact.Replace(body)))
 }
 
 // failureReason classifies a delivery error into a short, bounded key.
@@ -516,17 +519,22 @@ func analyticsMessageID(m analytics.Message) string {
 // so no message body reaches the log. Logf (per-attempt failures that will be
 // retried) is logged at debug level, Errorf at warn level: final outcomes are
 // counted in Stats.
-type analyticsLogger struct{ log *slog.Logger }
+type analyticsLogger struct {
+	log *slog.Logger
+	// redact hides the write key, as sent (Basic auth) or echoed by an
+	// endpoint that repeats the request in its answer.
+	redact *strings.Replacer
+}
 
 // maxLoggedString bounds strings (response bodies) written to the log.
 const maxLoggedString = 200
 
 func (l analyticsLogger) Logf(format string, args ...any) {
-	l.log.Debug("analytics-go", "detail", fmt.Sprintf(format, safeLogArgs(args)...))
+	l.log.Debug("analytics-go", "detail", l.redact.Replace(fmt.Sprintf(format, safeLogArgs(args)...)))
 }
 
 func (l analyticsLogger) Errorf(format string, args ...any) {
-	l.log.Warn("analytics-go", "detail", fmt.Sprintf(format, safeLogArgs(args)...))
+	l.log.Warn("analytics-go", "detail", l.redact.Replace(fmt.Sprintf(format, safeLogArgs(args)...)))
 }
 
 func safeLogArgs(args []any) []any {
@@ -785,4 +793,15 @@ func batchMessageIDs(req *http.Request) ([]string, error) {
 		ids = append(ids, m.MessageID)
 	}
 	return ids, nil
+}
+
+// keyRedactor replaces a write key in text, as itself and in the forms it
+// takes on the wire: the Basic credentials "key:" base64-encoded (with and
+// without padding).
+func keyRedactor(key string) *strings.Replacer {
+	if key == "" {
+		return strings.NewReplacer()
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte(key + ":"))
+	return strings.NewReplacer(key, "[write key]", basic, "[write key]", strings.TrimRight(basic, "="), "[write key]")
 }

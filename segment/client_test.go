@@ -3,8 +3,11 @@ package segment
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -496,6 +499,45 @@ func TestFailureReason(t *testing.T) {
 	for _, tt := range tests {
 		if got := failureReason(tt.err); got != tt.want {
 			t.Errorf("failureReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestClientEchoingEndpointLogsNoKey: an endpoint that repeats the request
+// (its Authorization header, its body) in a failed answer does not get the
+// write key into the log, neither plain nor as Basic credentials.
+func TestClientEchoingEndpointLogsNoKey(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		code := http.StatusBadRequest
+		if r.Header.Get("X-Retry") == "" {
+			code = http.StatusInternalServerError
+		}
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "echo: Authorization=%s key=%s body=%s", r.Header.Get("Authorization"), testWriteKey, body)
+	}))
+	defer srv.Close()
+	var buf bytes.Buffer
+	var bufMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &bufMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := NewClient(ClientConfig{Endpoint: srv.URL, WriteKey: testWriteKey, Logger: log, MaxRetryAfter: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(context.Background(), &trackplan.Message{Type: trackplan.Identify, MessageID: "m", UserID: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	bufMu.Lock()
+	out := buf.String()
+	bufMu.Unlock()
+	basic := base64.StdEncoding.EncodeToString([]byte(testWriteKey + ":"))
+	if !strings.Contains(out, "echo:") {
+		t.Fatalf("the answer was not logged; the test proves nothing:\n%s", out)
+	}
+	for _, secret := range []string{testWriteKey, basic, strings.TrimRight(basic, "=")} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
 		}
 	}
 }
