@@ -36,7 +36,15 @@ type Options struct {
 	// answers ErrOverloaded (default 2s): brief bursts are absorbed as
 	// backpressure, sustained overload is refused.
 	QueueWait time.Duration
-	Logger    *slog.Logger
+	// CommitWait is how long Submit waits for its commit before it
+	// answers ErrOverloaded (default 15s): a store that stops answering
+	// gets its callers a prompt 503 to retry, not a hang. The submission
+	// may still be committed later; nothing is acknowledged that was not.
+	CommitWait time.Duration
+	// CommitTimeout bounds one commit (default 1m), so the committer
+	// never waits for ever on a store that does not answer.
+	CommitTimeout time.Duration
+	Logger        *slog.Logger
 	// OnCommit, if set, is called after each commit with its size and
 	// duration (for metrics, and to wake the aggregator).
 	OnCommit func(r store.IngestResult, took time.Duration, err error)
@@ -78,6 +86,12 @@ func Open(st Store, opts Options) *Pipeline {
 	}
 	if opts.QueueWait <= 0 {
 		opts.QueueWait = 2 * time.Second
+	}
+	if opts.CommitWait <= 0 {
+		opts.CommitWait = 15 * time.Second
+	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -155,9 +169,17 @@ func (p *Pipeline) Submit(ctx context.Context, msgs []*trackplan.Message, rejs [
 	p.mu.RUnlock()
 
 	// Once queued, the submission is committed or failed by the committer
-	// whatever happens to ctx; waiting for that outcome means a caller never
-	// reports a batch whose fate is unknown.
-	return <-s.done
+	// whatever happens to ctx. Its caller waits for that outcome, up to
+	// CommitWait: past it the answer is "retry later", never an
+	// acknowledgement.
+	timer := time.NewTimer(p.opts.CommitWait)
+	defer timer.Stop()
+	select {
+	case err := <-s.done:
+		return err
+	case <-timer.C:
+		return fmt.Errorf("the store did not commit within %s: %w", p.opts.CommitWait, trackplan.ErrOverloaded)
+	}
 }
 
 // ReasonStoreRejected is the rejection reason of a message the store could
@@ -291,6 +313,8 @@ func (p *Pipeline) commit(ctx context.Context, group []*submission) {
 	}
 	b.At = p.opts.Now().UTC()
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.opts.CommitTimeout)
+	defer cancel()
 	r, err := p.st.Append(ctx, b)
 	if errors.Is(err, store.ErrUnstorable) {
 		// Something in the group is data the store cannot hold: find it,

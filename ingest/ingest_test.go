@@ -138,3 +138,30 @@ func TestCloseCommitsWhatIsQueued(t *testing.T) {
 		t.Errorf("stored %d, %v; want every queued submission committed", n, err)
 	}
 }
+
+// TestSubmitBoundedWhenStoreHangs: a store that stops answering gets its
+// callers ErrOverloaded (a prompt 503) after CommitWait, not a hang; once
+// the store answers again, the late commit still lands and new
+// submissions are acknowledged.
+func TestSubmitBoundedWhenStoreHangs(t *testing.T) {
+	g := openGated(t)
+	p := ingest.Open(g, ingest.Options{CommitWait: 100 * time.Millisecond})
+	defer p.Close()
+	now := time.Now().UTC()
+	m := func(id string) []*trackplan.Message {
+		return []*trackplan.Message{{Source: "web", Type: trackplan.Track, MessageID: id, UserID: "u", Event: "E",
+			Timestamp: now, ReceivedAt: now, Raw: []byte(`{}`)}}
+	}
+	start := time.Now()
+	err := p.Submit(context.Background(), m("late"), nil)
+	if !errors.Is(err, trackplan.ErrOverloaded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Submit on a hung store: %v after %s; want ErrOverloaded after about 100ms", err, time.Since(start))
+	}
+	close(g.gate) // the store answers again
+	if err := p.Submit(context.Background(), m("next"), nil); err != nil {
+		t.Fatalf("after the store is back: %v", err)
+	}
+	if n, err := g.Stored(context.Background(), "web", []string{"late", "next"}); err != nil || n != 2 {
+		t.Errorf("stored %d of the late and the next message (%v); want both", n, err)
+	}
+}
