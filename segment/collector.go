@@ -102,6 +102,7 @@ func (c *Collector) handle(h handlerFunc) http.Handler {
 			if err == nil {
 				out, err = h(w, r, body)
 			}
+			c.recordBadRequest(r, err, &out)
 		}
 		out.Status = c.respond(w, r, err)
 		out.Took = time.Since(start)
@@ -193,6 +194,29 @@ func (c *Collector) store(r *http.Request, req *Request) (Outcome, error) {
 		return Outcome{Source: source}, &RateLimitedError{Limit: "write key", Retry: wait}
 	}
 	return c.submit(r, req, source)
+}
+
+// recordBadRequest keeps a request refused as a whole (400) as one
+// rejection of its source when a write key in its Authorization header
+// names one, so observed and drift show it: the sample is what was wrong,
+// not the body.
+func (c *Collector) recordBadRequest(r *http.Request, err error, out *Outcome) {
+	var re *RequestError
+	if !errors.As(err, &re) {
+		return
+	}
+	key, _, ok := r.BasicAuth()
+	if !ok {
+		return
+	}
+	source, ok := c.source(key)
+	if !ok {
+		return
+	}
+	rej := trackplan.Rejection{Source: source, Reason: ReasonBadRequest, Sample: []byte(re.Msg), ReceivedAt: c.now()}
+	if c.Ingester.Submit(r.Context(), nil, []trackplan.Rejection{rej}) == nil {
+		out.Source, out.Rejected = source, 1
+	}
 }
 
 func (c *Collector) setUpLimits() {

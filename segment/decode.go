@@ -68,6 +68,9 @@ const (
 	ReasonMissingPrevious = "missing_previous_id"
 	ReasonBadTimestamp    = "bad_timestamp"
 	ReasonTooLong         = "field_too_long"
+	// ReasonBadRequest counts a request refused as a whole (400: not
+	// JSON, over a size limit, bad gzip) from a known write key.
+	ReasonBadRequest = "bad_request"
 )
 
 // RequestError is a request the collector refuses as a whole (400): it is

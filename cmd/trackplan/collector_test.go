@@ -106,9 +106,11 @@ func TestCollectorBadInput(t *testing.T) {
 	if o.Totals.Messages != 30 {
 		t.Errorf("stored %d messages; want 30", o.Totals.Messages)
 	}
+	// The requests refused as a whole (400) with a known write key count
+	// once each as bad_request; those without one are not stored.
 	want := map[string]int64{
 		"message_too_large": 1, "no_user_anon_id": 1, "missing_event": 1,
-		"unknown_type": 1, "nesting_too_deep": 1, "invalid_utf8": 1,
+		"unknown_type": 1, "nesting_too_deep": 1, "invalid_utf8": 1, "bad_request": 7,
 	}
 	if diff := cmp.Diff(want, rejectionsByReason(o)); diff != "" {
 		t.Errorf("rejections (-want +got):\n%s", diff)

@@ -217,3 +217,20 @@ func TestPrivateEndpoints(t *testing.T) {
 		t.Errorf("/metrics with credentials: %d", code)
 	}
 }
+
+// TestBadRequestsVisible: a request refused as a whole from a known write
+// key is counted in observed as bad_request; one without a known key is
+// not stored at all.
+func TestBadRequestsVisible(t *testing.T) {
+	ts := startTestServer(t, "")
+	if got := ts.post(t, "/v1/batch", []byte(`{"batch": not json`), nil); got.status != 400 {
+		t.Fatalf("bad JSON: %d %s", got.status, got.body)
+	}
+	if got := ts.post(t, "/v1/batch", []byte(`not json`), map[string]string{"Authorization": "Basic bm9wZTo="}); got.status != 400 {
+		t.Fatalf("bad JSON, unknown key: %d %s", got.status, got.body)
+	}
+	o := ts.observed(t)
+	if got := rejectionsByReason(o)[segment.ReasonBadRequest]; got != 1 || o.Totals.Rejected != 1 {
+		t.Errorf("bad_request rejections = %d (totals %+v); want 1, from the known key only", got, o.Totals)
+	}
+}
