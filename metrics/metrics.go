@@ -107,6 +107,23 @@ func (m *Metrics) DeriveLag(lag func() (records, seconds float64)) {
 			"Age of the oldest log record not yet applied to the derived state.", nil, nil)})
 }
 
+// LogQuota registers the event log's quota gauges: its size against the
+// quota, and 1 while the collector refuses messages because it is reached.
+func (m *Metrics) LogQuota(state func() (bytes, quota float64, full bool)) {
+	b := func(f bool) float64 {
+		if f {
+			return 1
+		}
+		return 0
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_log_bytes",
+		Help: "Compressed bytes the event log holds, as last measured."}, func() float64 { x, _, _ := state(); return x }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_log_quota_bytes",
+		Help: "The event log's quota (retention.log_quota_mb); 0 when none."}, func() float64 { _, q, _ := state(); return q }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_log_full",
+		Help: "1 while the event log is at its quota and the collector answers 503."}, func() float64 { _, _, f := state(); return b(f) }))
+}
+
 // lagCollector measures the lag once per scrape for both gauges.
 type lagCollector struct {
 	lag              func() (records, seconds float64)

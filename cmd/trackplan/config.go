@@ -132,6 +132,10 @@ type RetentionConfig struct {
 	ActivityDays int      `yaml:"activity_days"`
 	Dedupe       Duration `yaml:"dedupe"`
 	SnapshotDays int      `yaml:"snapshot_days"`
+	// LogQuotaMB bounds the event log's compressed size: past it the
+	// collector refuses new messages with 503 until a prune frees room.
+	// 0 means no quota.
+	LogQuotaMB int64 `yaml:"log_quota_mb"`
 }
 
 // DashboardConfig protects the dashboard beyond localhost.
@@ -158,7 +162,7 @@ func DefaultConfig() Config {
 		Push: PushConfig{Endpoint: "https://api.segment.io", Prefix: "engagement_", GroupUser: "most_recent",
 			AnonymousID: "trackplan-engagement", BatchSize: 250, Interval: Duration(time.Second), OnRemoved: "zero"},
 		Schedule:  ScheduleConfig{PlanRefresh: "*/5 * * * *", NotionSync: "*/15 * * * *", Score: "0 * * * *", Prune: "30 3 * * *"},
-		Retention: RetentionConfig{Events: Duration(30 * 24 * time.Hour), ActivityDays: 400, Dedupe: Duration(48 * time.Hour), SnapshotDays: 400},
+		Retention: RetentionConfig{Events: Duration(30 * 24 * time.Hour), ActivityDays: 400, Dedupe: Duration(48 * time.Hour), SnapshotDays: 400, LogQuotaMB: 10240},
 		Alerts:    defaultAlertsConfig(),
 	}
 }

@@ -234,3 +234,48 @@ func TestBadRequestsVisible(t *testing.T) {
 		t.Errorf("bad_request rejections = %d (totals %+v); want 1, from the known key only", got, o.Totals)
 	}
 }
+
+// TestLogQuota: once the event log reaches its quota, the collector answers
+// 503 (clients retry) and says so in /metrics; what it acknowledged before
+// stays.
+func TestLogQuota(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := metrics.New(nil)
+	srv, err := startServer(serverConfig{Listen: "127.0.0.1:0", Sources: []segment.Source{{Name: "web", WriteKey: testKey}},
+		Store: st, Logger: slog.New(slog.DiscardHandler), Metrics: m, LogQuota: 1, QuotaEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(time.Second)
+	ts := &testServer{server: srv, st: st, url: "http://" + srv.Addr}
+	if got := ts.post(t, "/v1/batch", batch(msg("first", "")), nil); got.status != 200 {
+		t.Fatalf("below the quota: %d %s", got.status, got.body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var got response
+	for time.Now().Before(deadline) {
+		if got = ts.post(t, "/v1/batch", batch(msg(fmt.Sprint("more-", time.Now().UnixNano()), "")), nil); got.status == 503 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got.status != 503 {
+		t.Fatalf("at the quota: %d %s; want 503", got.status, got.body)
+	}
+	resp, err := http.Get(ts.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "trackplan_log_full 1") {
+		t.Errorf("/metrics does not say the log is full")
+	}
+	if n, err := st.Stored(context.Background(), "web", []string{"first"}); err != nil || n != 1 {
+		t.Errorf("the acknowledged message: stored %d, %v", n, err)
+	}
+}

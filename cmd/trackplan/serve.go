@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -184,6 +185,7 @@ func runServe(c *cli.Context) error {
 		WebhookSecret:   string(cfg.Webhook.Secret),
 		WebhookSource:   cfg.Webhook.Source,
 		RateLimits:      rateLimits(cfg.Collector),
+		LogQuota:        cfg.Retention.LogQuotaMB << 20,
 		Store:           st,
 		Deriver:         d.deriver,
 		DeriveElsewhere: onPostgres,
@@ -279,6 +281,11 @@ type serverConfig struct {
 	// RateLimits bound requests per write key and client; the zero value
 	// means segment.DefaultRateLimits.
 	RateLimits segment.RateLimits
+	// LogQuota, when positive, is the event log's size (compressed bytes)
+	// past which the collector answers 503; QuotaEvery is how often the
+	// log is measured (default 15s).
+	LogQuota   int64
+	QuotaEvery time.Duration
 	Store      store.Store
 	// Deriver applies the log to the derived state; nil means one over
 	// Store checking against Plan (nil: unchecked).
@@ -310,6 +317,7 @@ type server struct {
 	pipeline   *ingest.Pipeline
 	deriver    *derive.Deriver
 	stopDerive func()
+	stopQuota  func()
 	done       chan error
 	log        *slog.Logger
 	latency    latencies
@@ -341,12 +349,27 @@ func startServer(cfg serverConfig) (*server, error) {
 		}
 	}
 	p := ingest.Open(cfg.Store, opts)
+	var ingester segment.Ingester = p
+	var stopQuota context.CancelFunc = func() {}
+	if cfg.LogQuota > 0 {
+		q := &logQuota{next: p, quota: cfg.LogQuota, log: cfg.Logger}
+		if cfg.Metrics != nil {
+			cfg.Metrics.LogQuota(q.state)
+		}
+		every := cmp.Or(cfg.QuotaEvery, 15*time.Second)
+		var qctx context.Context
+		qctx, stopQuota = context.WithCancel(context.Background())
+		q.measure(qctx, cfg.Store)
+		go q.watch(qctx, cfg.Store, every)
+		ingester = q
+	}
 	s := &server{
-		Addr:     ln.Addr().String(),
-		pipeline: p,
-		deriver:  dv,
-		done:     make(chan error, 1),
-		log:      cfg.Logger,
+		Addr:      ln.Addr().String(),
+		pipeline:  p,
+		deriver:   dv,
+		stopQuota: stopQuota,
+		done:      make(chan error, 1),
+		log:       cfg.Logger,
 	}
 	if !cfg.DeriveElsewhere {
 		s.stopDerive = runDeriver(context.Background(), dv)
@@ -355,7 +378,7 @@ func startServer(cfg serverConfig) (*server, error) {
 		Sources:       cfg.Sources,
 		WebhookSecret: cfg.WebhookSecret,
 		WebhookSource: cfg.WebhookSource,
-		Ingester:      p,
+		Ingester:      ingester,
 		Logger:        cfg.Logger,
 		RateLimits:    cfg.RateLimits,
 		Observe: func(o segment.Outcome) {
@@ -441,6 +464,9 @@ func (s *server) Shutdown(grace time.Duration) error {
 		err = errors.Join(err, serveErr)
 	}
 	s.pipeline.Close()
+	if s.stopQuota != nil {
+		s.stopQuota()
+	}
 	if s.stopDerive != nil {
 		s.stopDerive()
 	}
