@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,9 @@ const (
 	ReasonMissingPrevious = "missing_previous_id"
 	ReasonBadTimestamp    = "bad_timestamp"
 	ReasonTooLong         = "field_too_long"
+	// ReasonNumberRange is a number beyond what a 64-bit float holds
+	// (1e400): valid JSON that no destination could store.
+	ReasonNumberRange = "number_out_of_range"
 	// ReasonBadRequest counts a request refused as a whole (400: not
 	// JSON, over a size limit, bad gzip) from a known write key.
 	ReasonBadRequest = "bad_request"
@@ -290,6 +294,10 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 	}
 	var w wire
 	if err := gojson.Unmarshal(raw, &w); err != nil {
+		var te *gojson.UnmarshalTypeError
+		if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && te.Type != nil && te.Type.Kind() == reflect.Float64 {
+			return nil, ReasonNumberRange // valid JSON, but no number a consumer can hold
+		}
 		return nil, ReasonMalformed
 	}
 	typ := trackplan.CallType(w.Type)

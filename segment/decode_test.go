@@ -59,6 +59,8 @@ func TestDecodeRejections(t *testing.T) {
 		{"page name too long", `{"type":"page","userId":"u","name":"` + strings.Repeat("n", 257) + `"}`, ReasonTooLong},
 		{"property key too long", `{"type":"track","userId":"u","event":"X","properties":{"` + strings.Repeat("k", 2800) + `":1}}`, ReasonTooLong},
 		{"nested key too long", `{"type":"track","userId":"u","event":"X","properties":{"a":[{"` + strings.Repeat("k", 257) + `":1}]}}`, ReasonTooLong},
+		{"number out of range", `{"type":"track","userId":"u","event":"X","properties":{"n":1e400}}`, ReasonNumberRange},
+		{"nested number out of range", `{"type":"identify","userId":"u","traits":{"a":[{"b":-1e999}]}}`, ReasonNumberRange},
 		{"trait key too long", `{"type":"identify","userId":"u","traits":{"` + strings.Repeat("k", 257) + `":1}}`, ReasonTooLong},
 	}
 	for _, tt := range tests {
