@@ -313,6 +313,11 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 	if tooLong(&w, l) {
 		return nil, ReasonTooLong
 	}
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		// No store keeps a NUL in text the same way (PostgreSQL refuses
+		// it): every store gets U+FFFD in its place.
+		withoutNUL(&w)
+	}
 	d := &decoded{Message: trackplan.Message{
 		Type:        typ,
 		MessageID:   string(w.MessageID),
@@ -553,4 +558,40 @@ func NewMessageID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return "trackplan-" + hex.EncodeToString(b[:])
+}
+
+// withoutNUL replaces NUL characters in a message's ids, names, keys and
+// string values with U+FFFD.
+func withoutNUL(w *wire) {
+	for _, id := range []*flexString{&w.MessageID, &w.UserID, &w.AnonymousID, &w.GroupID, &w.PreviousID, &w.Context.GroupID} {
+		*id = flexString(noNUL(string(*id)))
+	}
+	w.Event, w.Name = noNUL(w.Event), noNUL(w.Name)
+	if w.Properties != nil {
+		w.Properties = noNULValue(w.Properties).(map[string]any)
+	}
+	if w.Traits != nil {
+		w.Traits = noNULValue(w.Traits).(map[string]any)
+	}
+}
+
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+
+func noNULValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return noNUL(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[noNUL(k)] = noNULValue(x)
+		}
+		return out
+	case []any:
+		for i, x := range v {
+			v[i] = noNULValue(x)
+		}
+		return v
+	}
+	return v
 }

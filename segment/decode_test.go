@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,17 @@ func TestWriteKeySpellings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeNUL: a NUL anywhere becomes U+FFFD, on every store alike.
+func TestDecodeNUL(t *testing.T) {
+	m, reason := decodeOne(t, `{"type":"track","userId":"u\u0000x","event":"E\u0000","properties":{"k\u0000":"v\u0000","a":["\u0000"]}}`)
+	if reason != "" {
+		t.Fatalf("rejected: %s", reason)
+	}
+	want := map[string]any{"k\uFFFD": "v\uFFFD", "a": []any{"\uFFFD"}}
+	if m.UserID != "u\uFFFDx" || m.Event != "E\uFFFD" || !reflect.DeepEqual(m.Properties, want) {
+		t.Errorf("got %q %q %v", m.UserID, m.Event, m.Properties)
 	}
 }
