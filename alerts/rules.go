@@ -339,7 +339,10 @@ func (n *Notifier) Engagement(ctx context.Context, profiles []string) (Result, e
 	var list []Alert
 	now := n.now()
 	for _, p := range profiles {
-		cur, err := n.st.LatestScores(ctx, p, now.Add(time.Nanosecond))
+		// The stores keep times to the microsecond: a run saved at now is
+		// before the next microsecond (now plus a nanosecond would miss it
+		// and leave the day's run to the next evaluation).
+		cur, err := n.st.LatestScores(ctx, p, now.Truncate(time.Microsecond).Add(time.Microsecond))
 		if errors.Is(err, trackplan.ErrNotFound) {
 			continue
 		}
@@ -378,8 +381,13 @@ func frameBand(a *trackplan.AccountScore) trackplan.Band {
 	return trackplan.BandOf(prev, prev > 0)
 }
 
+// bandMargin is how many points a band drop must also be: an account
+// hovering at a band's edge (76.1 → 73.9) has not cooled down.
+const bandMargin = 5
+
 func (n *Notifier) dropped(a *trackplan.AccountScore) bool {
-	return bandRank[a.Band] < bandRank[frameBand(a)] || a.Trend.Change <= -n.cfg.ScoreDrop.Points
+	return bandRank[a.Band] < bandRank[frameBand(a)] && a.Trend.Change <= -bandMargin ||
+		a.Trend.Change <= -n.cfg.ScoreDrop.Points
 }
 
 func (n *Notifier) accountAlerts(profile string, profiles []string, cur, prev *trackplan.ScoreRun) []Alert {

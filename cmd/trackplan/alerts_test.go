@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/alerts"
 	"github.com/trackplan/trackplan/store"
 )
@@ -86,5 +87,37 @@ func TestAlertsCommands(t *testing.T) {
 	}
 	if code, _, stderr := trackplanRun(t, "--config", path, "--db", db, "alerts", "test", "email"); code != 2 {
 		t.Errorf("alerts test email: exit %d (%s), want 2", code, stderr)
+	}
+}
+
+// TestAlertsNewFindingSeverity: `alerts.new_finding.severity: warning`
+// reaches the notifier's configuration (so new warnings page, as the
+// alerts package's tests show), the default stays error, and a severity
+// that is neither is refused.
+func TestAlertsNewFindingSeverity(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want trackplan.Severity
+	}{
+		{"alerts:\n  new_finding:\n    severity: warning\n", trackplan.SeverityWarning},
+		{"alerts:\n  new_finding:\n    enabled: true\n", trackplan.SeverityError},
+	} {
+		cfg, err := loadConfigFile(writeConfig(t, tt.yaml), func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if got := alertsConfig(cfg).NewFinding.Severity; got != tt.want {
+			t.Errorf("%q: severity %q, want %q", tt.yaml, got, tt.want)
+		}
+	}
+	cfg, err := loadConfigFile(writeConfig(t, "alerts:\n  new_finding:\n    severity: info\n"), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "alerts.new_finding.severity") {
+		t.Errorf("severity info: %v, want a problem naming alerts.new_finding.severity", err)
 	}
 }
