@@ -51,6 +51,7 @@ tidy-check:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./segment
 	$(GO) test -run '^$$' -fuzz FuzzDecodeSingle -fuzztime 30s ./segment
+	$(GO) test -run '^$$' -fuzz FuzzAggregate -fuzztime 30s ./derive
 
 # The exports checked by the owners' tools (not in CI: it needs node and the
 # npm registry): Typewriter builds a client from the Segment export of every

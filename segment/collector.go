@@ -122,7 +122,8 @@ func (c *Collector) getBuf() *bytes.Buffer {
 
 func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, error) {
 	l := c.limits()
-	var rd io.Reader = http.MaxBytesReader(w, r.Body, int64(l.MaxRequestBytes))
+	raw := &readErr{r: http.MaxBytesReader(w, r.Body, int64(l.MaxRequestBytes))}
+	var rd io.Reader = raw
 	limit := l.MaxRequestBytes
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
@@ -141,6 +142,10 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.
 	switch {
 	case errors.As(err, &tooBig):
 		return nil, &RequestError{Msg: fmt.Sprintf("body exceeds %d bytes", l.MaxRequestBytes)}
+	case err != nil && (r.Context().Err() != nil || errors.Is(raw.err, io.ErrUnexpectedEOF)):
+		// The client went away mid-body: nobody reads the answer, and
+		// nothing of it was a request to judge.
+		return nil, fmt.Errorf("read body: %w", context.Canceled)
 	case err != nil:
 		return nil, &RequestError{Msg: "read body: " + err.Error()}
 	case buf.Len() > limit:
@@ -286,7 +291,7 @@ func (c *Collector) respond(w http.ResponseWriter, r *http.Request, err error) i
 	var rl *RateLimitedError
 	switch {
 	case err == nil:
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled):
 		// The client disconnected: nothing was acknowledged, and nobody
 		// reads the answer.
 		if c.Logger != nil {
@@ -321,4 +326,21 @@ func (c *Collector) respond(w http.ResponseWriter, r *http.Request, err error) i
 		Error   string `json:"error"`
 	}{false, msg})
 	return status
+}
+
+// readErr remembers the error of the connection's body, apart from what a
+// decompressor above it makes of it: a body cut short by the client (an
+// unexpected EOF here) is a client gone, a corrupt gzip stream is a bad
+// request.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
