@@ -24,6 +24,47 @@ type Checker struct {
 	group    *rule
 }
 
+// PlansEvent reports whether the plan has an entry for the events of call
+// type t named name, as Check looks them up: a page or screen call is named
+// "Page Viewed" or "Screen Viewed" (see Message.EventName) and is planned by
+// a page, screen or track entry of that name; identify and group calls are
+// planned by the plan's identify and group entries whatever name is given;
+// alias calls never are.
+func (c *Checker) PlansEvent(t CallType, name string) bool { return c.lookup(t, name) != nil }
+
+// PlansPath reports whether the plan's entry for the event (see PlansEvent)
+// names the property path, written as Flatten writes it ("products[].sku"),
+// either declared or as the parent of a declared path ("products[]",
+// "products"). Paths that only an open property (an any, an object without
+// declared members) lets through are not named.
+func (c *Checker) PlansPath(t CallType, name, path string) bool {
+	r := c.lookup(t, name)
+	if r == nil {
+		return false
+	}
+	_, ok := r.paths[path]
+	return ok
+}
+
+// lookup returns the rule of the plan entry for events of call type t named
+// name, nil when the plan has none.
+func (c *Checker) lookup(t CallType, name string) *rule {
+	switch t {
+	case Identify:
+		return c.identify
+	case Group:
+		return c.group
+	case Track:
+		return c.events[checkKey{Track, name}]
+	case Page, Screen:
+		if r := c.events[checkKey{t, name}]; r != nil {
+			return r
+		}
+		return c.events[checkKey{Track, name}]
+	}
+	return nil
+}
+
 type checkKey struct {
 	t    CallType
 	name string
@@ -46,6 +87,9 @@ type rule struct {
 	kids     map[string]*rule
 	elem     *rule
 	required []*rule // required kids
+	// paths, on the payload's node only, are the paths of every node
+	// below it (see Checker.PlansPath).
+	paths map[string]struct{}
 
 	enumStr      map[string]struct{}
 	enumNum      []float64
@@ -119,7 +163,21 @@ func compileEvent(e *Event) *rule {
 		}
 	}
 	root.finish()
+	root.paths = map[string]struct{}{}
+	root.collectPaths(root.paths)
 	return root
+}
+
+// collectPaths adds the paths of n's descendants to into.
+func (n *rule) collectPaths(into map[string]struct{}) {
+	for _, k := range n.kids {
+		into[k.path] = struct{}{}
+		k.collectPaths(into)
+	}
+	if n.elem != nil {
+		into[n.elem.path] = struct{}{}
+		n.elem.collectPaths(into)
+	}
 }
 
 // child returns the node for step s under n, creating it.
@@ -226,25 +284,11 @@ func (n *rule) finish() {
 // low-cardinality: the JSON type, the bound crossed, or for an enum the
 // offending value truncated to MaxObservedValue bytes.
 func (c *Checker) Check(m *Message) []Violation {
-	var r *rule
-	switch m.Type {
-	case Identify:
-		r = c.identify
-	case Group:
-		r = c.group
-	case Track:
-		if r = c.events[checkKey{Track, m.Event}]; r == nil {
+	r := c.lookup(m.Type, m.EventName())
+	if r == nil {
+		if m.Type == Track || m.Type == Page || m.Type == Screen {
 			return []Violation{{Code: UnplannedEvent}}
 		}
-	case Page, Screen:
-		name := m.EventName()
-		if r = c.events[checkKey{m.Type, name}]; r == nil {
-			if r = c.events[checkKey{Track, name}]; r == nil {
-				return []Violation{{Code: UnplannedEvent}}
-			}
-		}
-	}
-	if r == nil {
 		return nil
 	}
 	out := r.checkObject(nil, m.Payload())

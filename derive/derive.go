@@ -242,6 +242,11 @@ func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batc
 		c = box.c
 	}
 	if c != nil {
+		// A checker that names what the plan plans (a *trackplan.Checker)
+		// tells the guard what it must always let through.
+		if pn, ok := c.(store.PlanNames); ok {
+			b.Planned = pn
+		}
 		check = c.Check
 		if on := d.opts.OnViolation; on != nil {
 			check = func(m *trackplan.Message) []trackplan.Violation {

@@ -189,128 +189,6 @@ type ActivityDelta = Seen
 // Day formats t as the UTC day used by the rollups.
 func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-// Guard applies the cardinality limits. Stores keep one per process, loaded
-// with what they already hold; it is not safe for concurrent use and is used
-// under the store's ingest lock.
-type Guard struct {
-	limits Limits
-	events map[string]map[EventKey]map[string]struct{} // source → event → paths
-	values map[valueKey]map[string]struct{}            // distinct observed values of a violation
-}
-
-// valueKey identifies a violation whose observed value varies (an enum).
-type valueKey struct {
-	Event EventKey
-	Code  trackplan.Code
-	Path  string
-}
-
-// MaxObservedValues bounds how many distinct observed values a violation
-// of one (event, code, path) keeps; the rest are counted together.
-const MaxObservedValues = 20
-
-// OtherValues is the observed value that stands for the values past
-// MaxObservedValues.
-const OtherValues = "(other values)"
-
-// GuardAdds lists what one Aggregate added to a guard, so a store whose
-// transaction failed can take it back.
-type GuardAdds struct {
-	events []EventKey
-	paths  []eventPath
-	values []valueAdd
-}
-
-type eventPath struct {
-	key  EventKey
-	path string
-}
-
-type valueAdd struct {
-	key   valueKey
-	value string
-}
-
-// NewGuard returns a guard with nothing known yet.
-func NewGuard(l Limits) *Guard {
-	return &Guard{limits: l, events: map[string]map[EventKey]map[string]struct{}{}, values: map[valueKey]map[string]struct{}{}}
-}
-
-// Know records an event (and a path, when path is not empty) the store
-// already holds.
-func (g *Guard) Know(k EventKey, path string) {
-	evs := g.events[k.Source]
-	if evs == nil {
-		evs = map[EventKey]map[string]struct{}{}
-		g.events[k.Source] = evs
-	}
-	paths := evs[k]
-	if paths == nil {
-		paths = map[string]struct{}{}
-		evs[k] = paths
-	}
-	if path != "" {
-		paths[path] = struct{}{}
-	}
-}
-
-// Forget takes back what an Aggregate added, after its transaction failed.
-func (g *Guard) Forget(a GuardAdds) {
-	for _, v := range a.values {
-		delete(g.values[v.key], v.value)
-	}
-	for _, p := range a.paths {
-		delete(g.events[p.key.Source][p.key], p.path)
-	}
-	for _, k := range a.events {
-		delete(g.events[k.Source], k)
-	}
-}
-
-func (g *Guard) allowEvent(k EventKey, adds *GuardAdds) bool {
-	evs := g.events[k.Source]
-	if _, ok := evs[k]; ok {
-		return true
-	}
-	if len(evs) >= g.limits.MaxEventsPerSource {
-		return false
-	}
-	g.Know(k, "")
-	adds.events = append(adds.events, k)
-	return true
-}
-
-func (g *Guard) allowPath(k EventKey, path string, adds *GuardAdds) bool {
-	paths := g.events[k.Source][k]
-	if _, ok := paths[path]; ok {
-		return true
-	}
-	if len(paths) >= g.limits.MaxPathsPerEvent {
-		return false
-	}
-	paths[path] = struct{}{}
-	adds.paths = append(adds.paths, eventPath{k, path})
-	return true
-}
-
-// observedValue bounds the distinct values a violation keeps.
-func (g *Guard) observedValue(k valueKey, value string, adds *GuardAdds) string {
-	vals := g.values[k]
-	if _, ok := vals[value]; ok {
-		return value
-	}
-	if len(vals) >= MaxObservedValues {
-		return OtherValues
-	}
-	if vals == nil {
-		vals = map[string]struct{}{}
-		g.values[k] = vals
-	}
-	vals[value] = struct{}{}
-	adds.values = append(adds.values, valueAdd{k, value})
-	return value
-}
-
 // Aggregate builds the delta of a run of logged messages, in log order. The
 // guard decides which events and paths may be stored; what it refuses is
 // counted as a CARDINALITY_LIMIT violation instead. The result does not
@@ -366,6 +244,7 @@ func newDelta(report *ReportTraits) *Delta {
 }
 
 func (d *Delta) add(b *Batch, g *Guard, l Limits) {
+	g.use(b.Planned)
 	for _, r := range b.Rejections {
 		d.source(r.Source).Rejected++
 		k := RejectionKey{r.Source, r.Reason}
@@ -416,7 +295,7 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 
 	// An event past the guard is counted as CARDINALITY_LIMIT only: its
 	// schema, violations and activity rollups would be unbounded.
-	allowed := g.allowEvent(key, &d.GuardAdds)
+	slots, allowed := g.allowEvent(key, &d.GuardAdds)
 	if allowed {
 		for _, v := range c.Violations {
 			if v.Code == trackplan.EnumViolation {
@@ -425,7 +304,7 @@ func (d *Delta) addMessage(c Checked, g *Guard, l Limits) {
 			}
 			d.addViolation(key, v, at, m.Raw)
 		}
-		d.observe(key, m, at, g, l)
+		d.observe(key, slots, m, at, g, l)
 	} else {
 		d.addViolation(EventKey{Source: m.Source}, trackplan.Violation{
 			Code: trackplan.CardinalityLimit, Observed: "events per source",
@@ -483,7 +362,7 @@ func (d *Delta) link(id, userID string, at time.Time) {
 	}
 }
 
-func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Guard, l Limits) {
+func (d *Delta) observe(key EventKey, slots *eventSlots, m *trackplan.Message, at time.Time, g *Guard, l Limits) {
 	ev := d.Events[key]
 	if ev == nil {
 		ev = &EventDelta{Daily: map[string]int64{}, Props: map[string]*PropDelta{}}
@@ -512,7 +391,7 @@ func (d *Delta) observe(key EventKey, m *trackplan.Message, at time.Time, g *Gua
 		bits, ok := d.seen[f.Path]
 		var pd *PropDelta
 		if !ok {
-			if !g.allowPath(key, f.Path, &d.GuardAdds) {
+			if !g.allowPath(key, slots, f.Path, &d.GuardAdds) {
 				limited = true
 				return
 			}

@@ -50,9 +50,9 @@ type Derived interface {
 	// Cursor is the sequence number of the last record applied.
 	Cursor(ctx context.Context) (int64, error)
 
-	// Epoch counts the erasures and resets of the derived state. A
-	// deriver reads it before the cursor and the log, and passes it in
-	// Batch.Epoch: a run read before an erasure is then refused, so
+	// Epoch counts the erasures, resets and event prunes of the derived
+	// state. A deriver reads it before the cursor and the log, and passes
+	// it in Batch.Epoch: a run read before an erasure is then refused, so
 	// erased records never come back.
 	Epoch(ctx context.Context) (int64, error)
 

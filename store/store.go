@@ -41,10 +41,12 @@ type Store interface {
 	Reservoir(ctx context.Context, key EventKey, limit int) ([]json.RawMessage, error)
 
 	// Prune removes dedupe keys received before dedupeBefore, and activity
-	// rollups, hourly verdicts and volumes before activityBefore, and the
+	// rollups, hourly verdicts and volumes before activityBefore, the
 	// anonymous ids last seen before activityBefore that never linked to
-	// a user, with their rollups, traits and memberships. The log is
-	// pruned by PruneLog.
+	// a user, with their rollups, traits and memberships, and the events
+	// last seen before activityBefore with what was observed of them (their
+	// guard slots free up; the epoch moves when any go). The log is pruned
+	// by PruneLog.
 	Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error
 
 	// RecordRun appends a job run to the run log and sets its ID.
@@ -94,10 +96,12 @@ type Store interface {
 	Close() error
 }
 
-// Limits are the cardinality guards and sizes every store applies.
+// Limits are the cardinality guards and sizes every store applies. The
+// guards count only what the plan does not name: planned events and
+// planned property paths always get through (see Batch.Planned).
 type Limits struct {
-	MaxEventsPerSource int // distinct (type, name) per source; default 2,000
-	MaxPathsPerEvent   int // distinct property paths per event; default 500
+	MaxEventsPerSource int // distinct unplanned (type, name) per source; default 2,000
+	MaxPathsPerEvent   int // distinct unplanned property paths per event; default 500
 	ReservoirSize      int // recent raw messages kept per event; default 50
 	ExamplesPerPath    int // example values kept per property path; default 3
 	// DedupeWindow is how long a message's dedupe key is kept (default
@@ -123,6 +127,9 @@ type Batch struct {
 	// against ("" when unchecked): Apply refuses it with ErrPlanMoved
 	// unless the verdicts follow that plan.
 	Plan string
+	// Planned names what that plan plans, nil when unchecked: the guard
+	// always lets it through (see Guard).
+	Planned PlanNames
 }
 
 // ErrUnstorable is wrapped by the error of a store that refused the data

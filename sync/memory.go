@@ -45,7 +45,7 @@ func (m *Memory) Add(b *store.Batch) {
 	}
 	m.totals.Messages += int64(len(b.Messages))
 	m.totals.Rejected += int64(len(b.Rejections))
-	m.delta.AddReport(&store.Batch{Messages: b.Messages}, m.guard, m.limits)
+	m.delta.AddReport(&store.Batch{Messages: b.Messages, Planned: b.Planned}, m.guard, m.limits)
 }
 
 // Span is the event time of the earliest and the latest message added.

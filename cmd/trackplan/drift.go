@@ -293,7 +293,7 @@ func checkEvents(c *cli.Context, plan *trackplan.Plan, file string) (*tpsync.Mem
 	_, err = reader.Read(f, func(msgs []*trackplan.Message, rejs []trackplan.Rejection) error {
 		out := make(chan *store.Batch, 1)
 		go func() {
-			b := &store.Batch{Messages: make([]store.Checked, len(msgs)), Rejections: rejs}
+			b := &store.Batch{Messages: make([]store.Checked, len(msgs)), Rejections: rejs, Planned: checker}
 			for i, m := range msgs {
 				b.Messages[i] = store.Checked{Message: m, Violations: checker.Check(m)}
 			}

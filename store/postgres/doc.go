@@ -61,7 +61,9 @@
 // The cardinality guard (store.Guard) is per replica: each DB loads it at
 // Open from what the tables hold and then learns only from the runs it
 // applies itself (ResetDerived empties it; after a SwitchPlan that replaced
-// the verdicts, the next apply loads it again). With several replicas deriving,
+// the verdicts, the next apply loads it again, and so does every replica's
+// after a prune that dropped events, which moves the epoch). Planned events
+// and paths take no slot (see store.Guard). With several replicas deriving,
 // the limits are therefore approximate: events or property paths first
 // applied by different replicas may together exceed a limit by a little, and
 // a replica may count a CARDINALITY_LIMIT finding for an event another

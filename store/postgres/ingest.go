@@ -167,15 +167,16 @@ func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error
 		return fmt.Errorf("apply records %d-%d checked against plan %q: %w", from+1, to, b.Plan, store.ErrPlanMoved)
 	}
 	db.guardMu.Lock()
-	if db.applied != from || db.guardStale {
+	if db.applied != from || db.guardStale || db.guardEpoch != epoch {
 		// Another replica or process applied since this guard was built,
-		// or this DB replaced the verdicts (SwitchPlan).
+		// this DB replaced the verdicts (SwitchPlan), or a prune dropped
+		// events.
 		g, err := db.readGuard(ctx, tx)
 		if err != nil {
 			db.guardMu.Unlock()
 			return err
 		}
-		db.guard, db.guardStale = g, false
+		db.guard, db.guardStale, db.guardEpoch = g, false, epoch
 	}
 	d := store.Aggregate(b, db.guard, db.limits)
 	db.guardMu.Unlock()

@@ -53,6 +53,10 @@ type DB struct {
 	// bounds. Kept apart from applied, which an Apply sets after its
 	// commit, so that the two cannot overwrite each other.
 	guardStale bool
+	// guardEpoch is the epoch the guard was loaded at: a prune that
+	// dropped events (on any replica) moves the epoch, and the next Apply
+	// reloads the guard, freeing their slots.
+	guardEpoch int64
 
 	partMu sync.Mutex      // guards parts
 	parts  map[string]bool // arrival days (YYYY-MM-DD) whose log partition is known to exist
@@ -187,7 +191,7 @@ func (db *DB) loadGuard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.pool.QueryRow(ctx, `SELECT cursor FROM derive_state`).Scan(&db.applied); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT cursor, epoch FROM derive_state`).Scan(&db.applied, &db.guardEpoch); err != nil {
 		return fmt.Errorf("read derive cursor: %w", err)
 	}
 	db.guard = g

@@ -144,8 +144,9 @@ func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]jso
 }
 
 // Prune deletes dedupe keys, and daily activity, hourly verdicts and
-// volumes, older than the given times, each in its own transaction, retried
-// if it deadlocks with an ingest.
+// volumes, older than the given times, and the events last seen before
+// activityBefore (freeing their guard slots), each in its own transaction,
+// retried if it deadlocks with an ingest.
 func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error {
 	err := retry(ctx, func() error {
 		_, err := db.pool.Exec(ctx, `DELETE FROM dedupe WHERE received_at < $1`, dedupeBefore)
@@ -188,7 +189,7 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 	if err != nil {
 		return fmt.Errorf("prune anonymous ids: %w", err)
 	}
-	return nil
+	return db.pruneEvents(ctx, activityBefore)
 }
 
 // UserTraitsOf returns a user's merged traits; cleared (null) traits are absent.

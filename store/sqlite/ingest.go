@@ -109,10 +109,10 @@ func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
 	if plan != b.Plan {
 		return fmt.Errorf("apply records %d-%d checked against plan %q: %w", from+1, to, b.Plan, store.ErrPlanMoved)
 	}
-	if db.applied != from {
-		// Another process applied since this guard was built; this
-		// transaction holds the write lock, so what the guard reads now
-		// is the state it applies to.
+	if db.applied != from || db.guardEpoch != b.Epoch {
+		// Another process applied since this guard was built, or a prune
+		// dropped events; this transaction holds the write lock, so what
+		// the guard reads now is the state it applies to.
 		if err := db.loadGuard(ctx); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 			k.Source, k.Reason, r.Count, micro(r.First), micro(r.Last), r.Sample)
 	}
 	for k, ev := range d.Events {
-		id, err := db.eventID(ctx, tx, k, &ev.Seen, newIDs)
+		id, err := db.eventID(&ex, k, &ev.Seen, newIDs)
 		if err != nil {
 			return err
 		}
@@ -185,10 +185,10 @@ func (db *DB) writeDelta(ctx context.Context, tx *sql.Tx, d *store.Delta, newIDs
 		}
 	}
 	writeVolumes(&ex, d.Volumes, func(k store.EventKey) (int64, bool) {
-		if id, ok := db.eventIDs[k]; ok {
+		if id, ok := newIDs[k]; ok {
 			return id, true
 		}
-		id, ok := newIDs[k]
+		id, ok := db.eventIDs[k]
 		return id, ok
 	})
 	writeViolations(&ex, d.Violations)
@@ -308,17 +308,21 @@ func upsertTraits(ex *execer, table, idCol string, m map[store.TraitKey]store.Tr
 		WHERE excluded.at >= %[1]s.at`, table, idCol), args)
 }
 
-func (db *DB) eventID(ctx context.Context, tx *sql.Tx, k store.EventKey, s *store.Seen, newIDs map[store.EventKey]int64) (int64, error) {
-	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO events (source, type, name, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+func (db *DB) eventID(ex *execer, k store.EventKey, s *store.Seen, newIDs map[store.EventKey]int64) (int64, error) {
+	st := ex.prepared(`INSERT INTO events (source, type, name, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source, type, name) DO UPDATE SET count = count + excluded.count,
 		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
-		RETURNING id`, k.Source, string(k.Type), k.Name, s.Count, micro(s.First), micro(s.Last)).Scan(&id)
+		RETURNING id`)
+	if st == nil {
+		return 0, ex.err
+	}
+	var id int64
+	err := st.QueryRowContext(ex.ctx, k.Source, string(k.Type), k.Name, s.Count, micro(s.First), micro(s.Last)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("upsert event %q: %w", k.Name, err)
 	}
-	if _, ok := db.eventIDs[k]; !ok {
-		newIDs[k] = id
+	if old, ok := db.eventIDs[k]; !ok || old != id {
+		newIDs[k] = id // new, or dropped by a prune elsewhere and added again
 	}
 	return id, nil
 }
@@ -333,21 +337,31 @@ type execer struct {
 }
 
 func (e *execer) exec(query string, args ...any) {
-	if e.err != nil {
+	st := e.prepared(query)
+	if st == nil {
 		return
+	}
+	if _, err := st.ExecContext(e.ctx, args...); err != nil {
+		e.err = fmt.Errorf("%s: %w", firstWords(query), err)
+	}
+}
+
+// prepared returns the statement of query, prepared once per transaction;
+// nil once an error was kept.
+func (e *execer) prepared(query string) *sql.Stmt {
+	if e.err != nil {
+		return nil
 	}
 	st, ok := e.stmts[query]
 	if !ok {
 		st, e.err = e.tx.PrepareContext(e.ctx, query)
 		if e.err != nil {
 			e.err = fmt.Errorf("prepare %s: %w", firstWords(query), e.err)
-			return
+			return nil
 		}
 		e.stmts[query] = st
 	}
-	if _, err := st.ExecContext(e.ctx, args...); err != nil {
-		e.err = fmt.Errorf("%s: %w", firstWords(query), err)
-	}
+	return st
 }
 
 // bulkRows is how many rows one multi-row statement carries: few enough to

@@ -126,7 +126,8 @@ func (db *DB) Reservoir(ctx context.Context, k store.EventKey, limit int) ([]jso
 	return out, rows.Err()
 }
 
-// Prune deletes dedupe keys and daily activity older than the given times.
+// Prune deletes dedupe keys and daily activity older than the given times,
+// and the events last seen before activityBefore (freeing their guard slots).
 func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -141,6 +142,9 @@ func (db *DB) Prune(ctx context.Context, dedupeBefore, activityBefore time.Time)
 		if _, err := db.write.ExecContext(ctx, `DELETE FROM `+table+` WHERE hour < ?`, store.Hour(activityBefore)); err != nil {
 			return fmt.Errorf("prune %s: %w", table, err)
 		}
+	}
+	if err := db.pruneEvents(ctx, activityBefore); err != nil {
+		return err
 	}
 	return db.pruneAnonymous(ctx, activityBefore)
 }

@@ -46,6 +46,10 @@ type DB struct {
 	// Apply starts elsewhere (another process applied since), the guard is
 	// reloaded first, so the limits match a rebuild's.
 	applied int64
+	// guardEpoch is the epoch the guard was loaded at: a prune that
+	// dropped events (in any process) moves the epoch, and the next Apply
+	// reloads the guard, freeing their slots.
+	guardEpoch int64
 
 	dedupe *dedupeIndex
 }
@@ -250,7 +254,7 @@ func (db *DB) moveAppendState(ctx context.Context) error {
 func (db *DB) loadGuard(ctx context.Context) error {
 	db.guard = store.NewGuard(db.limits)
 	clear(db.eventIDs)
-	if err := db.read.QueryRowContext(ctx, `SELECT cursor FROM derive_state`).Scan(&db.applied); err != nil {
+	if err := db.read.QueryRowContext(ctx, `SELECT cursor, epoch FROM derive_state`).Scan(&db.applied, &db.guardEpoch); err != nil {
 		return fmt.Errorf("read derive cursor: %w", err)
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT e.id, e.source, e.type, e.name, coalesce(p.path, '')

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"ClampedTimestamps", testClampedTimestamps},
 		{"Alerts", testAlerts},
 		{"ForgetAlerts", testForgetAlerts},
+		{"GuardKeepsPlan", testGuardKeepsPlan}, {"GuardSlotsFreeAfterPrune", testGuardSlotsFreeAfterPrune},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
