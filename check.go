@@ -321,9 +321,9 @@ func (n *rule) checkObject(out []Violation, obj map[string]any) []Violation {
 		kid := n.kids[k]
 		if kid == nil {
 			if !n.open {
-				path := k
+				path := EscapeKey(k)
 				if n.path != "" {
-					path = n.path + "." + k
+					path = n.path + "." + path
 				}
 				out = add(out, Violation{Code: UnplannedProperty, Path: path, Observed: JSONType(v)})
 			}

@@ -3,6 +3,7 @@ package trackplan
 import (
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -137,7 +138,8 @@ type Field struct {
 const MaxFlattenDepth = 16
 
 // Flatten lists every path of payload with its values, objects before their
-// members, in a deterministic order (keys sorted). Arrays yield the array
+// members, in a deterministic order (keys sorted); keys are written with
+// EscapeKey. Arrays yield the array
 // itself and each element under "path[]". It calls fn once per value.
 func Flatten(payload map[string]any, fn func(Field)) {
 	flattenObject("", payload, 0, fn)
@@ -150,13 +152,27 @@ func flattenObject(prefix string, obj map[string]any, depth int, fn func(Field))
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		path := k
+		path := EscapeKey(k)
 		if prefix != "" {
-			path = prefix + "." + k
+			path = prefix + "." + path
 		}
 		flattenValue(path, obj[k], depth, fn)
 	}
 }
+
+// EscapeKey writes an object key as one step of an observed path: a key
+// holding ".", "[", "]" or "\" has them escaped with "\", so the key
+// "a.b" (path a\.b) and the key b inside the key a (path a.b) stay two
+// paths. A plan cannot name such a key (ParsePath splits at dots and
+// refuses brackets), so an escaped path is always unplanned.
+func EscapeKey(k string) string {
+	if !strings.ContainsAny(k, `.[]\`) {
+		return k
+	}
+	return keyEscaper.Replace(k)
+}
+
+var keyEscaper = strings.NewReplacer(`\`, `\\`, ".", `\.`, "[", `\[`, "]", `\]`)
 
 func flattenValue(path string, v any, depth int, fn func(Field)) {
 	fn(Field{Path: path, Type: JSONType(v), Value: v})
