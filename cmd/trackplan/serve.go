@@ -49,7 +49,17 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	log := logger(c)
-	st, err := openStore(c.Context, cfg.DB, storeLimits(cfg))
+	open := func(ctx context.Context) (store.Store, error) { return openStore(ctx, cfg.DB, storeLimits(cfg)) }
+	st, err := open(c.Context)
+	var ee *exitError
+	if err != nil && isPostgres(cfg.DB) && errors.As(err, &ee) && ee.code == exitUpstream && c.String("once") == "" {
+		// A database that is away when serve starts (restarting, failing
+		// over) is waited for, not a reason to exit.
+		st, err = waitForStore(c.Context, cfg.Listen, open, err, log)
+		if err == nil && st == nil {
+			return nil // stopped while waiting
+		}
+	}
 	if err != nil {
 		return err
 	}
