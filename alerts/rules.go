@@ -324,7 +324,8 @@ func eventPath(name string) string {
 		return "/events"
 	}
 	sum := sha256.Sum256([]byte(string(trackplan.Track) + "\x00" + name))
-	return "/events#ev-" + hex.EncodeToString(sum[:5])
+	// ?event= takes the dashboard to the page holding the event's card.
+	return "/events?event=" + url.QueryEscape(name) + "#ev-" + hex.EncodeToString(sum[:5])
 }
 
 // engagementState remembers the latest snapshot window evaluated.

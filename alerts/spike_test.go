@@ -158,7 +158,7 @@ func TestViolationSpike(t *testing.T) {
 	}
 	a := sent[0]
 	if !strings.Contains(a.Title, string(trackplan.UnplannedProperty)) || !strings.Contains(a.Title, event+"."+prop) ||
-		!strings.HasPrefix(a.Link, "https://trackplan.example.com/events#ev-") || a.Severity != alerts.Warning {
+		!strings.HasPrefix(a.Link, "https://trackplan.example.com/events?event=") || a.Severity != alerts.Warning {
 		t.Errorf("spike alert: %+v", a)
 	}
 	if got := len(e.slack.got()); got != 1 {

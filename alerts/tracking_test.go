@@ -86,7 +86,7 @@ func TestTrackingScenarios(t *testing.T) {
 	for _, a := range sent {
 		switch a.Rule {
 		case alerts.RuleVolumeDrop:
-			if !strings.Contains(a.Title, "Report Exported stopped arriving") || !strings.HasPrefix(a.Link, "https://trackplan.example.com/events#ev-") {
+			if !strings.Contains(a.Title, "Report Exported stopped arriving") || !strings.HasPrefix(a.Link, "https://trackplan.example.com/events?event=") {
 				t.Errorf("volume alert: %+v", a)
 			}
 		case alerts.RuleDigest:

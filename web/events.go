@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -151,7 +153,7 @@ func (a *eventAgg) merge(b *eventAgg) {
 // of it.
 type eventRow struct {
 	Anchor      string
-	Href        string // the row on the events page
+	Href        string // the row's card on the unfiltered events page, page included
 	Name        string
 	Type        string
 	Planned     bool
@@ -171,6 +173,15 @@ type eventRow struct {
 	Findings   []findingRow
 	Codes      []codeCount
 	Properties []propRow
+	// FindingCount counts the event's findings; MoreFindings and
+	// MoreProperties count those its card leaves out (see
+	// maxCardFindings and maxCardProperties).
+	FindingCount   int
+	MoreFindings   int
+	MoreProperties int
+	// detail is what fillDetails needs to build the card of the row; nil
+	// when the rows were classified without properties.
+	detail *rowDetail
 	// keys are the observed events behind the row (several when page and
 	// track observations resolve to one plan entry).
 	keys []eventKey
@@ -355,9 +366,9 @@ func classify(plan *trackplan.Plan, obs *store.Observed, findings []trackplan.Fi
 		fillRow(row, a, nil, byEvent[a.key.Name], now, withProps)
 		hl.rows = append(hl.rows, row)
 	}
-	for _, row := range hl.rows {
+	for i, row := range hl.rows {
 		row.Anchor = anchorOf(trackplan.CallType(row.Type), row.Name)
-		row.Href = "/events#" + row.Anchor
+		row.Href = eventsHref(i/EventsPageSize+1, row.Anchor)
 		hl.byStatus[row.Status]++
 		if _, ok := hl.anchors[row.Name]; !ok {
 			hl.anchors[row.Name] = row.Href
@@ -368,15 +379,31 @@ func classify(plan *trackplan.Plan, obs *store.Observed, findings []trackplan.Fi
 			}
 		}
 	}
-	for _, row := range hl.rows {
-		for i := range row.Findings {
-			row.Findings[i].EventHref = hl.anchors[row.Findings[i].Event]
-		}
-	}
 	return hl
 }
 
+// Bounds of one event card on the events page, so that an event with
+// thousands of property paths or findings does not make the page huge.
+const (
+	maxCardProperties = 200
+	maxCardFindings   = 200
+	// maxCardSampleBytes caps the example messages of one card: the
+	// findings with the highest counts show theirs until it is reached.
+	maxCardSampleBytes = 64 << 10
+	// maxPathText caps a property path as a card shows it, in characters.
+	maxPathText = 200
+)
+
+// rowDetail is what an event card is built from: the observations (nil
+// when never seen), the plan entry (nil when unplanned) and the findings.
+type rowDetail struct {
+	agg   *eventAgg
+	entry *trackplan.Event
+	fs    []trackplan.Finding
+}
+
 // fillRow adds what was observed (a, may be nil) and the findings to a row.
+// withProps keeps what fillDetails needs to build the row's card.
 func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Finding, now time.Time, withProps bool) {
 	if a != nil {
 		row.Count = a.count
@@ -393,10 +420,28 @@ func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Find
 		row.Codes = append(row.Codes, codeCount{Code: c, N: n})
 	}
 	slices.SortFunc(row.Codes, func(x, y codeCount) int { return cmp.Compare(x.Code, y.Code) })
-	if !withProps {
+	row.FindingCount = len(fs)
+	if withProps {
+		row.detail = &rowDetail{agg: a, entry: e, fs: fs}
+	}
+}
+
+// fillDetails builds the card of a row classified with properties: its
+// findings (the first maxCardFindings by count, with example messages)
+// and its planned and observed properties (the first maxCardProperties,
+// planned ones first). anchors links findings to the rows of their events.
+func fillDetails(row *eventRow, anchors map[string]string, now time.Time) {
+	d := row.detail
+	if d == nil {
 		return
 	}
-	row.Findings = findingRows(fs, nil, now, true)
+	row.detail = nil
+	a, e, fs := d.agg, d.entry, d.fs
+	row.Findings = firstFindingRows(fs, anchors, now, maxCardSampleBytes, maxCardFindings)
+	row.MoreFindings = len(fs) - len(row.Findings)
+	for i := range row.Findings {
+		row.Findings[i].Path = cutText(row.Findings[i].Path, maxPathText)
+	}
 	byPath := map[string][]string{}
 	for _, f := range fs {
 		if f.Path != "" && !slices.Contains(byPath[f.Path], string(f.Code)) {
@@ -417,6 +462,10 @@ func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Find
 				continue
 			}
 			done[p.Name] = true
+			if len(row.Properties) >= maxCardProperties {
+				row.MoreProperties++
+				continue
+			}
 			pr := propRow{Name: p.Name, Planned: true, PlannedType: string(p.EffectiveType()), Required: p.Required, Codes: byPath[p.Name]}
 			var pa *propAgg
 			if a != nil {
@@ -441,6 +490,10 @@ func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Find
 			if done[path] {
 				continue
 			}
+			if len(row.Properties) >= maxCardProperties {
+				row.MoreProperties++
+				continue
+			}
 			pr := propRow{Name: path, PlannedType: "—", State: "unplanned", Codes: byPath[path]}
 			if e == nil {
 				pr.State = "ok" // every property of an unplanned event is unplanned; do not repeat it
@@ -449,6 +502,28 @@ func fillRow(row *eventRow, a *eventAgg, e *trackplan.Event, fs []trackplan.Find
 			row.Properties = append(row.Properties, pr)
 		}
 	}
+	for i := range row.Properties {
+		row.Properties[i].Name = cutText(row.Properties[i].Name, maxPathText)
+	}
+}
+
+// cutText is truncate without converting all of a long s: s when it has at
+// most n characters, else its first n-1 and "…".
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	count, cut := 0, 0
+	for i := range s {
+		if count == n {
+			return s[:cut] + "…"
+		}
+		if count == n-1 {
+			cut = i
+		}
+		count++
+	}
+	return s
 }
 
 func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
@@ -483,11 +558,23 @@ func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
 // anchors links events to their rows; nil leaves the links to the caller.
 // samples adds the example messages.
 func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time, samples bool) []findingRow {
+	budget := 0
+	if samples {
+		budget = math.MaxInt
+	}
+	return firstFindingRows(fs, anchors, now, budget, len(fs))
+}
+
+// firstFindingRows is findingRows cut to the first limit rows, with the
+// example messages of the first findings while their pretty-printed size
+// stays within sampleBytes (0: none).
+func firstFindingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time, sampleBytes, limit int) []findingRow {
 	sorted := slices.Clone(fs)
 	slices.SortStableFunc(sorted, func(x, y trackplan.Finding) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Severity.Rank(), y.Severity.Rank()),
 			cmp.Compare(x.Code, y.Code), cmp.Compare(x.Event, y.Event), cmp.Compare(x.Path, y.Path))
 	})
+	sorted = sorted[:min(max(limit, 0), len(sorted))]
 	rows := make([]findingRow, 0, len(sorted))
 	for _, f := range sorted {
 		row := findingRow{
@@ -498,10 +585,17 @@ func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Tim
 		if all := f.FirstSeenAllTime; !all.IsZero() && (f.FirstSeen.IsZero() || all.Before(f.FirstSeen)) {
 			row.FirstSeenAllTime = dateOf(all)
 		}
-		if samples {
-			for _, m := range f.Samples {
-				row.Samples = append(row.Samples, prettySample(m))
+		for _, m := range f.Samples {
+			if sampleBytes <= 0 {
+				break
 			}
+			p := prettySample(m)
+			if len(p) > sampleBytes {
+				sampleBytes = 0
+				break
+			}
+			sampleBytes -= len(p)
+			row.Samples = append(row.Samples, p)
 		}
 		rows = append(rows, row)
 	}
@@ -643,14 +737,31 @@ func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) ([]planEdit,
 	return edits, nil
 }
 
+// EventsPageSize is the number of events (table rows and their cards)
+// per page of the events page.
+const EventsPageSize = 100
+
+// eventsHref is the events page at an anchor on page n (1-based) of the
+// unfiltered list.
+func eventsHref(n int, anchor string) string {
+	if n > 1 {
+		return "/events?page=" + strconv.Itoa(n) + "#" + anchor
+	}
+	return "/events#" + anchor
+}
+
 // eventsPage is the content of the events page.
 type eventsPage struct {
-	Filter     string
-	Statuses   []statusChip
-	Rows       []*eventRow
-	HasVolume  bool
-	VolumeDays int
-	WindowDays int
+	Filter   string
+	Statuses []statusChip
+	Rows     []*eventRow
+	// Page and Pages number the page shown (1-based) and the pages; Prev
+	// and Next link the neighbours, empty at either end.
+	Page, Pages int
+	Prev, Next  string
+	HasVolume   bool
+	VolumeDays  int
+	WindowDays  int
 	// PlanEdits are the plan versions first seen in the volume charts'
 	// span, oldest first.
 	PlanEdits []planEdit
@@ -673,6 +784,14 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 	if filter != "" && !ok {
 		return badRequestf("unknown status %q (want live, violations, deprecated_seen, not_seen or unplanned)", filter)
 	}
+	q := r.URL.Query()
+	pageNo := 1
+	if v := q.Get("page"); v != "" {
+		pageNo, err = strconv.Atoi(v)
+		if err != nil || pageNo < 1 {
+			return badRequestf("page %q is not a page number", v)
+		}
+	}
 	hl, err := h.loadHealth(r.Context(), true)
 	if err != nil {
 		return err
@@ -683,10 +802,46 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		page.Statuses = append(page.Statuses, statusChip{Key: s.Key(), Label: s.Label(), Href: sel.link("/events", "status", s.Key()),
 			N: hl.byStatus[s], Current: filter == s.Key()})
 	}
+	var rows []*eventRow
 	for _, row := range hl.rows {
 		if filter == "" || row.Status == want {
-			page.Rows = append(page.Rows, row)
+			rows = append(rows, row)
 		}
+	}
+	// ?event= shows the page holding that event's card (links to an
+	// event's anchor that cannot know its page use it).
+	if name := q.Get("event"); name != "" {
+		i := slices.IndexFunc(rows, func(row *eventRow) bool { return row.Name == name })
+		if i < 0 && (name == string(trackplan.Identify) || name == string(trackplan.Group)) {
+			i = slices.IndexFunc(rows, func(row *eventRow) bool { return row.Type == name })
+		}
+		if i < 0 {
+			return fmt.Errorf("event %q: %w", name, trackplan.ErrNotFound)
+		}
+		pageNo = i/EventsPageSize + 1
+	}
+	page.Page, page.Pages = pageNo, max(1, (len(rows)+EventsPageSize-1)/EventsPageSize)
+	if pageNo > page.Pages {
+		return fmt.Errorf("page %d of %d of events: %w", pageNo, page.Pages, trackplan.ErrNotFound)
+	}
+	pageHref := func(n int) string {
+		p := ""
+		if n > 1 {
+			p = strconv.Itoa(n)
+		}
+		return sel.link("/events", "status", filter, "page", p)
+	}
+	if pageNo > 1 {
+		page.Prev = pageHref(pageNo - 1)
+	}
+	if pageNo < page.Pages {
+		page.Next = pageHref(pageNo + 1)
+	}
+	start := (pageNo - 1) * EventsPageSize
+	page.Rows = rows[start:min(start+EventsPageSize, len(rows))]
+	now := h.now()
+	for _, row := range page.Rows {
+		fillDetails(row, hl.anchors, now)
 	}
 	if h.volumes != nil {
 		if page.PlanEdits, err = h.addVolumes(r.Context(), page.Rows); err != nil {
