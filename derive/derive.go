@@ -32,6 +32,9 @@ type Target interface {
 	Epoch(ctx context.Context) (int64, error)
 	Cursor(ctx context.Context) (int64, error)
 	Apply(ctx context.Context, from, to int64, b *store.Batch) error
+	// Quarantine moves the cursor past a record Apply cannot take
+	// (store.ErrUnstorable), recording it (see store.Quarantiner).
+	Quarantine(ctx context.Context, from, to, epoch, seq int64, reason string) error
 	// VerdictPlan is the plan the verdicts follow: once the target has
 	// one, every run is checked against it.
 	VerdictPlan(ctx context.Context) (store.PlanVersion, error)
@@ -162,11 +165,17 @@ type Result struct {
 	Cursor  int64 // the cursor afterwards
 	// Skipped are the corrupt blocks passed over (SkipCorrupt only).
 	Skipped []*store.CorruptBlockError
+	// Quarantined are the records the target could not take
+	// (store.ErrUnstorable), passed over and recorded by the target.
+	Quarantined []int64
 }
 
 // CatchUp applies everything the log holds beyond the cursor, run by run,
 // and returns once the cursor reached the head it found. A run another
-// process applied first is read again from the moved cursor.
+// process applied first is read again from the moved cursor. A run the
+// target refuses as unstorable is applied in halves, down to the records
+// that fail alone, which are quarantined: the cursor moves past them and
+// the target records them, so one bad record never stalls derivation.
 func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -195,16 +204,24 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 			}
 		}
 		start := time.Now()
-		b, to, n, err := d.read(ctx, cur, &res)
+		r, err := d.read(ctx, cur, &res)
 		if err != nil {
 			return res, err
 		}
+		b, to, n := r.batch, r.to, len(r.recs)
 		if to == cur {
 			return res, nil
 		}
 		b.Epoch = epoch
 		b.Plan = d.plan.version.ID
-		if err := d.into.Apply(ctx, cur, to, b); err != nil {
+		err = d.into.Apply(ctx, cur, to, b)
+		if errors.Is(err, store.ErrUnstorable) {
+			n, err = d.isolate(ctx, cur, to, r, err, &res)
+			if err != nil {
+				res.Records += n // the halves applied before it stopped
+			}
+		}
+		if err != nil {
 			if errors.Is(err, store.ErrCursorMoved) {
 				continue
 			}
@@ -226,13 +243,83 @@ func (d *Deriver) CatchUp(ctx context.Context) (Result, error) {
 	}
 }
 
-// read decodes and checks the next run after cur: the batch, the sequence
-// number it ends at (cur when the log holds nothing more) and its records.
-func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batch, int64, int, error) {
+// run is a run read from the log: its batch, the sequence number it ends at
+// (the cursor it was read from when the log holds nothing more), and its
+// records in log order, each with where its entry is in the batch.
+type run struct {
+	batch *store.Batch
+	to    int64
+	recs  []runRecord
+}
+
+// runRecord is a record of a run: a message (msg is its index in the
+// batch's Messages) or a rejection (msg < 0, rej its index in Rejections).
+type runRecord struct {
+	seq      int64
+	msg, rej int
+}
+
+// sub is the batch of some of the run's records.
+func (r *run) sub(recs []runRecord) *store.Batch {
+	b := &store.Batch{Epoch: r.batch.Epoch, Plan: r.batch.Plan, Planned: r.batch.Planned}
+	for _, rr := range recs {
+		if rr.msg >= 0 {
+			b.Messages = append(b.Messages, r.batch.Messages[rr.msg])
+		} else {
+			b.Rejections = append(b.Rejections, r.batch.Rejections[rr.rej])
+		}
+	}
+	return b
+}
+
+// isolate applies a run the target refused as unstorable (first) in halves,
+// each with its cursor range, down to the records the target refuses alone,
+// which it quarantines. It returns the records applied; an error other than
+// an unstorable one stops it (the cursor stays where the last half moved
+// it, and the next catch-up reads on from there).
+func (d *Deriver) isolate(ctx context.Context, from, to int64, r *run, first error, res *Result) (int, error) {
+	applied := 0
+	var apply func(from, to int64, recs []runRecord, err error) error
+	apply = func(from, to int64, recs []runRecord, err error) error {
+		if err == nil {
+			err = d.into.Apply(ctx, from, to, r.sub(recs))
+			if err == nil {
+				applied += len(recs)
+				return nil
+			}
+			if !errors.Is(err, store.ErrUnstorable) {
+				return err
+			}
+		}
+		switch len(recs) {
+		case 0:
+			return err // nothing to isolate: the run's cursor range alone failed
+		case 1:
+			seq := recs[0].seq
+			if qerr := d.into.Quarantine(ctx, from, to, r.batch.Epoch, seq, err.Error()); qerr != nil {
+				return qerr
+			}
+			d.opts.Logger.Error("log record quarantined: the store cannot apply it", "seq", seq, "err", err)
+			res.Quarantined = append(res.Quarantined, seq)
+			return nil
+		}
+		mid := len(recs) / 2
+		split := recs[mid-1].seq
+		if err := apply(from, split, recs[:mid], nil); err != nil {
+			return err
+		}
+		return apply(split, to, recs[mid:], nil)
+	}
+	err := apply(from, to, r.recs, first)
+	return applied, err
+}
+
+// read decodes and checks the next run after cur. Records up to cur that
+// the first block holds (a cursor left inside a block) are skipped.
+func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*run, error) {
 	var (
 		b     store.Batch
-		to    = cur
-		n     int
+		r     = &run{batch: &b, to: cur}
 		check func(*trackplan.Message) []trackplan.Violation
 	)
 	var c Checker
@@ -265,20 +352,33 @@ func (d *Deriver) read(ctx context.Context, cur int64, res *Result) (*store.Batc
 			if d.opts.SkipCorrupt && errors.As(err, &ce) {
 				d.opts.Logger.Error("corrupt log block skipped", "first", ce.First, "last", ce.Last, "err", ce.Err)
 				res.Skipped = append(res.Skipped, ce)
-				to = blk.Last
+				r.to = max(r.to, blk.Last)
 				return nil
 			}
 			return err
 		}
+		for len(recs) > 0 && recs[0].Seq <= cur {
+			recs = recs[1:]
+		}
+		msgs, rejs := len(b.Messages), len(b.Rejections)
+		for _, rec := range recs {
+			rr := runRecord{seq: rec.Seq, msg: -1, rej: rejs}
+			if rec.Message != nil {
+				rr.msg, rr.rej = msgs, -1
+				msgs++
+			} else {
+				rejs++
+			}
+			r.recs = append(r.recs, rr)
+		}
 		b.Add(recs, check)
-		n += len(recs)
-		to = blk.Last
+		r.to = max(r.to, blk.Last)
 		return nil
 	})
 	if err != nil {
-		return nil, cur, 0, fmt.Errorf("read log after %d: %w", cur, err)
+		return nil, fmt.Errorf("read log after %d: %w", cur, err)
 	}
-	return &b, to, n, nil
+	return r, nil
 }
 
 // loadPlan reads and compiles the target's verdict plan. Called with mu

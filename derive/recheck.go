@@ -170,7 +170,11 @@ func (d *Deriver) recheckLog(ctx context.Context, into Switcher, plan *trackplan
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	r := &Reader{Log: d.log, Checker: trackplan.NewChecker(plan), SkipCorrupt: d.opts.SkipCorrupt, Logger: d.opts.Logger}
+	skip, err := quarantined(ctx, into)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	r := &Reader{Log: d.log, Checker: trackplan.NewChecker(plan), SkipCorrupt: d.opts.SkipCorrupt, Logger: d.opts.Logger, Skip: skip}
 	t := store.NewTally()
 	add := func(recs []store.Record, vs [][]trackplan.Violation) {
 		addTo(t, known, recs, vs)
@@ -198,6 +202,9 @@ func (d *Deriver) recheckLog(ctx context.Context, into Switcher, plan *trackplan
 	}
 	if c2 > cursor {
 		if known, err = knownEvents(ctx, into); err != nil {
+			return nil, 0, 0, err
+		}
+		if r.Skip, err = quarantined(ctx, into); err != nil {
 			return nil, 0, 0, err
 		}
 		if err := r.Read(ctx, cursor, c2, add); err != nil {
@@ -238,7 +245,11 @@ func (d *Deriver) WhatIf(ctx context.Context, plan *trackplan.Plan) (*store.Tall
 	if err != nil {
 		return nil, 0, err
 	}
-	r := &Reader{Log: d.log, Checker: trackplan.NewChecker(plan), SkipCorrupt: d.opts.SkipCorrupt, Logger: d.opts.Logger}
+	skip, err := quarantined(ctx, into)
+	if err != nil {
+		return nil, 0, err
+	}
+	r := &Reader{Log: d.log, Checker: trackplan.NewChecker(plan), SkipCorrupt: d.opts.SkipCorrupt, Logger: d.opts.Logger, Skip: skip}
 	t := store.NewTally()
 	var n int64
 	err = r.Read(ctx, 0, cursor, func(recs []store.Record, vs [][]trackplan.Violation) {
@@ -271,6 +282,9 @@ type Reader struct {
 	}
 	// Workers decoding and checking (default GOMAXPROCS).
 	Workers int
+	// Skip are records left out: the quarantined ones, which the derived
+	// state does not hold either.
+	Skip map[int64]bool
 }
 
 type decoded struct {
@@ -348,7 +362,8 @@ func (r *Reader) Read(ctx context.Context, after, to int64, fn func(recs []store
 			cancel()
 			continue
 		}
-		fn(d.recs, d.vs)
+		recs, vs := r.within(d.recs, d.vs, after, to)
+		fn(recs, vs)
 	}
 	if err := <-readErr; firstErr == nil && err != nil && ctx.Err() == nil {
 		firstErr = err
@@ -357,6 +372,54 @@ func (r *Reader) Read(ctx context.Context, after, to int64, fn func(recs []store
 		firstErr = ctx.Err()
 	}
 	return firstErr
+}
+
+// within keeps the records after after up to to that are not skipped: a
+// block at either end may hold records beyond the range (a cursor inside
+// a block, left by a quarantine).
+func (r *Reader) within(recs []store.Record, vs [][]trackplan.Violation, after, to int64) ([]store.Record, [][]trackplan.Violation) {
+	keep := func(seq int64) bool { return seq > after && seq <= to && !r.Skip[seq] }
+	all := true
+	for _, rec := range recs {
+		if !keep(rec.Seq) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return recs, vs
+	}
+	var (
+		outR []store.Record
+		outV [][]trackplan.Violation
+	)
+	for i, rec := range recs {
+		if keep(rec.Seq) {
+			outR = append(outR, rec)
+			outV = append(outV, vs[i])
+		}
+	}
+	return outR, outV
+}
+
+// quarantined is the set of records the target quarantined, nil when it
+// keeps none.
+func quarantined(ctx context.Context, into any) (map[int64]bool, error) {
+	q, ok := into.(interface {
+		Quarantined(ctx context.Context) ([]store.QuarantineEntry, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	es, err := q.Quarantined(ctx)
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	skip := make(map[int64]bool, len(es))
+	for _, e := range es {
+		skip[e.Seq] = true
+	}
+	return skip, nil
 }
 
 func (r *Reader) decode(b store.LogBlock) decoded {

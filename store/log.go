@@ -20,9 +20,11 @@ type Log interface {
 	// are counted per source (a collector counter, not derived state).
 	Append(ctx context.Context, b *LogBatch) (IngestResult, error)
 
-	// ReadLog calls fn with the blocks whose records come after sequence
+	// ReadLog calls fn with the blocks that hold records after sequence
 	// number after, in order, until about maxRecords records were read
-	// (at least one block when there is one).
+	// (at least one block when there is one). The first block may hold
+	// records up to after too (a cursor inside a block, left there by a
+	// quarantine): the caller skips them.
 	ReadLog(ctx context.Context, after int64, maxRecords int, fn func(LogBlock) error) error
 
 	// LogHead is the last sequence number assigned (0 for an empty log).
@@ -64,7 +66,12 @@ type Derived interface {
 	// is not b.Epoch (an erasure or a reset happened since they were read).
 	Apply(ctx context.Context, from, to int64, b *Batch) error
 
-	// ResetDerived empties every table derived from the log, sets the
+	// Quarantine and Quarantined keep the records Apply cannot take (see
+	// quarantine.go).
+	Quarantiner
+
+	// ResetDerived empties every table derived from the log, the
+	// quarantine included (a rebuild applies those records again), sets the
 	// cursor to zero and advances the epoch, for a rebuild. Duplicate counts (counted when
 	// appending), the run log, snapshots and the push ledger stay.
 	ResetDerived(ctx context.Context) error

@@ -195,6 +195,9 @@ type Totals struct {
 	// before 2000 or more than a day after their receipt, and was replaced
 	// by the receive time.
 	ClampedTimestamps int64 `json:"clamped_timestamps"`
+	// Quarantined counts the log records the derived state could not take
+	// (see Quarantiner): the aggregator passed over them.
+	Quarantined int64 `json:"quarantined"`
 }
 
 // ObservedEvent is what was seen of one event.

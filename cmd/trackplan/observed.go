@@ -137,6 +137,9 @@ func writeObservedText(w io.Writer, o *store.Observed) error {
 	t := o.Totals
 	fmt.Fprintf(w, "%d messages · %d duplicates · %d rejected · %d users · %d accounts\n",
 		t.Messages, t.Duplicates, t.Rejected, t.Users, t.Accounts)
+	if t.Quarantined > 0 {
+		fmt.Fprintf(w, "%d log records quarantined: the store could not apply them; `trackplan rebuild` applies them again after a fix\n", t.Quarantined)
+	}
 	if t.ClampedTimestamps > 0 {
 		fmt.Fprintf(w, "%d messages timed by their receipt: their timestamp was before 2000 or more than a day ahead\n", t.ClampedTimestamps)
 	}

@@ -141,9 +141,15 @@ func countDuplicates(ctx context.Context, tx pgx.Tx, dups map[string]int64) (int
 // cursor from from to to, in one transaction that holds the derive_state
 // row lock throughout: applies from every replica run one at a time, and
 // one that finds the cursor moved changes nothing. A transaction that
-// deadlocks or fails to serialize is run again.
+// deadlocks or fails to serialize is run again. A data error (a value
+// PostgreSQL cannot hold) wraps store.ErrUnstorable: the same run would
+// fail again.
 func (db *DB) Apply(ctx context.Context, from, to int64, b *store.Batch) error {
-	return retry(ctx, func() error { return db.applyTx(ctx, from, to, b) })
+	err := retry(ctx, func() error { return db.applyTx(ctx, from, to, b) })
+	if unstorable(err) {
+		return fmt.Errorf("%w: %w", store.ErrUnstorable, err)
+	}
+	return err
 }
 
 func (db *DB) applyTx(ctx context.Context, from, to int64, b *store.Batch) error {

@@ -17,7 +17,7 @@ import (
 var derivedTables = []string{
 	"events", "event_daily", "event_hourly", "properties", "property_types", "violations", "rejections",
 	"users", "user_traits", "accounts", "account_traits", "memberships", "identity_links", "anonymous_ids",
-	"activity_daily", "activity_total", "reservoir",
+	"activity_daily", "activity_total", "reservoir", "quarantine",
 }
 
 // pruneLockTimeout bounds how long PruneLog waits to lock log_blocks.
@@ -36,6 +36,15 @@ func scanBlock(row pgx.Row) (store.LogBlock, error) {
 // until about maxRecords records were read. The query asks only for the
 // blocks that can be needed, so a large log is not sent whole.
 func (db *DB) ReadLog(ctx context.Context, after int64, maxRecords int, fn func(store.LogBlock) error) error {
+	// A cursor inside a block (left by a quarantine) reads that block too.
+	var inside *int64
+	if err := db.pool.QueryRow(ctx, `SELECT CASE WHEN last_seq > $1 THEN first_seq END FROM log_blocks
+		WHERE first_seq <= $1 ORDER BY first_seq DESC LIMIT 1`, after).Scan(&inside); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	if inside != nil {
+		after = *inside - 1
+	}
 	rows, err := db.pool.Query(ctx, `SELECT `+blockColumns+` FROM log_blocks
 		WHERE first_seq > $1 AND first_seq < (SELECT min(first_seq) FROM log_blocks WHERE first_seq > $1) + $2::bigint
 		ORDER BY first_seq`, after, maxRecords)

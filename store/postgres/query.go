@@ -30,9 +30,10 @@ func (db *DB) Observed(ctx context.Context) (*store.Observed, error) {
 		(SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.id = u.user_id)),
 		(SELECT count(*) FROM accounts),
 		(SELECT count(DISTINCT id) FROM identity_links),
-		(SELECT count(*) FROM (SELECT id FROM identity_links GROUP BY id HAVING count(*) > 1) c)`).
+		(SELECT count(*) FROM (SELECT id FROM identity_links GROUP BY id HAVING count(*) > 1) c),
+		(SELECT count(*) FROM quarantine)`).
 		Scan(&o.Totals.Messages, &o.Totals.Rejected, &o.Totals.ClampedTimestamps, &o.Totals.Duplicates, &o.Totals.Users, &o.Totals.Accounts,
-			&o.Totals.LinkedIDs, &o.Totals.IdentityConflicts)
+			&o.Totals.LinkedIDs, &o.Totals.IdentityConflicts, &o.Totals.Quarantined)
 	if err != nil {
 		return nil, fmt.Errorf("read totals: %w", err)
 	}

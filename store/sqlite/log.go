@@ -13,11 +13,20 @@ import (
 var derivedTables = []string{
 	"events", "event_daily", "event_hourly", "properties", "property_types", "violations", "rejections",
 	"users", "user_traits", "accounts", "account_traits", "memberships", "identity_links", "anonymous_ids",
-	"activity_daily", "activity_total", "reservoir",
+	"activity_daily", "activity_total", "reservoir", "quarantine",
 }
 
 // ReadLog calls fn with the blocks after sequence number after, in order.
 func (db *DB) ReadLog(ctx context.Context, after int64, maxRecords int, fn func(store.LogBlock) error) error {
+	// A cursor inside a block (left by a quarantine) reads that block too.
+	var inside sql.NullInt64
+	if err := db.logr.QueryRowContext(ctx, `SELECT CASE WHEN last_seq > ? THEN first_seq END FROM log_blocks
+		WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1`, after, after).Scan(&inside); err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("read log after %d: %w", after, err)
+	}
+	if inside.Valid {
+		after = inside.Int64 - 1
+	}
 	rows, err := db.logr.QueryContext(ctx, `SELECT first_seq, last_seq, at, count, data FROM log_blocks
 		WHERE first_seq > ? ORDER BY first_seq`, after)
 	if err != nil {

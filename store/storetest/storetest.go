@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"ClampedTimestamps", testClampedTimestamps},
 		{"Alerts", testAlerts},
 		{"ForgetAlerts", testForgetAlerts},
+		{"Quarantine", testQuarantine},
 		{"GuardKeepsPlan", testGuardKeepsPlan}, {"GuardSlotsFreeAfterPrune", testGuardSlotsFreeAfterPrune},
 	}
 	for _, tt := range tests {
