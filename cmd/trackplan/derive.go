@@ -41,7 +41,18 @@ func newDeriver(c *cli.Context, st store.Store, plan *trackplan.Plan, m *metrics
 // running. The plan is read only when there is something to apply (plan
 // nil); when it cannot be read, nothing is applied (records derived
 // unchecked would miss their verdicts for good) and the command says so.
+// readOnly reports whether st was opened read-only (a SQLite store this
+// process may not write).
+func readOnly(st store.Store) bool {
+	ro, ok := st.(interface{ ReadOnly() bool })
+	return ok && ro.ReadOnly()
+}
+
 func catchUp(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan) error {
+	if readOnly(st) {
+		logger(c).Warn("read-only store: showing the derived state as it was last derived; records appended since are not applied")
+		return nil
+	}
 	head, err := st.LogHead(c.Context)
 	if err != nil {
 		return upstream(fmt.Errorf("read the event log: %w", err))

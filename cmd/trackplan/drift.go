@@ -336,12 +336,25 @@ func judgeStore(c *cli.Context, cfg Config, st store.Store, plan *trackplan.Plan
 			}
 		}
 	}
-	adopted, err := adoptPlan(c, cfg, d, plan, false)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.CatchUp(c.Context); err != nil {
-		return nil, upstream(fmt.Errorf("derive from the event log: %w", err))
+	var adopted bool
+	if readOnly(st) {
+		// Nothing can be written: the stored verdicts serve only when
+		// they follow this very plan; otherwise the log is checked in
+		// memory.
+		logger(c).Warn("read-only store: showing the derived state as it was last derived; records appended since are not applied")
+		cur, err := d.Plan(c.Context)
+		if err != nil {
+			return nil, upstream(err)
+		}
+		adopted = cur.ID == v.ID
+	} else {
+		var err error
+		if adopted, err = adoptPlan(c, cfg, d, plan, false); err != nil {
+			return nil, err
+		}
+		if _, err := d.CatchUp(c.Context); err != nil {
+			return nil, upstream(fmt.Errorf("derive from the event log: %w", err))
+		}
 	}
 	if adopted {
 		return st, nil

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -52,11 +53,39 @@ func openStoreAs(ctx context.Context, dsn string, l store.Limits, create bool) (
 	if !create && !sqliteStoreExists(dsn) {
 		return nil, usage("no store at %s: run `trackplan serve` or `trackplan import` first, or pass --db", dsn)
 	}
+	if !create && !writable(dsn) {
+		// A reading command on a store it may not write: read it as it
+		// is (nothing is derived or migrated).
+		db, err := sqlite.OpenReadOnly(ctx, dsn, l)
+		if errors.Is(err, sqlite.ErrNeedsMigration) {
+			return nil, usage("%v", err)
+		}
+		if err != nil {
+			return nil, upstream(fmt.Errorf("open store read-only: %w", err))
+		}
+		return db, nil
+	}
 	db, err := sqlite.Open(ctx, dsn, l)
 	if err != nil {
 		return nil, upstream(fmt.Errorf("open store: %w", err))
 	}
 	return db, nil
+}
+
+// writable reports whether this process may write the SQLite store at
+// path: its files and the directory SQLite keeps its journals in.
+func writable(path string) bool {
+	for _, p := range []string{path, sqlite.LogPath(path)} {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return false
+		}
+		f.Close()
+	}
+	return dirWritable(filepath.Dir(path))
 }
 
 // sqliteStoreExists says whether there is a SQLite store at path: its

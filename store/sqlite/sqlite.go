@@ -38,6 +38,9 @@ type DB struct {
 	read   *sql.DB
 	logw   *sql.DB // the event log
 	logr   *sql.DB
+	// readOnly: opened by OpenReadOnly, write and read (logw and logr)
+	// are one read-only pool each.
+	readOnly bool
 
 	mu       sync.Mutex // serialises Apply: guard, eventIDs and applied belong to it
 	guard    *store.Guard
@@ -84,6 +87,75 @@ func Open(ctx context.Context, path string, limits store.Limits) (*DB, error) {
 	return db, nil
 }
 
+// ErrNeedsMigration is returned by OpenReadOnly for a store whose schema
+// is older than this binary's.
+var ErrNeedsMigration = errors.New("the store's schema needs migrating, which a read-only store cannot do")
+
+// OpenReadOnly opens the SQLite store at path without writing to it: for
+// reading commands on a store they may not write (a file or a directory
+// without write permission, a read-only mount). Nothing is migrated; a
+// store whose schema is behind is refused with ErrNeedsMigration. When
+// SQLite cannot open the write-ahead log's shared memory beside a
+// read-only file, the file is read as immutable: a snapshot that ignores
+// a writer working at the same time.
+func OpenReadOnly(ctx context.Context, path string, limits store.Limits) (*DB, error) {
+	db := &DB{path: path, limits: limits, eventIDs: map[store.EventKey]int64{}, readOnly: true}
+	for _, f := range []struct {
+		path    string
+		dir     string
+		into    **sql.DB
+		another **sql.DB
+	}{{path, "migrations", &db.write, &db.read}, {LogPath(path), "logmigrations", &db.logw, &db.logr}} {
+		conn, err := openReadOnlyFile(ctx, f.path, f.dir)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		*f.into, *f.another = conn, conn
+	}
+	if err := db.loadGuard(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openReadOnlyFile opens one file read-only and checks its schema is the
+// latest this binary knows.
+func openReadOnlyFile(ctx context.Context, path, dir string) (*sql.DB, error) {
+	var last error
+	for _, extra := range []string{"", "&immutable=1"} {
+		conn, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"+extra)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s read-only: %w", path, err)
+		}
+		conn.SetMaxOpenConns(4)
+		var have int
+		err = conn.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have)
+		if err != nil {
+			conn.Close()
+			last = err
+			continue
+		}
+		names, _ := fs.Glob(migrationFiles, dir+"/*.sql")
+		want := 0
+		for _, n := range names {
+			if v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, dir+"/"), "_", 2)[0]); err == nil {
+				want = max(want, v)
+			}
+		}
+		if have < want {
+			conn.Close()
+			return nil, fmt.Errorf("open %s: %w (run `trackplan migrate` with write access)", path, ErrNeedsMigration)
+		}
+		return conn, nil
+	}
+	return nil, fmt.Errorf("open sqlite %s read-only: %w", path, last)
+}
+
+// ReadOnly reports whether the store was opened with OpenReadOnly.
+func (db *DB) ReadOnly() bool { return db.readOnly }
+
 // openFile opens one database file: a single writing connection and a
 // pool of readers.
 func openFile(path string) (write, read *sql.DB, err error) {
@@ -118,8 +190,10 @@ func openFile(path string) (write, read *sql.DB, err error) {
 // Close closes every connection pool.
 func (db *DB) Close() error {
 	var errs []error
+	closed := map[*sql.DB]bool{}
 	for _, p := range []*sql.DB{db.write, db.read, db.logw, db.logr} {
-		if p != nil {
+		if p != nil && !closed[p] {
+			closed[p] = true
 			errs = append(errs, p.Close())
 		}
 	}
