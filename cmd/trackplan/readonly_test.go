@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trackplan/trackplan/store/postgres"
 )
 
 // TestReadOnlyStore: reading commands work on a SQLite store they may not
@@ -96,5 +101,59 @@ func TestReadOnlyStore(t *testing.T) {
 		if err != nil || string(now) != b {
 			t.Errorf("%s changed on a read-only store (%v)", name, err)
 		}
+	}
+}
+
+// TestReadOnlyPostgres: reading commands work through a PostgreSQL role
+// that may only read the store (as on a hot standby), without migrating
+// or deriving.
+func TestReadOnlyPostgres(t *testing.T) {
+	base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("set TRACKPLAN_TEST_POSTGRES to run the PostgreSQL tests")
+	}
+	ctx := t.Context()
+	schema := fmt.Sprintf("tp_ro_%d", time.Now().UnixNano())
+	dsn, err := postgres.CreateSchema(ctx, base, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	_, config, files := writeIdentitySetup(t, day)
+	for _, f := range files {
+		if code, _, stderr := trackplanRun(t, "--db", dsn, "--config", config, "import", "--source", "web", f); code != 0 {
+			t.Fatalf("import: %d %s", code, stderr)
+		}
+	}
+	role := schema + "_reader"
+	if err := postgres.GrantReader(ctx, base, schema, role); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		postgres.DropSchema(context.Background(), base, schema)
+		postgres.DropRole(context.Background(), base, role)
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	reader := u.String()
+
+	code, out, stderr := trackplanRun(t, "--db", reader, "--config", config, "observed", "--format", "json")
+	var o struct {
+		Totals struct{ Messages int64 }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &o) != nil || o.Totals.Messages != int64(len(identityEvents(day))) {
+		t.Fatalf("observed through a read-only role: exit %d, %s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "read-only store") {
+		t.Errorf("observed does not say the store is read-only:\n%s", stderr)
+	}
+	if code, out, stderr := trackplanRun(t, "--db", reader, "--config", config, "score", "--users", "--at", day.AddDate(0, 0, 2).Format(time.RFC3339), "--format", "json"); code != 0 || !strings.Contains(out, `"u2"`) {
+		t.Errorf("score through a read-only role: exit %d, %s\n%s", code, out, stderr)
+	}
+	if code, _, stderr := trackplanRun(t, "--db", reader, "--config", config, "drift", "--format", "json"); code != 0 && code != exitFindings {
+		t.Errorf("drift through a read-only role: exit %d\n%s", code, stderr)
 	}
 }

@@ -42,7 +42,7 @@ func openStoreAs(ctx context.Context, dsn string, l store.Limits, create bool) (
 	}
 	if isPostgres(dsn) {
 		db, err := postgres.Open(ctx, dsn, l)
-		if errors.Is(err, postgres.ErrBadDSN) {
+		if errors.Is(err, postgres.ErrBadDSN) || errors.Is(err, postgres.ErrNeedsMigration) {
 			return nil, usage("db: %v", err)
 		}
 		if err != nil {

@@ -41,6 +41,9 @@ const maxAttempts = 5
 type DB struct {
 	pool   *pgxpool.Pool
 	limits store.Limits
+	// readOnly: the session may not write (a hot standby, or a role
+	// without INSERT on the log); see ReadOnly.
+	readOnly bool
 
 	guardMu sync.Mutex // guards guard and applied: store.Guard is not safe for concurrent use
 	guard   *store.Guard
@@ -61,6 +64,45 @@ type DB struct {
 	partMu sync.Mutex      // guards parts
 	parts  map[string]bool // arrival days (YYYY-MM-DD) whose log partition is known to exist
 }
+
+// ErrNeedsMigration is returned by Open for a read-only session on a
+// schema older than this binary's.
+var ErrNeedsMigration = errors.New("the store's schema needs migrating, which a read-only session cannot do")
+
+// readOnlySession reports whether the pool's sessions may not write the
+// store: a hot standby (transaction_read_only), or a role without INSERT
+// on an existing event log.
+func readOnlySession(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	var ro bool
+	err := pool.QueryRow(ctx, `SELECT current_setting('transaction_read_only') = 'on'
+		OR (to_regclass('log_blocks') IS NOT NULL AND NOT has_table_privilege('log_blocks', 'INSERT'))`).Scan(&ro)
+	if err != nil {
+		return false, fmt.Errorf("check whether the session may write: %w", err)
+	}
+	return ro, nil
+}
+
+// schemaCurrent refuses a schema behind the embedded migrations.
+func (db *DB) schemaCurrent(ctx context.Context) error {
+	var have int
+	if err := db.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	names, _ := fs.Glob(migrationFiles, "migrations/*.sql")
+	want := 0
+	for _, n := range names {
+		if v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, "migrations/"), "_", 2)[0]); err == nil {
+			want = max(want, v)
+		}
+	}
+	if have < want {
+		return fmt.Errorf("%w (run `trackplan migrate` with a role that may write)", ErrNeedsMigration)
+	}
+	return nil
+}
+
+// ReadOnly reports whether the store's sessions may not write.
+func (db *DB) ReadOnly() bool { return db.readOnly }
 
 // ErrBadDSN is returned by Open for a connection string that does not parse.
 var ErrBadDSN = errors.New("bad PostgreSQL connection string")
@@ -101,7 +143,18 @@ func Open(ctx context.Context, dsn string, limits store.Limits) (*DB, error) {
 		return nil, fmt.Errorf("connect to postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
 	db := &DB{pool: pool, limits: limits}
-	if err := db.Migrate(ctx); err != nil {
+	if db.readOnly, err = readOnlySession(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if db.readOnly {
+		// A hot standby or a role that may only read: nothing is
+		// migrated, and a schema behind this binary's is refused.
+		if err := db.schemaCurrent(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	} else if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
