@@ -157,3 +157,44 @@ func TestReadOnlyPostgres(t *testing.T) {
 		t.Errorf("drift through a read-only role: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestImportPoisonPostgres: an archive whose lines PostgreSQL could not
+// index or date (a 3,000-byte id, a year-0 timestamp) imports on
+// PostgreSQL as on SQLite: the rest stored, the long id rejected with its
+// reason, the year-0 time clamped.
+func TestImportPoisonPostgres(t *testing.T) {
+	base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("set TRACKPLAN_TEST_POSTGRES to run the PostgreSQL tests")
+	}
+	schema := fmt.Sprintf("tp_poison_%d", time.Now().UnixNano())
+	dsn, err := postgres.CreateSchema(t.Context(), base, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postgres.DropSchema(context.Background(), base, schema) })
+	var lines []string
+	for i := range 99 {
+		lines = append(lines, fmt.Sprintf(`{"type":"track","messageId":"ok-%d","userId":"u","event":"Signed In","timestamp":"2026-11-01T10:00:00Z"}`, i))
+	}
+	lines = append(lines,
+		`{"type":"track","messageId":"long","userId":"`+strings.Repeat("x", 3000)+`","event":"Signed In"}`,
+		`{"type":"track","messageId":"year0","userId":"u","event":"Signed In","timestamp":"0000-01-01T00:00:00Z"}`)
+	path := filepath.Join(t.TempDir(), "archive.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := trackplanRun(t, "--db", dsn, "import", "--source", "web", path); code != 0 {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+	code, out, stderr := trackplanRun(t, "--db", dsn, "observed", "--format", "json")
+	var o struct {
+		Totals struct {
+			Messages, Rejected int64
+			Clamped            int64 `json:"clamped_timestamps"`
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &o) != nil || o.Totals.Messages != 100 || o.Totals.Rejected != 1 || o.Totals.Clamped != 1 {
+		t.Errorf("after importing 101 lines on PostgreSQL: exit %d, totals %+v; want 100 stored, 1 rejected, 1 clamped\n%s", code, o.Totals, stderr)
+	}
+}

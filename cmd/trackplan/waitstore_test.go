@@ -141,3 +141,41 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestFrozenPostgresFailsPromptly: a database that accepts connections and
+// never answers (frozen) fails a command within the default connect
+// timeout instead of hanging it.
+func TestFrozenPostgresFailsPromptly(t *testing.T) {
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	start := time.Now()
+	code, _, stderr := trackplanRun(t, "--db", "postgres://u@"+hole.Addr().String()+"/db?sslmode=disable", "observed")
+	took := time.Since(start)
+	if code != exitUpstream || took > postgres.DefaultConnectTimeout+5*time.Second {
+		t.Errorf("observed against a frozen database: exit %d after %s; want exit %d within %s\n%s",
+			code, took, exitUpstream, postgres.DefaultConnectTimeout, stderr)
+	}
+}
