@@ -53,6 +53,10 @@ type Collector struct {
 	// zero value means DefaultRateLimits (set negative rates to turn them
 	// off).
 	RateLimits RateLimits
+	// AllowedOrigins are the page origins browsers may send from
+	// ("https://app.example.com"); empty means any (browser write keys
+	// are public by design).
+	AllowedOrigins []string
 
 	bufs              sync.Pool
 	limitOnce         sync.Once
@@ -70,12 +74,26 @@ type Outcome struct {
 
 // Register adds the collector's routes to mux.
 func (c *Collector) Register(mux *http.ServeMux) {
-	mux.Handle("POST /v1/batch", c.handle(c.batch))
-	mux.Handle("POST /v1/import", c.handle(c.batch))
+	route := func(path string, h http.Handler) {
+		h = c.cors(h)
+		mux.Handle("POST "+path, h)
+		mux.Handle("OPTIONS "+path, h)
+	}
+	batch := c.handle(c.batch)
+	route("/v1/batch", batch)
+	route("/v1/import", batch)
+	route("/b", batch) // analytics.js's batching delivery
 	for _, t := range []trackplan.CallType{trackplan.Track, trackplan.Identify, trackplan.Group,
 		trackplan.Page, trackplan.Screen, trackplan.Alias} {
 		typ := t
-		mux.Handle("POST /v1/"+string(t), c.handle(func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
+		h := c.handle(func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
+			return c.single(r, body, typ)
+		})
+		route("/v1/"+string(t), h)
+	}
+	for short, long := range browserRoutes {
+		typ := trackplan.CallType(long)
+		route("/"+short, c.handle(func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
 			return c.single(r, body, typ)
 		}))
 	}

@@ -38,6 +38,7 @@ type Config struct {
 	Retention RetentionConfig `yaml:"retention"`
 	Dashboard DashboardConfig `yaml:"dashboard"`
 	Collector CollectorConfig `yaml:"collector"`
+	CORS      CORSConfig      `yaml:"cors"`
 	Alerts    AlertsConfig    `yaml:"alerts"`
 }
 
@@ -46,6 +47,14 @@ type Config struct {
 type CollectorConfig struct {
 	RatePerKey    float64 `yaml:"rate_per_key"`    // requests/s per write key
 	RatePerClient float64 `yaml:"rate_per_client"` // requests/s per client address
+}
+
+// CORSConfig limits the page origins browsers may send events from (the
+// tracking API only; the dashboard stays same-origin).
+type CORSConfig struct {
+	// AllowedOrigins, e.g. https://app.example.com; empty means any:
+	// browser write keys are public by design.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // WebhookConfig configures the Segment Webhooks destination endpoint.

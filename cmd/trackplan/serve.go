@@ -196,6 +196,7 @@ func runServe(c *cli.Context) error {
 		WebhookSource:   cfg.Webhook.Source,
 		RateLimits:      rateLimits(cfg.Collector),
 		LogQuota:        cfg.Retention.LogQuotaMB << 20,
+		AllowedOrigins:  cfg.CORS.AllowedOrigins,
 		Store:           st,
 		Deriver:         d.deriver,
 		DeriveElsewhere: onPostgres,
@@ -296,7 +297,10 @@ type serverConfig struct {
 	// log is measured (default 15s).
 	LogQuota   int64
 	QuotaEvery time.Duration
-	Store      store.Store
+	// AllowedOrigins limit the browser origins of the tracking API (see
+	// segment.Collector.AllowedOrigins).
+	AllowedOrigins []string
+	Store          store.Store
 	// Deriver applies the log to the derived state; nil means one over
 	// Store checking against Plan (nil: unchecked).
 	Deriver *derive.Deriver
@@ -385,12 +389,13 @@ func startServer(cfg serverConfig) (*server, error) {
 		s.stopDerive = runDeriver(context.Background(), dv)
 	}
 	col := &segment.Collector{
-		Sources:       cfg.Sources,
-		WebhookSecret: cfg.WebhookSecret,
-		WebhookSource: cfg.WebhookSource,
-		Ingester:      ingester,
-		Logger:        cfg.Logger,
-		RateLimits:    cfg.RateLimits,
+		Sources:        cfg.Sources,
+		WebhookSecret:  cfg.WebhookSecret,
+		WebhookSource:  cfg.WebhookSource,
+		Ingester:       ingester,
+		Logger:         cfg.Logger,
+		RateLimits:     cfg.RateLimits,
+		AllowedOrigins: cfg.AllowedOrigins,
 		Observe: func(o segment.Outcome) {
 			s.latency.observe(o.Took)
 			if cfg.Metrics != nil {
