@@ -189,6 +189,16 @@ func flattenValue(path string, v any, depth int, fn func(Field)) {
 	}
 }
 
+// RejectionSample keeps the start of a refused message, at most 512
+// bytes, as a Rejection's Sample.
+func RejectionSample(raw []byte) []byte {
+	const n = 512
+	if len(raw) <= n {
+		return raw
+	}
+	return raw[:n]
+}
+
 // Rejection is a message the collector refused, with a short machine-readable
 // reason (no_user_anon_id, missing_event, …). It is counted, never stored.
 type Rejection struct {

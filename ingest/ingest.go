@@ -228,7 +228,7 @@ func (p *Pipeline) appendIsolated(ctx context.Context, b *store.LogBatch) (store
 	case 1:
 		m := b.Messages[0]
 		p.opts.Logger.Warn("a message the store cannot take was rejected", "source", m.Source, "err", err)
-		rej := trackplan.Rejection{Source: m.Source, Reason: ReasonStoreRejected, Sample: sample(m.Raw), ReceivedAt: m.ReceivedAt}
+		rej := trackplan.Rejection{Source: m.Source, Reason: ReasonStoreRejected, Sample: trackplan.RejectionSample(m.Raw), ReceivedAt: m.ReceivedAt}
 		return p.st.Append(ctx, &store.LogBatch{Rejections: append(b.Rejections, rej), At: b.At})
 	}
 	half := len(b.Messages) / 2
@@ -252,15 +252,6 @@ func (p *Pipeline) appendIsolated(ctx context.Context, b *store.LogBatch) (store
 		out.Rejected += r.Rejected
 	}
 	return out, nil
-}
-
-// sample keeps the start of a rejected message for the report.
-func sample(raw []byte) []byte {
-	const n = 512
-	if len(raw) <= n {
-		return raw
-	}
-	return raw[:n]
 }
 
 // Close stops accepting submissions, commits everything already queued and

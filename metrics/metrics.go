@@ -117,7 +117,7 @@ func (m *Metrics) LogQuota(state func() (bytes, quota float64, full bool)) {
 		return 0
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_log_bytes",
-		Help: "Compressed bytes the event log holds, as last measured."}, func() float64 { x, _, _ := state(); return x }))
+		Help: "Disk space the event log takes, as last measured."}, func() float64 { x, _, _ := state(); return x }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_log_quota_bytes",
 		Help: "The event log's quota (retention.log_quota_mb); 0 when none."}, func() float64 { _, q, _ := state(); return q }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trackplan_log_full",

@@ -246,7 +246,7 @@ func (r *Request) Messages(source string, receivedAt time.Time, l Limits) ([]*tr
 			if mayHoldWriteKey(raw) {
 				raw = withoutWriteKey(raw)
 			}
-			rejs = append(rejs, trackplan.Rejection{Source: source, Reason: reason, Sample: sample(raw), ReceivedAt: receivedAt})
+			rejs = append(rejs, trackplan.Rejection{Source: source, Reason: reason, Sample: trackplan.RejectionSample(raw), ReceivedAt: receivedAt})
 			continue
 		}
 		m.Source, m.ReceivedAt = source, receivedAt
@@ -455,15 +455,6 @@ func depth(b []byte) int {
 		}
 	}
 	return maxD
-}
-
-// sample keeps the start of a rejected message for the report.
-func sample(raw []byte) []byte {
-	const n = 512
-	if len(raw) <= n {
-		return raw
-	}
-	return raw[:n]
 }
 
 // mayHoldWriteKey reports whether a message's JSON may have a write key

@@ -103,7 +103,7 @@ func (n *NDJSON) Read(r io.Reader, fn func(msgs []*trackplan.Message, rejs []tra
 
 func (n *NDJSON) parseLine(line []byte, readErr error, num int, now time.Time, l Limits) ([]*trackplan.Message, []trackplan.Rejection) {
 	reject := func(why string) []trackplan.Rejection {
-		shown := sample(line)
+		shown := trackplan.RejectionSample(line)
 		if bytes.Contains(line, []byte(`"writeKey"`)) {
 			shown = []byte("(contains a write key; not kept)")
 		}

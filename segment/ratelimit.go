@@ -40,6 +40,7 @@ type limiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	evicted time.Time // last eviction sweep
 }
 
 type bucket struct {
@@ -68,8 +69,16 @@ func (l *limiter) allow(name string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b := l.buckets[name]
 	if b == nil {
-		if len(l.buckets) >= maxBuckets {
+		if len(l.buckets) >= maxBuckets && now.Sub(l.evicted) >= time.Second {
+			// At most one sweep a second: a flood of new clients must not
+			// make every request scan the whole map.
 			l.evict(now)
+			l.evicted = now
+		}
+		if len(l.buckets) >= maxBuckets {
+			// Still full of clients active within the minute: a new one
+			// starts with a full bucket it does not keep.
+			return true, 0
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[name] = b

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -109,5 +110,22 @@ func TestClientGone(t *testing.T) {
 	mux.ServeHTTP(httptest.NewRecorder(), r)
 	if got.Status != statusClientClosed {
 		t.Errorf("status %d; want %d", got.Status, statusClientClosed)
+	}
+}
+
+// TestLimiterBounded: past maxBuckets active clients the map stops growing
+// and sweeps at most once a second.
+func TestLimiterBounded(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(1, 1, func() time.Time { return now })
+	for i := range maxBuckets + 10 {
+		l.allow(fmt.Sprint(i))
+	}
+	if n := len(l.buckets); n != maxBuckets {
+		t.Errorf("%d buckets, want at most %d", n, maxBuckets)
+	}
+	now = now.Add(2 * time.Minute)
+	if ok, _ := l.allow("new"); !ok || len(l.buckets) != 1 {
+		t.Errorf("after a minute idle, the sweep should leave only the new client: %d buckets", len(l.buckets))
 	}
 }

@@ -30,8 +30,13 @@ type Log interface {
 	// LogHead is the last sequence number assigned (0 for an empty log).
 	LogHead(ctx context.Context) (int64, error)
 
-	// LogStats describes the log: its sequence range, size and age.
+	// LogStats describes the log: its sequence range, size and age. It
+	// reads every block's row: for reports, not for polling.
 	LogStats(ctx context.Context) (LogStats, error)
+
+	// LogDiskBytes is the space the log takes on disk, read cheaply (file
+	// sizes, catalog sizes): what a quota polls.
+	LogDiskBytes(ctx context.Context) (int64, error)
 
 	// PruneLog drops the blocks that arrived before the given time, by
 	// whole days of arrival, and reports what it dropped. Blocks the

@@ -141,7 +141,7 @@ type RetentionConfig struct {
 	ActivityDays int      `yaml:"activity_days"`
 	Dedupe       Duration `yaml:"dedupe"`
 	SnapshotDays int      `yaml:"snapshot_days"`
-	// LogQuotaMB bounds the event log's compressed size: past it the
+	// LogQuotaMB bounds the event log's size on disk: past it the
 	// collector refuses new messages with 503 until a prune frees room.
 	// 0 means no quota.
 	LogQuotaMB int64 `yaml:"log_quota_mb"`

@@ -245,8 +245,13 @@ func TestLogQuota(t *testing.T) {
 	}
 	defer st.Close()
 	m := metrics.New(nil)
+	empty, err := st.LogDiskBytes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A quota just above the empty log: the first append reaches it.
 	srv, err := startServer(serverConfig{Listen: "127.0.0.1:0", Sources: []segment.Source{{Name: "web", WriteKey: testKey}},
-		Store: st, Logger: slog.New(slog.DiscardHandler), Metrics: m, LogQuota: 1, QuotaEvery: 20 * time.Millisecond})
+		Store: st, Logger: slog.New(slog.DiscardHandler), Metrics: m, LogQuota: empty + 1, QuotaEvery: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

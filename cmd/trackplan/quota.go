@@ -48,22 +48,22 @@ func (q *logQuota) state() (bytes, quota float64, full bool) {
 // measure reads the log's size and says so loudly when it crosses the
 // quota either way.
 func (q *logQuota) measure(ctx context.Context, st store.Log) {
-	stats, err := st.LogStats(ctx)
+	size, err := st.LogDiskBytes(ctx)
 	if err != nil {
 		q.log.Warn("could not measure the event log against its quota", "err", err)
 		return
 	}
-	full := stats.Bytes >= q.quota
+	full := size >= q.quota
 	q.mu.Lock()
 	was := q.full
-	q.bytes, q.full = stats.Bytes, full
+	q.bytes, q.full = size, full
 	q.mu.Unlock()
 	switch {
 	case full && !was:
 		q.log.Error("the event log reached its quota: the collector refuses new messages (503) until a prune frees room or the quota grows",
-			"log_bytes", stats.Bytes, "quota_bytes", q.quota)
+			"log_bytes", size, "quota_bytes", q.quota)
 	case !full && was:
-		q.log.Info("the event log is below its quota again: the collector takes messages", "log_bytes", stats.Bytes)
+		q.log.Info("the event log is below its quota again: the collector takes messages", "log_bytes", size)
 	}
 }
 

@@ -292,8 +292,8 @@ type serverConfig struct {
 	// RateLimits bound requests per write key and client; the zero value
 	// means segment.DefaultRateLimits.
 	RateLimits segment.RateLimits
-	// LogQuota, when positive, is the event log's size (compressed bytes)
-	// past which the collector answers 503; QuotaEvery is how often the
+	// LogQuota, when positive, is the event log's size on disk past
+	// which the collector answers 503; QuotaEvery is how often the
 	// log is measured (default 15s).
 	LogQuota   int64
 	QuotaEvery time.Duration

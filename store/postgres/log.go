@@ -273,3 +273,15 @@ func (db *DB) ResetDerived(ctx context.Context) error {
 	db.guardMu.Unlock()
 	return nil
 }
+
+// LogDiskBytes is the size on disk of the log's partitions, indexes and
+// TOAST included, from the catalog.
+func (db *DB) LogDiskBytes(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)::bigint
+		FROM pg_inherits WHERE inhparent = 'log_blocks'::regclass`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("log size: %w", err)
+	}
+	return n, nil
+}

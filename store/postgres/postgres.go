@@ -88,17 +88,27 @@ func (db *DB) schemaCurrent(ctx context.Context) error {
 	if err := db.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 		return fmt.Errorf("read the schema version: %w", err)
 	}
-	names, _ := fs.Glob(migrationFiles, "migrations/*.sql")
-	want := 0
-	for _, n := range names {
-		if v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, "migrations/"), "_", 2)[0]); err == nil {
-			want = max(want, v)
-		}
-	}
-	if have < want {
+	if have < latestMigration() {
 		return fmt.Errorf("%w (run `trackplan migrate` with a role that may write)", ErrNeedsMigration)
 	}
 	return nil
+}
+
+// migrationVersion is the version a migration file's name starts with.
+func migrationVersion(base string) (int, error) {
+	return strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+}
+
+// latestMigration is the highest version of the embedded migrations.
+func latestMigration() int {
+	names, _ := fs.Glob(migrationFiles, "migrations/*.sql")
+	latest := 0
+	for _, n := range names {
+		if v, err := migrationVersion(strings.TrimPrefix(n, "migrations/")); err == nil {
+			latest = max(latest, v)
+		}
+	}
+	return latest
 }
 
 // ReadOnly reports whether the store's sessions may not write.
@@ -201,7 +211,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		version, err := migrationVersion(base)
 		if err != nil {
 			return fmt.Errorf("migration %s: bad version prefix", base)
 		}

@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/trackplan/trackplan/store"
@@ -283,4 +286,19 @@ func (db *DB) CorruptBlockForTest(ctx context.Context, first int64) error {
 		return fmt.Errorf("corrupt block %d: %w", first, err)
 	}
 	return nil
+}
+
+// LogDiskBytes is the size of the log's file and its write-ahead log.
+func (db *DB) LogDiskBytes(ctx context.Context) (int64, error) {
+	var total int64
+	for _, p := range []string{LogPath(db.path), LogPath(db.path) + "-wal"} {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil:
+			total += fi.Size()
+		case !errors.Is(err, fs.ErrNotExist):
+			return 0, fmt.Errorf("log size: %w", err)
+		}
+	}
+	return total, nil
 }

@@ -100,19 +100,16 @@ var ErrNeedsMigration = errors.New("the store's schema needs migrating, which a 
 // a writer working at the same time.
 func OpenReadOnly(ctx context.Context, path string, limits store.Limits) (*DB, error) {
 	db := &DB{path: path, limits: limits, eventIDs: map[store.EventKey]int64{}, readOnly: true}
-	for _, f := range []struct {
-		path    string
-		dir     string
-		into    **sql.DB
-		another **sql.DB
-	}{{path, "migrations", &db.write, &db.read}, {LogPath(path), "logmigrations", &db.logw, &db.logr}} {
-		conn, err := openReadOnlyFile(ctx, f.path, f.dir)
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		*f.into, *f.another = conn, conn
+	var err error
+	if db.read, err = openReadOnlyFile(ctx, path, "migrations"); err != nil {
+		return nil, err
 	}
+	if db.logr, err = openReadOnlyFile(ctx, LogPath(path), "logmigrations"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Writes go to the same read-only pools, and fail there.
+	db.write, db.logw = db.read, db.logr
 	if err := db.loadGuard(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -137,20 +134,30 @@ func openReadOnlyFile(ctx context.Context, path, dir string) (*sql.DB, error) {
 			last = err
 			continue
 		}
-		names, _ := fs.Glob(migrationFiles, dir+"/*.sql")
-		want := 0
-		for _, n := range names {
-			if v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, dir+"/"), "_", 2)[0]); err == nil {
-				want = max(want, v)
-			}
-		}
-		if have < want {
+		if have < latestMigration(dir) {
 			conn.Close()
 			return nil, fmt.Errorf("open %s: %w (run `trackplan migrate` with write access)", path, ErrNeedsMigration)
 		}
 		return conn, nil
 	}
 	return nil, fmt.Errorf("open sqlite %s read-only: %w", path, last)
+}
+
+// migrationVersion is the version a migration file's name starts with.
+func migrationVersion(base string) (int, error) {
+	return strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+}
+
+// latestMigration is the highest version of the embedded migrations in dir.
+func latestMigration(dir string) int {
+	names, _ := fs.Glob(migrationFiles, dir+"/*.sql")
+	latest := 0
+	for _, n := range names {
+		if v, err := migrationVersion(strings.TrimPrefix(n, dir+"/")); err == nil {
+			latest = max(latest, v)
+		}
+	}
+	return latest
 }
 
 // ReadOnly reports whether the store was opened with OpenReadOnly.
@@ -226,7 +233,7 @@ func migrate(ctx context.Context, w *sql.DB, path, dir string) error {
 	sort.Strings(names)
 	for _, name := range names {
 		base := strings.TrimPrefix(name, dir+"/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		version, err := migrationVersion(base)
 		if err != nil {
 			return fmt.Errorf("migration %s: bad version prefix", base)
 		}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"SwitchPlan", testSwitchPlan},
 		{"Identity", testIdentity},
 		{"ClampedTimestamps", testClampedTimestamps},
+		{"LogDiskBytes", testLogDiskBytes},
 		{"Alerts", testAlerts},
 		{"ForgetAlerts", testForgetAlerts},
 		{"Quarantine", testQuarantine},
