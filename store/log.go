@@ -81,10 +81,6 @@ type Derived interface {
 	// appending), the run log, snapshots and the push ledger stay.
 	ResetDerived(ctx context.Context) error
 
-	// AliasesOf lists the ids linked directly to a user (anonymous ids
-	// seen with it, previous ids of alias calls), sorted.
-	AliasesOf(ctx context.Context, userID string) ([]string, error)
-
 	// ForgetDerived erases what the derived state holds of the given users
 	// and accounts: their rows, and samples, reservoir messages and ledger
 	// traits that hold any of needles (their ids, email and identifying

@@ -87,15 +87,6 @@ func runForget(c *cli.Context) error {
 		return userSet[r] || r == id
 	}
 	for _, id := range keys(userSet) {
-		aliases, err := st.AliasesOf(c.Context, id)
-		if err != nil {
-			return upstream(err)
-		}
-		for _, a := range aliases {
-			if theirs(a) {
-				userSet[a] = true
-			}
-		}
 		if tr, ok := st.(interface {
 			UserTraitsOf(ctx context.Context, userID string) (map[string]any, error)
 		}); ok {

@@ -10,22 +10,6 @@ import (
 	"github.com/trackplan/trackplan/store"
 )
 
-// AliasesOf lists the ids linked to a user, sorted.
-func (db *DB) AliasesOf(ctx context.Context, userID string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id FROM identity_links WHERE user_id = $1 ORDER BY id`, text(userID))
-	if err != nil {
-		return nil, fmt.Errorf("read aliases of a user: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("read aliases of a user: %w", err)
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, nil
-}
-
 // ForgetDerived erases users and accounts from the derived tables, the
 // score snapshots and the push ledger, in one transaction that holds the
 // derive cursor's lock, so no apply runs meanwhile. Samples, examples,

@@ -8,23 +8,6 @@ import (
 	"github.com/trackplan/trackplan/store"
 )
 
-// AliasesOf lists the ids linked to a user, sorted.
-func (db *DB) AliasesOf(ctx context.Context, userID string) ([]string, error) {
-	out := []string{}
-	err := db.each(ctx, `SELECT id FROM identity_links WHERE user_id = ? ORDER BY id`, []any{userID}, func(rows *sql.Rows) error {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return err
-		}
-		out = append(out, a)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read aliases of a user: %w", err)
-	}
-	return out, nil
-}
-
 // ForgetDerived erases users and accounts from the derived tables, the
 // score snapshots and the push ledger, in one transaction, then checkpoints
 // the WAL. With secure_delete on, the freed bytes are overwritten.
