@@ -465,24 +465,47 @@ func mayHoldWriteKey(raw []byte) bool {
 }
 
 // containsFold reports whether b contains the ASCII lower-case word w in
-// any case, without allocating.
+// any case, without allocating: it jumps between occurrences of w's first
+// letter (lower and upper case, each found with bytes.IndexByte) rather
+// than comparing at every byte.
 func containsFold(b []byte, w string) bool {
-	for i := 0; i+len(w) <= len(b); i++ {
-		j := 0
-		for ; j < len(w); j++ {
-			c := b[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != w[j] {
-				break
-			}
+	lo, up := w[0], w[0]-('a'-'A')
+	// next returns the index of c at or after from, or len(b).
+	next := func(c byte, from int) int {
+		if j := bytes.IndexByte(b[from:], c); j >= 0 {
+			return from + j
 		}
-		if j == len(w) {
+		return len(b)
+	}
+	nl, nu := next(lo, 0), next(up, 0)
+	for {
+		i := min(nl, nu)
+		if i+len(w) > len(b) {
+			return false
+		}
+		if matchFold(b[i+1:i+len(w)], w[1:]) {
 			return true
 		}
+		if i == nl {
+			nl = next(lo, i+1)
+		} else {
+			nu = next(up, i+1)
+		}
 	}
-	return false
+}
+
+// matchFold reports whether b equals the ASCII lower-case w in any case.
+func matchFold(b []byte, w string) bool {
+	for k := range len(w) {
+		c := b[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // withoutWriteKey removes every top-level key that spells "writeKey" (in

@@ -272,3 +272,41 @@ func TestDecodeNUL(t *testing.T) {
 		t.Errorf("got %q %q %v", m.UserID, m.Event, m.Properties)
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"writeKey":"k"}`: true, `{"WRITEKEY":1}`: true, `writekey`: true, `xxWriTeKeY`: true,
+		`{"write":"key"}`: false, `writeke`: false, ``: false, `wwwwritekex`: false, `{"wRiteKey"`: true,
+	} {
+		if got := containsFold([]byte(in), "writekey"); got != want {
+			t.Errorf("containsFold(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// naiveContainsFold compares at every byte: the baseline of
+// BenchmarkContainsFold.
+func naiveContainsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		if matchFold(b[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkContainsFold looks for a write key in a typical track message
+// without one, as every decoded message is searched.
+func BenchmarkContainsFold(b *testing.B) {
+	msg := []byte(`{"type":"track","event":"Report Exported","userId":"user-0001234","anonymousId":"7f9c2e1a-3b4d-4e5f-8a9b-0c1d2e3f4a5b","properties":{"format":"csv","rows":1200,"report_id":"rep_88231","filters":[{"field":"plan","op":"eq","value":"pro"}]},"context":{"library":{"name":"analytics-go","version":"3.3.0"},"groupId":"acct-042"},"messageId":"0f8e7d6c-5b4a-4321-9f8e-7d6c5b4a3210","timestamp":"2026-11-20T10:00:00Z"}`)
+	b.Run("naive", func(b *testing.B) {
+		for b.Loop() {
+			naiveContainsFold(msg, "writekey")
+		}
+	})
+	b.Run("indexbyte", func(b *testing.B) {
+		for b.Loop() {
+			containsFold(msg, "writekey")
+		}
+	})
+}
