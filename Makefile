@@ -22,6 +22,15 @@ $(TS_DEPS): codegen/testdata/ts/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix codegen/testdata/ts --no-audit --no-fund --silent; else echo "npm is not installed: the TypeScript codegen tests will skip"; fi
 test: $(TS_DEPS)
 
+# Playwright's driver (without its browser downloads: the tests drive Debian's
+# Chromium) and analytics.js 2.0 for the browser tests, pinned in
+# internal/browsertest/node/package-lock.json. Without npm those tests skip
+# (and fail under CI=true).
+BROWSER_DEPS = internal/browsertest/node/node_modules/.package-lock.json
+$(BROWSER_DEPS): internal/browsertest/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix internal/browsertest/node --no-audit --no-fund --silent; else echo "npm is not installed: the browser-driving tests will skip"; fi
+test: $(BROWSER_DEPS)
+
 # The heavy versions, kept out of CI's time: the crash test with 20 SIGKILLs
 # at random points of ingest and derivation (3 in `make test`).
 test-long:
