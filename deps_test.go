@@ -52,6 +52,7 @@ func TestDependencyDirection(t *testing.T) {
 		"/store/postgres": {"", "/store"},
 		"/ingest":         {"", "/store"},
 		"/derive":         {"", "/store"},
+		"/forward":        {"", "/store"},
 		"/sync":           {"", "/store", "/segment", "/notion", "/report", "/scoring", "/identity"},
 		"/web":            {"", "/store", "/templates", "/identity"},
 		"/alerts":         {"", "/store", "/sync"},

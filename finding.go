@@ -55,6 +55,18 @@ func (s Severity) Rank() int {
 	return 2
 }
 
+// MessageSeverity is the severity of a per-message code (a Violation's):
+// error when the message breaks its event's contract (unplanned, a required
+// property missing, a wrong type or value), warning otherwise (an unplanned
+// property, a cardinality guard, an invalid message).
+func (c Code) MessageSeverity() Severity {
+	switch c {
+	case UnplannedEvent, RequiredMissing, TypeMismatch, NullNotAllowed, EnumViolation, PatternViolation, RangeViolation:
+		return SeverityError
+	}
+	return SeverityWarning
+}
+
 // Violation is one per-message problem found when checking a message against
 // the plan.
 type Violation struct {

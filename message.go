@@ -63,6 +63,12 @@ type Message struct {
 
 	// Raw is the message's JSON as received, for samples and the reservoir.
 	Raw []byte
+
+	// ClientIP and UserAgent describe the request that carried the
+	// message (its sender's address and User-Agent header), so a
+	// forwarded copy can carry them as Segment would have seen them.
+	ClientIP  string
+	UserAgent string
 }
 
 // EventName is the name under which the message is observed: the event name

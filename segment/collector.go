@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type Collector struct {
 	// ("https://app.example.com"); empty means any (browser write keys
 	// are public by design).
 	AllowedOrigins []string
+	// TrustedProxies are the load balancers and proxies whose
+	// X-Forwarded-For header names the client (see clientAddr); without
+	// them a request's client is its peer address.
+	TrustedProxies []netip.Prefix
 
 	bufs              sync.Pool
 	limitOnce         sync.Once
@@ -110,7 +115,7 @@ func (c *Collector) handle(h handlerFunc) http.Handler {
 		c.limitOnce.Do(c.setUpLimits)
 		var out Outcome
 		var err error
-		if ok, wait := c.perClient.allow(clientAddr(r)); !ok {
+		if ok, wait := c.perClient.allow(c.clientAddr(r)); !ok {
 			err = &RateLimitedError{Limit: "client", Retry: wait}
 		} else {
 			buf := c.getBuf()
@@ -254,6 +259,10 @@ func (c *Collector) setUpLimits() {
 // submit normalises a request's messages for a source and stores them.
 func (c *Collector) submit(r *http.Request, req *Request, source string) (Outcome, error) {
 	msgs, rejs := req.Messages(source, c.now(), c.limits())
+	ip, ua := c.clientAddr(r), userAgent(r)
+	for _, m := range msgs {
+		m.ClientIP, m.UserAgent = ip, ua
+	}
 	out := Outcome{Source: source, Accepted: len(msgs), Rejected: len(rejs)}
 	return out, c.Ingester.Submit(r.Context(), msgs, rejs)
 }

@@ -2,8 +2,6 @@ package segment
 
 import (
 	"math"
-	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -99,15 +97,6 @@ func (l *limiter) evict(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
-}
-
-// clientAddr is the address a request came from, without its port.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // RateLimitedError is a request refused by a rate limit.

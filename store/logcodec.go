@@ -46,6 +46,8 @@ type wireRecord struct {
 	Raw         json.RawMessage `json:"raw,omitempty"`
 	Clamped     bool            `json:"cl,omitempty"`  // the client's timestamp was replaced
 	Sample      []byte          `json:"smp,omitempty"` // a rejection's sample: any bytes
+	ClientIP    string          `json:"ip,omitempty"`
+	UserAgent   string          `json:"ua,omitempty"`
 }
 
 var tombstone = []byte("{\"x\":true}\n")
@@ -77,6 +79,7 @@ func EncodeMessage(m *trackplan.Message) ([]byte, error) {
 		AnonymousID: m.AnonymousID, GroupID: m.GroupID, Event: m.Event, Name: m.Name, PreviousID: m.PreviousID,
 		Timestamp: m.Timestamp.UnixMicro(), ReceivedAt: m.ReceivedAt.UnixMicro(),
 		Properties: m.Properties, Traits: m.Traits, Raw: validRaw(m.Raw), Clamped: m.TimestampClamped,
+		ClientIP: m.ClientIP, UserAgent: m.UserAgent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode log record of message %q: %w", m.MessageID, err)
@@ -201,6 +204,7 @@ func fromWire(seq int64, w *wireRecord) Record {
 		AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
 		Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
 		Properties: w.Properties, Traits: w.Traits, Raw: []byte(w.Raw), TimestampClamped: w.Clamped,
+		ClientIP: w.ClientIP, UserAgent: w.UserAgent,
 	}}
 }
 

@@ -92,6 +92,9 @@ type Store interface {
 	// Alerts is the record of alerts and their state (alerts.go).
 	Alerts
 
+	// Forwarding is the forwarder's outbox state (forward.go).
+	Forwarding
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -90,20 +90,6 @@ type DriftInput struct {
 	At       time.Time
 }
 
-// Severity of each per-message code when aggregated into a finding.
-var codeSeverity = map[trackplan.Code]trackplan.Severity{
-	trackplan.UnplannedEvent:    trackplan.SeverityError,
-	trackplan.RequiredMissing:   trackplan.SeverityError,
-	trackplan.TypeMismatch:      trackplan.SeverityError,
-	trackplan.NullNotAllowed:    trackplan.SeverityError,
-	trackplan.EnumViolation:     trackplan.SeverityError,
-	trackplan.PatternViolation:  trackplan.SeverityError,
-	trackplan.RangeViolation:    trackplan.SeverityError,
-	trackplan.UnplannedProperty: trackplan.SeverityWarning,
-	trackplan.CardinalityLimit:  trackplan.SeverityWarning,
-	trackplan.InvalidMessage:    trackplan.SeverityWarning,
-}
-
 // Reconcile compares the plan with what was observed and returns the
 // findings, most severe first. It is pure: the same input gives the same
 // report, fingerprints included.
@@ -251,7 +237,7 @@ func (r *reconciler) violations() {
 	}) {
 		ks := groups[g]
 		f := trackplan.Finding{Code: g.code, Source: g.source, Event: g.event, Path: g.path,
-			Severity: cmp.Or(codeSeverity[g.code], trackplan.SeverityWarning), Owner: r.owner(g.typ, g.event)}
+			Severity: g.code.MessageSeverity(), Owner: r.owner(g.typ, g.event)}
 		var expected, observed []string
 		for _, k := range ks {
 			v := r.in.Verdicts.Violations[k]

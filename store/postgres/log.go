@@ -126,12 +126,15 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 		err := retry(ctx, func() error {
 			n, recs, through, gone = 0, 0, 0, false
 			return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-				var cur int64
+				var cur, floor int64
 				var exists bool
 				err := runBatch(ctx, tx, []stmt{
 					{name: "set lock timeout", sql: `SET LOCAL lock_timeout = ` + pruneLockTimeout},
 					{name: "lock derive cursor", sql: `SELECT cursor FROM derive_state FOR SHARE`,
 						rows: scanOne(&cur)},
+					// Nor what a source has not forwarded yet.
+					{name: "read forwarding cursors", sql: `SELECT coalesce(min(seq), 9223372036854775807) FROM forward_cursors`,
+						rows: scanOne(&floor)},
 					{name: "lock log", sql: `LOCK TABLE ONLY log_blocks IN ACCESS EXCLUSIVE MODE`},
 					{name: "find partition", sql: `SELECT to_regclass($1) IS NOT NULL`,
 						args: []any{part}, rows: scanOne(&exists)},
@@ -147,8 +150,8 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 					FROM `+part).Scan(&n, &recs, &through); err != nil {
 					return fmt.Errorf("read partition: %w", err)
 				}
-				if through > cur {
-					return nil // not all applied yet
+				if through > min(cur, floor) {
+					return nil // not all applied or forwarded yet
 				}
 				if _, err := tx.Exec(ctx, `DROP TABLE `+part); err != nil {
 					return fmt.Errorf("drop partition: %w", err)
@@ -171,6 +174,12 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 		p.Blocks += n
 		p.Records += recs
 		p.Through = max(p.Through, through)
+	}
+	if p.Through > 0 {
+		// Held messages go with their records.
+		if _, err := db.pool.Exec(ctx, `DELETE FROM forward_held WHERE seq <= $1`, p.Through); err != nil {
+			return p, fmt.Errorf("drop held messages of the pruned log: %w", err)
+		}
 	}
 	return p, nil
 }

@@ -89,6 +89,10 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 	if err != nil {
 		return p, err
 	}
+	// Nor what a source has not forwarded yet.
+	if cursor, err = db.forwardFloor(ctx, cursor); err != nil {
+		return p, err
+	}
 	for {
 		var n, recs, through int64
 		err := func() error {
@@ -127,6 +131,13 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time) (store.LogPruned, 
 		p.Through = max(p.Through, through)
 	}
 	if p.Blocks > 0 {
+		// Held messages go with their records.
+		db.mu.Lock()
+		_, err := db.write.ExecContext(ctx, `DELETE FROM forward_held WHERE seq <= ?`, p.Through)
+		db.mu.Unlock()
+		if err != nil {
+			return p, fmt.Errorf("drop held messages of the pruned log: %w", err)
+		}
 		if _, err := db.logw.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
 			return p, fmt.Errorf("vacuum after pruning the log: %w", err)
 		}

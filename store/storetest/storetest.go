@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"Alerts", testAlerts},
 		{"ForgetAlerts", testForgetAlerts},
 		{"Quarantine", testQuarantine},
+		{"Forwarding", testForwarding},
 		{"GuardKeepsPlan", testGuardKeepsPlan}, {"GuardSlotsFreeAfterPrune", testGuardSlotsFreeAfterPrune},
 	}
 	for _, tt := range tests {
