@@ -139,8 +139,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Notify tells every source that the log grew.
+// Notify tells every source that the log grew. A nil Forwarder ignores it.
 func (f *Forwarder) Notify() {
+	if f == nil {
+		return
+	}
 	for _, l := range f.loops {
 		select {
 		case l.wake <- struct{}{}:

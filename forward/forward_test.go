@@ -258,7 +258,9 @@ func TestRefusedMessagesHeld(t *testing.T) {
 	}
 }
 
-func plan(events ...*trackplan.Event) *trackplan.Plan { return &trackplan.Plan{Version: 1, Events: events} }
+func plan(events ...*trackplan.Event) *trackplan.Plan {
+	return &trackplan.Plan{Version: 1, Events: events}
+}
 
 var orderCompleted = &trackplan.Event{Name: "Order Completed", Status: trackplan.StatusLive, Properties: []*trackplan.Property{
 	{Name: "total", Type: trackplan.PropNumber, Required: true},

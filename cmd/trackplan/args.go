@@ -116,7 +116,10 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		cur := levels[len(levels)-1]
-		expectsCommand := len(positional) == 0 && len(cur.subcommands(app)) > 0 && (cur.cmd == nil || cur.cmd.Action == nil)
+		// A command with an action of its own and subcommands (forward and
+		// forward status) takes a subcommand's name as one.
+		expectsCommand := len(positional) == 0 && len(cur.subcommands(app)) > 0 &&
+			(cur.cmd == nil || cur.cmd.Action == nil || findCommand(cur.subcommands(app), a) != nil)
 		switch {
 		case a == "--":
 			if expectsCommand {

@@ -279,6 +279,7 @@ func (c *Config) Validate() error {
 		v.Add("dashboard", "user and password go together")
 	}
 	c.validateAlerts(&v)
+	c.validateForward(&v)
 	sortProblems(v.Problems)
 	return v.Err()
 }

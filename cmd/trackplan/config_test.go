@@ -47,6 +47,13 @@ func TestConfigBadFiles(t *testing.T) {
 		{"half basic auth", "dashboard:\n  user: admin\n", "dashboard: user and password go together"},
 		{"profile weight", "scoring:\n  profiles:\n    - name: trial\n      events: {Report Exported: 12}\n", `scoring.profiles[0].events["Report Exported"]`},
 		{"profile twice", "scoring:\n  profiles:\n    - {name: a, events: {X: 1}}\n    - {name: a, events: {X: 1}}\n", `profile "a" is defined twice`},
+		{"forward without key", "sources:\n  - {name: web, write_key: a, forward: {endpoint: 'https://api.segment.io'}}\n", "sources[0].forward.write_key: must not be empty"},
+		{"forward bad endpoint", "sources:\n  - {name: web, write_key: a, forward: {endpoint: api.segment.io, write_key: b}}\n", "sources[0].forward.endpoint: must be an http(s) URL"},
+		{"forward credentials in endpoint", "sources:\n  - {name: web, write_key: a, forward: {endpoint: 'https://k@api.segment.io', write_key: b}}\n", "must not hold credentials"},
+		{"forward unknown rule", "sources:\n  - {name: web, write_key: a, forward: {write_key: b, policy: [block_all]}}\n", `sources[0].forward.policy: unknown enforcement rule "block_all"`},
+		{"forward with other rules", "sources:\n  - {name: web, write_key: a, forward: {write_key: b, policy: [forward, block_invalid]}}\n", "cannot be combined"},
+		{"forward unknown status", "sources:\n  - {name: web, write_key: a, forward: {write_key: b, policy: [block_unplanned], block_statuses: [gone]}}\n", `unknown plan status "gone"`},
+		{"forward unknown key", "sources:\n  - {name: web, write_key: a, forward: {write_key: b, endpiont: x}}\n", "field endpiont not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,12 +91,12 @@ func TestExampleConfigIsValid(t *testing.T) {
 
 func TestConfigCheckMasksSecrets(t *testing.T) {
 	t.Setenv("TRACKPLAN_WEB_KEY", "wk-123456")
-	path := writeConfig(t, "sources:\n  - name: web\n    write_key: ${TRACKPLAN_WEB_KEY}\nnotion:\n  token: secret_abc\n")
+	path := writeConfig(t, "sources:\n  - name: web\n    write_key: ${TRACKPLAN_WEB_KEY}\n    forward: {write_key: fwd-secret-9}\nnotion:\n  token: secret_abc\n")
 	code, out, stderr := trackplanRun(t, "--config", path, "--db", "postgres://u:hunter2@db.example/x?password=p2", "config", "check")
 	if code != 0 {
 		t.Fatalf("config check: %d %s", code, stderr)
 	}
-	for _, secret := range []string{"wk-123456", "secret_abc", "hunter2", "p2"} {
+	for _, secret := range []string{"wk-123456", "secret_abc", "hunter2", "p2", "fwd-secret-9"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("config check prints %q:\n%s", secret, out)
 		}

@@ -63,12 +63,18 @@ var listenRE = regexp.MustCompile(`msg="collector listening" addr=(\S+)`)
 
 func startProcess(t *testing.T, db string, extra ...string) *process {
 	t.Helper()
+	args := append([]string{"--db", db}, extra...)
+	return startServe(t, append(args, "serve", "--listen", "127.0.0.1:0", "--write-key", "web="+testKey)...)
+}
+
+// startServe starts the binary with args (a serve command) and waits until
+// it listens.
+func startServe(t *testing.T, args ...string) *process {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--db", db}, extra...)
-	args = append(args, "serve", "--listen", "127.0.0.1:0", "--write-key", "web="+testKey)
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

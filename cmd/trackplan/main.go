@@ -126,6 +126,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			codegenCommand(),
 			runsCommand(),
 			alertsCommand(),
+			forwardCommand(),
 			demoCommand(),
 			migrateCommand(),
 			configCommand(),

@@ -157,6 +157,10 @@ func runServe(c *cli.Context) error {
 		}
 		return float64(lag.Records), lag.Age.Seconds()
 	})
+	fwd, err := d.forwarder(c)
+	if err != nil {
+		return err
+	}
 	var leader func() bool
 	pg, onPostgres := st.(*postgres.DB)
 	if onPostgres {
@@ -168,7 +172,12 @@ func runServe(c *cli.Context) error {
 		leading := make(chan struct{})
 		go func() {
 			defer close(leading)
-			l.Run(lctx, func(ctx context.Context) { d.deriver.Run(ctx) })
+			l.Run(lctx, func(ctx context.Context) {
+				// The leader alone forwards too: one cursor per source.
+				stop := runForwarder(ctx, fwd)
+				d.deriver.Run(ctx)
+				stop()
+			})
 		}()
 		// The deriver and the lock are done with the store before it closes.
 		defer func() { stopLeading(); <-leading }()
@@ -209,6 +218,7 @@ func runServe(c *cli.Context) error {
 			_, err := st.LogHead(ctx)
 			return err
 		},
+		OnAppend:      fwd.Notify,
 		Dashboard:     dash,
 		Private:       privateEndpoints(cfg),
 		NotionWebhook: notionHook,
@@ -216,6 +226,9 @@ func runServe(c *cli.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if !onPostgres {
+		defer runForwarder(context.WithoutCancel(c.Context), fwd)()
 	}
 	sched.Start()
 	<-c.Context.Done()
@@ -257,6 +270,8 @@ func rateLimits(c CollectorConfig) segment.RateLimits {
 type Source struct {
 	Name     string `yaml:"name"`
 	WriteKey Secret `yaml:"write_key"`
+	// Forward, when set, forwards the source's messages (forward.go).
+	Forward *ForwardConfig `yaml:"forward,omitempty"`
 }
 
 // parseWriteKeys turns KEY or NAME=KEY values into sources; a bare KEY gets
@@ -313,6 +328,9 @@ type serverConfig struct {
 	Metrics *metrics.Metrics
 	// Ready, when set, answers /readyz: nil means ready.
 	Ready func(ctx context.Context) error
+	// OnAppend, when set, is called after each append (the forwarder
+	// wakes up).
+	OnAppend func()
 	// Dashboard, when set, serves every GET the collector does not.
 	Dashboard http.Handler
 	// Private, when set, guards /metrics and the details of /readyz (the
@@ -360,6 +378,9 @@ func startServer(cfg serverConfig) (*server, error) {
 		}
 		if err == nil {
 			dv.Notify()
+			if cfg.OnAppend != nil {
+				cfg.OnAppend()
+			}
 		}
 	}
 	p := ingest.Open(cfg.Store, opts)
