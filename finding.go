@@ -32,6 +32,10 @@ const (
 	TypeInconsistent    Code = "TYPE_INCONSISTENT"
 	Naming              Code = "NAMING"
 	BestPractice        Code = "BEST_PRACTICE"
+	// ForwardHeld counts a source's messages held back from forwarding
+	// (blocked by its enforcement policy, or refused by the destination):
+	// Path is the reason.
+	ForwardHeld Code = "FORWARD_HELD"
 )
 
 // Severity orders findings for reports and --fail-on.

@@ -142,7 +142,9 @@ func (d *daemon) score(ctx context.Context) (map[string]int64, error) {
 func (d *daemon) prune(ctx context.Context) (map[string]int64, error) {
 	now := d.now().UTC()
 	r := d.cfg.Retention
-	pruned, logErr := d.st.PruneLog(ctx, now.Add(-time.Duration(r.Events)))
+	cutoff := now.Add(-time.Duration(r.Events))
+	pruned, logErr := d.st.PruneLog(ctx, cutoff)
+	d.warnForwardingHoldsLog(ctx, cutoff)
 	err := errors.Join(
 		logErr,
 		d.st.Prune(ctx, now.Add(-time.Duration(r.Dedupe)), now.AddDate(0, 0, -r.ActivityDays)),

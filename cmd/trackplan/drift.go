@@ -78,6 +78,9 @@ func runDrift(c *cli.Context) error {
 	var (
 		at  time.Time
 		src tpsync.DriftReader
+		// held are the messages held back from forwarding, by source and
+		// reason.
+		held []trackplan.Finding
 	)
 	if ts := c.Timestamp("at"); ts != nil {
 		at = ts.UTC()
@@ -109,11 +112,15 @@ func runDrift(c *cli.Context) error {
 		if src, err = judgeStore(c, cfg, st, plan); err != nil {
 			return err
 		}
+		if held, err = heldFindings(c.Context, st); err != nil {
+			return upstream(err)
+		}
 	}
 	rep, err := tpsync.Drift(c.Context, src, plan, at, opts)
 	if err != nil {
 		return upstream(err)
 	}
+	addFindings(rep, held)
 	rep.Plan = store.PlanID(plan)
 	rep.From, rep.To = opts.WindowStart(at).UTC().Truncate(time.Hour), at
 	// Filters come first: what a run leaves out is neither shown, nor

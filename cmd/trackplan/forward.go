@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +17,7 @@ import (
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/forward"
 	"github.com/trackplan/trackplan/metrics"
+	"github.com/trackplan/trackplan/report"
 	"github.com/trackplan/trackplan/store"
 )
 
@@ -288,4 +291,60 @@ func runForwarder(ctx context.Context, fwd *forward.Forwarder) (stop func()) {
 	done := make(chan struct{})
 	go func() { defer close(done); fwd.Run(ctx) }()
 	return func() { cancel(); <-done }
+}
+
+// warnForwardingHoldsLog says loudly when retention kept log records past
+// retention.events because a source has not forwarded them: the log then
+// grows until its destination takes them again (or the log quota refuses
+// new messages).
+func (d *daemon) warnForwardingHoldsLog(ctx context.Context, cutoff time.Time) {
+	ss, err := forward.Statuses(ctx, d.st, d.now())
+	if err != nil {
+		d.log.Warn("could not read the forwarding state", "err", err)
+		return
+	}
+	for _, s := range ss {
+		if s.Behind > 0 && s.LagSeconds > d.now().Sub(cutoff).Seconds() {
+			d.log.Error("retention keeps the event log past retention.events: a source has not forwarded it",
+				"source", s.Source, "behind_records", s.Behind, "lag", time.Duration(s.LagSeconds*float64(time.Second)).Round(time.Second),
+				"last_error", s.LastError)
+		}
+	}
+}
+
+// heldFindings reports, per forwarding source and reason, the messages held
+// back from forwarding, as drift findings (warnings): they are in the log
+// but not in Segment.
+func heldFindings(ctx context.Context, st store.Forwarding) ([]trackplan.Finding, error) {
+	states, err := st.ForwardStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []trackplan.Finding
+	for _, s := range states {
+		reasons := make([]string, 0, len(s.Held))
+		for r := range s.Held {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			out = append(out, trackplan.Finding{Code: trackplan.ForwardHeld, Severity: trackplan.SeverityWarning,
+				Source: s.Source, Path: r, Count: s.Held[r],
+				Observed:    fmt.Sprintf("%d held from forwarding (%s); trackplan forward --replay sends them once they pass", s.Held[r], r),
+				Fingerprint: trackplan.Fingerprint(string(trackplan.ForwardHeld), s.Source, "", r)})
+		}
+	}
+	return out, nil
+}
+
+// addFindings adds findings to a report, keeping it most severe first.
+func addFindings(rep *report.Report, fs []trackplan.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	rep.Findings = append(rep.Findings, fs...)
+	slices.SortStableFunc(rep.Findings, func(a, b trackplan.Finding) int {
+		return cmp.Compare(a.Severity.Rank(), b.Severity.Rank())
+	})
+	rep.Recount()
 }

@@ -222,6 +222,27 @@ func TestForwardEnforcementAndReplay(t *testing.T) {
 	if got := sink.Order(); !slices.Equal(got, []string{"planned"}) {
 		t.Fatalf("forwarded %v; want only the planned event", got)
 	}
+	var rep struct {
+		Findings []struct {
+			Code, Source, Path string
+			Count              int64
+		}
+	}
+	// drift exits 1 with error findings; its JSON is what counts here.
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"trackplan", "--db", db, "--config", cfg, "drift", "--format", "json"}, nil, &stdout, &stderr)
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("drift JSON: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Code == "FORWARD_HELD" {
+			found = f.Source == "web" && f.Path == "blocked_unplanned" && f.Count == 1
+		}
+	}
+	if !found {
+		t.Errorf("drift does not report the held message: %+v", rep.Findings)
+	}
 	if out := cli("forward", "--replay", "--since", "1h"); !strings.Contains(out, "web: 0 sent, 1 still held") {
 		t.Errorf("replay before the plan edit: %q", out)
 	}
@@ -234,5 +255,48 @@ func TestForwardEnforcementAndReplay(t *testing.T) {
 	}
 	if out := cli("forward", "status"); strings.Contains(out, "blocked_unplanned") {
 		t.Errorf("forward status still holds a message after the replay:\n%s", out)
+	}
+}
+
+// TestForgetDropsUnforwarded: forget erases a person's messages that are
+// still waiting to be forwarded, so they never reach the destination.
+func TestForgetDropsUnforwarded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	sink := forwardtest.NewSink("seg-key")
+	defer sink.Close()
+	sink.SetDown(true)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "forget.db")
+	cfg := forwardConfig(t, dir, sink.URL, "")
+	serve := func() *process {
+		return startServe(t, "--db", db, "--config", cfg, "serve", "--listen", "127.0.0.1:0")
+	}
+	p := serve()
+	if err := postBatch(&http.Client{Timeout: 5 * time.Second}, "http://"+p.addr,
+		batch(msg("keep1", ""), msg("gone1", ""), msg("keep2", ""))); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"trackplan", "--db", db, "--config", cfg, "forget", "--user", "u-gone1"},
+		nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("forget: exit %d: %s", code, stderr.String())
+	}
+	sink.SetDown(false)
+	p = serve()
+	defer func() { p.cmd.Process.Signal(syscall.SIGTERM); p.cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(sink.Received()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink got %v; want keep1 and keep2", sink.Order())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := sink.Order(); !slices.Equal(got, []string{"keep1", "keep2"}) {
+		t.Errorf("forwarded %v after forget; want keep1 and keep2 only", got)
 	}
 }
