@@ -40,7 +40,7 @@ test-long:
 # ones run as long as Go decides; the large ones (a whole simulated month,
 # a million users) once each.
 BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Append|Derive|Page$$|Generate500|ContainsFold
-BENCH_LARGE = IngestEndToEnd|Rebuild1M|DriftEvents1M|Score1M|Resolve1M|Snapshot1M|Push$$
+BENCH_LARGE = IngestEndToEnd|IngestForwarding|Rebuild1M|DriftEvents1M|Score1M|Resolve1M|Snapshot1M|Push$$
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH_SMALL)' -benchmem -timeout 30m $(PKGS)

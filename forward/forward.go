@@ -265,13 +265,13 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 		end   = *cursor
 	)
 	err := l.f.st.ReadLog(ctx, *cursor, readRecords, func(b store.LogBlock) error {
-		recs, err := store.DecodeBlock(b)
+		recs, err := store.DecodeMessages(b, l.src.Name, l.src.Policy.NeedsPlan())
 		if err != nil {
 			return err
 		}
 		for _, r := range recs {
 			m := r.Message
-			if r.Seq <= *cursor || m == nil || m.Source != l.src.Name {
+			if r.Seq <= *cursor {
 				continue
 			}
 			v := l.src.Policy.judge(m, plan)
@@ -296,8 +296,15 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 	if end == *cursor {
 		return false, nil
 	}
-	// Batches in order; each acknowledged batch moves the cursor to its
-	// last message, with the messages held before it.
+	// Batches in order. The cursor moves past an acknowledged batch, with
+	// the messages held before it, at most every advanceEvery (each move
+	// is a write transaction, and the ingest path shares the store), and
+	// at the end of the step: a crash sends at most that much again.
+	var (
+		sent    int
+		pending []store.HeldMessage
+		moved   = time.Now()
+	)
 	for len(items) > 0 {
 		n, size := 0, 0
 		for n < len(items) && n < l.f.opts.BatchRecords && (n == 0 || size+items[n].size+1 <= maxBatchBytes) {
@@ -306,25 +313,32 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 		}
 		batch := items[:n]
 		items = items[n:]
-		sent, refused, err := l.deliver(ctx, batch)
+		n, refused, err := l.deliver(ctx, batch)
 		if err != nil {
 			return false, err
 		}
 		last := batch[len(batch)-1].seq
-		var before []store.HeldMessage
 		for len(held) > 0 && held[0].Seq < last {
-			before, held = append(before, held[0]), held[1:]
+			pending, held = append(pending, held[0]), held[1:]
 		}
-		before = append(before, refused...)
-		if err := l.advance(ctx, cursor, last, sent, before); err != nil {
+		pending = append(pending, refused...)
+		sent += n
+		if len(items) > 0 && time.Since(moved) < advanceEvery {
+			continue
+		}
+		if err := l.advance(ctx, cursor, last, sent, pending); err != nil {
 			return false, err
 		}
+		sent, pending, moved = 0, nil, time.Now()
 	}
-	if err := l.advance(ctx, cursor, end, 0, held); err != nil {
+	if err := l.advance(ctx, cursor, end, sent, append(pending, held...)); err != nil {
 		return false, err
 	}
 	return true, nil
 }
+
+// advanceEvery is how often a step moves the cursor while it sends.
+const advanceEvery = 250 * time.Millisecond
 
 // advance moves the cursor and reports the outcomes.
 func (l *loop) advance(ctx context.Context, cursor *int64, to int64, sent int, held []store.HeldMessage) error {

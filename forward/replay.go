@@ -63,7 +63,7 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 		if b.First > last {
 			return errStop
 		}
-		recs, err := store.DecodeBlock(b)
+		recs, err := store.DecodeMessages(b, source, l.src.Policy.NeedsPlan())
 		if err != nil {
 			return err
 		}

@@ -27,39 +27,72 @@ import (
 // and without the strip paths (properties, or traits of identify and
 // group calls, the plan does not name).
 func outgoing(m *trackplan.Message, strip []string) (json.RawMessage, error) {
+	raw := m.Raw
+	if len(strip) > 0 {
+		var err error
+		if raw, err = stripped(m, raw, strip); err != nil {
+			return nil, err
+		}
+	}
+	ms, end, err := members(raw)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: its logged JSON: %w", m.MessageID, err)
+	}
+	out := make([]byte, 0, len(raw)+160)
+	ctx, hasCtx := find(ms, "context")
+	if hasCtx && (m.ClientIP != "" || m.UserAgent != "") && raw[ctx.start] == '{' {
+		// The client's context, with what it lacks of the request's.
+		out = append(out, raw[:ctx.start]...)
+		out = withClient(out, raw[ctx.start:ctx.end], m.ClientIP, m.UserAgent)
+		out = append(out, raw[ctx.end:end]...)
+	} else {
+		out = append(out, raw[:end]...)
+	}
+	n := len(ms)
+	add := func(key string, value []byte) {
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, '"')
+		out = append(out, key...)
+		out = append(out, '"', ':')
+		out = append(out, value...)
+	}
+	if _, ok := find(ms, "type"); !ok {
+		add("type", jsonString(string(m.Type)))
+	}
+	if v, ok := find(ms, "messageId"); !ok || !present(raw[v.start:v.end]) {
+		add("messageId", jsonString(m.MessageID))
+	}
+	if v, ok := find(ms, "timestamp"); (!ok || !present(raw[v.start:v.end])) && !m.Timestamp.IsZero() {
+		add("timestamp", jsonString(m.Timestamp.UTC().Format(time.RFC3339Nano)))
+	}
+	if !hasCtx && (m.ClientIP != "" || m.UserAgent != "") {
+		add("context", withClient(nil, []byte("{}"), m.ClientIP, m.UserAgent))
+	}
+	return append(out, '}'), nil
+}
+
+// stripped returns the message's JSON without the strip paths.
+func stripped(m *trackplan.Message, raw []byte, strip []string) ([]byte, error) {
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(m.Raw, &top); err != nil || top == nil {
+	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
 		return nil, fmt.Errorf("message %s: its logged JSON is not an object", m.MessageID)
 	}
-	if _, ok := top["type"]; !ok {
-		top["type"] = jsonString(string(m.Type))
+	field := "properties"
+	if m.Type == trackplan.Identify || m.Type == trackplan.Group {
+		field = "traits"
 	}
-	if !present(top["messageId"]) {
-		top["messageId"] = jsonString(m.MessageID)
+	p, ok := top[field]
+	if !ok {
+		return raw, nil
 	}
-	if !present(top["timestamp"]) && !m.Timestamp.IsZero() {
-		top["timestamp"] = jsonString(m.Timestamp.UTC().Format(time.RFC3339Nano))
+	v, err := without(p, strip)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: strip %s: %w", m.MessageID, field, err)
 	}
-	if m.ClientIP != "" || m.UserAgent != "" {
-		ctx, err := withClient(top["context"], m.ClientIP, m.UserAgent)
-		if err != nil {
-			return nil, fmt.Errorf("message %s: %w", m.MessageID, err)
-		}
-		top["context"] = ctx
-	}
-	if len(strip) > 0 {
-		field := "properties"
-		if m.Type == trackplan.Identify || m.Type == trackplan.Group {
-			field = "traits"
-		}
-		if p, ok := top[field]; ok {
-			stripped, err := without(p, strip)
-			if err != nil {
-				return nil, fmt.Errorf("message %s: strip %s: %w", m.MessageID, field, err)
-			}
-			top[field] = stripped
-		}
-	}
+	top[field] = v
 	out, err := json.Marshal(top)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.MessageID, err)
@@ -73,26 +106,47 @@ func present(v json.RawMessage) bool {
 	return len(v) > 0 && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte(`""`))
 }
 
+// jsonString is s as a JSON string. Ids and times are plain ASCII, which
+// needs no escaping; anything else goes through the encoder.
 func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s) // a string always encodes
-	return b
-}
-
-// withClient adds ip and userAgent to a context object where it has none.
-func withClient(raw json.RawMessage, ip, ua string) (json.RawMessage, error) {
-	ctx := map[string]json.RawMessage{}
-	if present(raw) {
-		if err := json.Unmarshal(raw, &ctx); err != nil || ctx == nil {
-			return raw, nil // not an object: left as the client sent it
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return b
 		}
 	}
-	if ip != "" && !present(ctx["ip"]) {
-		ctx["ip"] = jsonString(ip)
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// withClient appends the context object ctx to out, with ip and userAgent
+// added where it has none.
+func withClient(out, ctx []byte, ip, ua string) []byte {
+	ms, end, err := members(ctx)
+	if err != nil {
+		return append(out, ctx...) // not an object: left as the client sent it
 	}
-	if ua != "" && !present(ctx["userAgent"]) {
-		ctx["userAgent"] = jsonString(ua)
+	out = append(out, ctx[:end]...)
+	n := len(ms)
+	for _, f := range []struct{ key, value string }{{"ip", ip}, {"userAgent", ua}} {
+		if f.value == "" {
+			continue
+		}
+		if v, ok := find(ms, f.key); ok && present(ctx[v.start:v.end]) {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, '"')
+		out = append(out, f.key...)
+		out = append(out, '"', ':')
+		out = append(out, jsonString(f.value)...)
 	}
-	return json.Marshal(ctx)
+	return append(out, '}')
 }
 
 // without removes dot paths (array elements as "[]", as the checker names

@@ -87,7 +87,10 @@ func (c *Collector) Register(mux *http.ServeMux) {
 	batch := c.handle(c.batch)
 	route("/v1/batch", batch)
 	route("/v1/import", batch)
-	route("/b", batch) // analytics.js's batching delivery
+	// analytics.js's batching delivery posts to {apiHost}/b; its apiHost
+	// is Segment's "api.segment.io/v1" or a host with or without /v1.
+	route("/v1/b", batch)
+	route("/b", batch)
 	for _, t := range []trackplan.CallType{trackplan.Track, trackplan.Identify, trackplan.Group,
 		trackplan.Page, trackplan.Screen, trackplan.Alias} {
 		typ := t
@@ -98,10 +101,18 @@ func (c *Collector) Register(mux *http.ServeMux) {
 	}
 	for short, long := range browserRoutes {
 		typ := trackplan.CallType(long)
-		route("/"+short, c.handle(func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
+		h := c.handle(func(w http.ResponseWriter, r *http.Request, body []byte) (Outcome, error) {
 			return c.single(r, body, typ)
-		}))
+		})
+		route("/v1/"+short, h)
+		route("/"+short, h)
 	}
+	// analytics.js reports its own delivery counters to {apiHost}/m, as
+	// often as its settings sample them: taken and dropped, so that a page
+	// gets no CORS error for them.
+	drop := c.handle(func(http.ResponseWriter, *http.Request, []byte) (Outcome, error) { return Outcome{}, nil })
+	route("/v1/m", drop)
+	route("/m", drop)
 	mux.Handle("POST /webhook/segment", c.handle(c.webhook))
 }
 

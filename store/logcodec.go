@@ -137,6 +137,63 @@ func DecodeBlock(b LogBlock) ([]Record, error) {
 	return recs, err
 }
 
+// wireHeader is a record without its properties and traits, which the
+// decoder then skips instead of building.
+type wireHeader struct {
+	Erased      bool            `json:"x,omitempty"`
+	Rejected    string          `json:"rej,omitempty"`
+	Source      string          `json:"s,omitempty"`
+	Type        string          `json:"t,omitempty"`
+	MessageID   string          `json:"id,omitempty"`
+	UserID      string          `json:"u,omitempty"`
+	AnonymousID string          `json:"a,omitempty"`
+	GroupID     string          `json:"g,omitempty"`
+	Event       string          `json:"e,omitempty"`
+	Name        string          `json:"n,omitempty"`
+	PreviousID  string          `json:"p,omitempty"`
+	Timestamp   int64           `json:"ts,omitempty"`
+	ReceivedAt  int64           `json:"rt,omitempty"`
+	Raw         json.RawMessage `json:"raw,omitempty"`
+	Clamped     bool            `json:"cl,omitempty"`
+	ClientIP    string          `json:"ip,omitempty"`
+	UserAgent   string          `json:"ua,omitempty"`
+}
+
+// DecodeMessages decodes the messages of one source in a block, in order,
+// skipping rejections, erased records and other sources' messages. Without
+// payload, their Properties and Traits are left nil (Raw holds them): a
+// reader that sends messages on as they came need not build them.
+func DecodeMessages(b LogBlock, source string, payload bool) ([]Record, error) {
+	if payload {
+		recs, err := DecodeBlock(b)
+		out := recs[:0]
+		for _, r := range recs {
+			if r.Message != nil && r.Message.Source == source {
+				out = append(out, r)
+			}
+		}
+		return out, err
+	}
+	var recs []Record
+	err := eachLine(b, func(seq int64, line []byte) error {
+		var w wireHeader
+		if err := gojson.Unmarshal(line, &w); err != nil {
+			return fmt.Errorf("record %d: %w", seq, err)
+		}
+		if w.Erased || w.Rejected != "" || w.Source != source {
+			return nil
+		}
+		recs = append(recs, Record{Seq: seq, Message: &trackplan.Message{
+			Source: w.Source, Type: trackplan.CallType(w.Type), MessageID: w.MessageID, UserID: w.UserID,
+			AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
+			Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
+			Raw: []byte(w.Raw), TimestampClamped: w.Clamped, ClientIP: w.ClientIP, UserAgent: w.UserAgent,
+		}})
+		return nil
+	})
+	return recs, err
+}
+
 // EraseRecords rewrites a block without the records match selects: they
 // become tombstones. It reports the block's new data, how many live records
 // remain, and whether anything was erased.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/forward/forwardtest"
 	"github.com/trackplan/trackplan/segment"
 	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
@@ -138,15 +140,25 @@ type serveResult struct {
 	p50, p99         time.Duration
 	rss              int64
 	bytesPerEvent    float64
+	// forwardLags are the forwarding lags sampled every 100 ms while
+	// the load ran, when a source forwards.
+	forwardLags []time.Duration
 }
 
 var (
 	stoppedRE = regexp.MustCompile(`msg="collector stopped" requests=(\d+) stored=(\d+).* latency_p50=(\S+) latency_p99=(\S+)`)
-	lagRE     = regexp.MustCompile(`(?m)^trackplan_derive_lag_(records|seconds) (\S+)$`)
+	// lagRE reads the derive lag and each source's forwarding lag.
+	lagRE = regexp.MustCompile(`(?m)^trackplan_(derive|forward)_lag_(records|seconds)(?:\{[^}]*\})? (\S+)$`)
 )
 
 func benchServeOnce(b *testing.B, bin, db string, load func(endpoint string) []string) serveResult {
-	serve := exec.Command(bin, "--db", db, "serve", "--listen", "127.0.0.1:0", "--write-key", "bench="+testKey)
+	return benchServe(b, bin, db, []string{"--db", db, "serve", "--listen", "127.0.0.1:0", "--write-key", "bench=" + testKey}, load)
+}
+
+// benchServe runs serve with args under the load until everything sent
+// is derived (and forwarded, when a source forwards), and measures it.
+func benchServe(b *testing.B, bin, db string, args []string, load func(endpoint string) []string) serveResult {
+	serve := exec.Command(bin, args...)
 	stderr, _ := serve.StderrPipe()
 	if err := serve.Start(); err != nil {
 		b.Fatal(err)
@@ -170,27 +182,32 @@ func benchServeOnce(b *testing.B, bin, db string, load func(endpoint string) []s
 		}
 	}
 
-	// Sample the derive lag every half second while the load runs.
+	// Sample the lags every 100 ms while the load runs: records behind
+	// (derived and forwarded), the derive lag's age, the forwarding lag's.
 	var maxLag time.Duration
-	lag := func() (int64, time.Duration) {
+	var forwardLags []time.Duration
+	lag := func() (recs int64, age, fwd time.Duration) {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
-			return -1, 0
+			return -1, 0, 0
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		var recs int64 = -1
-		var age time.Duration
+		recs = -1
 		for _, m := range lagRE.FindAllStringSubmatch(string(body), -1) {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			if m[1] == "records" {
-				recs = int64(v)
-			} else {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			switch {
+			case m[2] == "records":
+				recs = max(recs, 0) + int64(v)
+			case m[1] == "derive":
 				age = time.Duration(v * float64(time.Second))
+			default:
+				fwd = max(fwd, time.Duration(v*float64(time.Second)))
 			}
 		}
-		return recs, age
+		return recs, age, fwd
 	}
+	forwards := slices.Contains(args, "--config")
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -199,9 +216,11 @@ func benchServeOnce(b *testing.B, bin, db string, load func(endpoint string) []s
 			select {
 			case <-stopSampling:
 				return
-			case <-time.After(500 * time.Millisecond):
-				if _, age := lag(); age > maxLag {
-					maxLag = age
+			case <-time.After(100 * time.Millisecond):
+				_, age, fwd := lag()
+				maxLag = max(maxLag, age)
+				if forwards {
+					forwardLags = append(forwardLags, fwd)
 				}
 			}
 		}
@@ -215,7 +234,7 @@ func benchServeOnce(b *testing.B, bin, db string, load func(endpoint string) []s
 		b.Fatalf("simulate: %v\n%s", err, out)
 	}
 	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if recs, _ := lag(); recs == 0 {
+		if recs, _, _ := lag(); recs == 0 {
 			break
 		}
 	}
@@ -236,7 +255,7 @@ func benchServeOnce(b *testing.B, bin, db string, load func(endpoint string) []s
 	}
 	stored, _ := strconv.Atoi(stats[2])
 	r := serveResult{acked: float64(stored) / acked.Seconds(), sustained: float64(stored) / sustained.Seconds(),
-		maxLag: maxLag, rss: rss}
+		maxLag: maxLag, rss: rss, forwardLags: forwardLags}
 	r.p50, _ = time.ParseDuration(stats[3])
 	r.p99, _ = time.ParseDuration(stats[4])
 	if !strings.HasPrefix(db, "postgres") {
@@ -327,5 +346,52 @@ func BenchmarkDriftEvents1M(b *testing.B) {
 		decode := time.Since(start).Seconds()
 		b.ReportMetric(float64(fi.Size())/(1<<20)/decode, "decode-MB/s")
 		b.ReportMetric(decode/took, "decode/drift")
+	}
+}
+
+// BenchmarkIngestForwarding measures ingest with a source forwarding to a
+// local Segment-compatible sink that answers without parsing, against
+// ingest alone in the same run: the rate at which everything sent is
+// stored, derived and (with forwarding) forwarded, and their ratio. Then,
+// at half the forwarding rate, the forwarding lag's p99 (sampled every 100
+// ms from /metrics: the age of the oldest record not yet forwarded).
+func BenchmarkIngestForwarding(b *testing.B) {
+	bin, err := buildBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	load := func(rate float64) func(string) []string {
+		return func(endpoint string) []string {
+			return []string{"simulate", "--endpoint", endpoint, "--write-key", testKey, "--rate", fmt.Sprint(int(rate)),
+				"--accounts", "600", "--users-per-account", "10", "--days", "30", "--seed", "7", "--batch-size", "250"}
+		}
+	}
+	for range b.N {
+		sink := forwardtest.NewSink("seg-key")
+		sink.SetNoParse(true)
+		dir := b.TempDir()
+		cfg := filepath.Join(dir, "trackplan.yaml")
+		if err := os.WriteFile(cfg, fmt.Appendf(nil, "sources:\n  - name: bench\n    write_key: %s\n    forward:\n      endpoint: %s\n      write_key: seg-key\n",
+			testKey, sink.URL), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		forwarding := func(name string, rate float64) serveResult {
+			db := filepath.Join(dir, name)
+			return benchServe(b, bin, db, []string{"--db", db, "--config", cfg, "serve", "--listen", "127.0.0.1:0"}, load(rate))
+		}
+		alone := benchServeOnce(b, bin, filepath.Join(dir, "alone.db"), load(0))
+		with := forwarding("with.db", 0)
+		b.ReportMetric(alone.sustained, "ingest-events/s")
+		b.ReportMetric(with.sustained, "ingest+forward-events/s")
+		b.ReportMetric(with.sustained/alone.sustained, "forward-ratio")
+		half := forwarding("half.db", with.sustained/2)
+		lags := half.forwardLags
+		slices.Sort(lags)
+		if len(lags) > 0 {
+			b.ReportMetric(lags[len(lags)*99/100].Seconds()*1000, "half-rate-forward-lag-p99-ms")
+			b.ReportMetric(lags[len(lags)/2].Seconds()*1000, "half-rate-forward-lag-p50-ms")
+		}
+		b.ReportMetric(float64(sink.Requests()), "sink-requests")
+		sink.Close()
 	}
 }
