@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -16,10 +17,38 @@ import (
 	"github.com/trackplan/trackplan/forward"
 	"github.com/trackplan/trackplan/forward/forwardtest"
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/store/postgres"
 	"github.com/trackplan/trackplan/store/sqlite"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+// eachStore runs a test on SQLite, and on PostgreSQL when
+// TRACKPLAN_TEST_POSTGRES is set (it must be under CI).
+func eachStore(t *testing.T, test func(*testing.T, store.Store)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, openStore(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		base := os.Getenv("TRACKPLAN_TEST_POSTGRES")
+		if base == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("TRACKPLAN_TEST_POSTGRES is not set")
+			}
+			t.Skip("set TRACKPLAN_TEST_POSTGRES to run on PostgreSQL")
+		}
+		schema := fmt.Sprintf("tp_forward_%d", time.Now().UnixNano())
+		dsn, err := postgres.CreateSchema(context.Background(), base, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { postgres.DropSchema(context.Background(), base, schema) })
+		db, err := postgres.Open(context.Background(), dsn, store.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		test(t, db)
+	})
+}
 
 func openStore(t testing.TB) *sqlite.DB {
 	t.Helper()
@@ -102,8 +131,9 @@ func state(t *testing.T, st store.Store, source string) store.ForwardState {
 // client's JSON with its messageId, the type and event time it lacked, the
 // client's address and user agent unless it set its own, and nothing of
 // another source; in log order, in batches, with the forward write key.
-func TestForwardsAsSent(t *testing.T) {
-	st := openStore(t)
+func TestForwardsAsSent(t *testing.T) { eachStore(t, testForwardsAsSent) }
+
+func testForwardsAsSent(t *testing.T, st store.Store) {
 	sink := forwardtest.NewSink("fw-key")
 	defer sink.Close()
 	start(t, st, sink, forward.Policy{}, nil)
@@ -173,8 +203,9 @@ func TestStartsAtHead(t *testing.T) {
 
 // TestOutageAndRecovery: while the destination is down nothing moves and
 // the error is recorded; then everything arrives, once.
-func TestOutageAndRecovery(t *testing.T) {
-	st := openStore(t)
+func TestOutageAndRecovery(t *testing.T) { eachStore(t, testOutageAndRecovery) }
+
+func testOutageAndRecovery(t *testing.T, st store.Store) {
 	sink := forwardtest.NewSink("k")
 	defer sink.Close()
 	sink.SetDown(true)
@@ -209,8 +240,9 @@ func TestOutageAndRecovery(t *testing.T) {
 // TestRefusedMessagesHeld: a destination that refuses batches holding
 // a bad message takes all the others, in order; the bad ones are held,
 // counted, and replayed once it takes them.
-func TestRefusedMessagesHeld(t *testing.T) {
-	st := openStore(t)
+func TestRefusedMessagesHeld(t *testing.T) { eachStore(t, testRefusedMessagesHeld) }
+
+func testRefusedMessagesHeld(t *testing.T, st store.Store) {
 	sink := forwardtest.NewSink("k")
 	defer sink.Close()
 	sink.Refuse(func(m map[string]any) bool {
@@ -331,8 +363,9 @@ func TestPolicies(t *testing.T) {
 
 // TestReplayAfterPlanEdit: an unplanned event blocked by the policy is
 // forwarded by a replay once the plan names it; one still unplanned stays.
-func TestReplayAfterPlanEdit(t *testing.T) {
-	st := openStore(t)
+func TestReplayAfterPlanEdit(t *testing.T) { eachStore(t, testReplayAfterPlanEdit) }
+
+func testReplayAfterPlanEdit(t *testing.T, st store.Store) {
 	sink := forwardtest.NewSink("k")
 	defer sink.Close()
 	var current atomic.Pointer[trackplan.Plan]
@@ -413,5 +446,47 @@ func TestParsePolicy(t *testing.T) {
 	}
 	if p, _ := forward.ParsePolicy(nil, nil); p.NeedsPlan() || p.String() != "forward" {
 		t.Errorf("the empty policy = %s; want forward", p)
+	}
+}
+
+// TestTwoForwarders: two forwarders on one store (two replicas while the
+// leadership changes hands) send every message, first arrivals in log
+// order, and the cursor never moves back.
+func TestTwoForwarders(t *testing.T) { eachStore(t, testTwoForwarders) }
+
+func testTwoForwarders(t *testing.T, st store.Store) {
+	sink := forwardtest.NewSink("k")
+	defer sink.Close()
+	start(t, st, sink, forward.Policy{}, nil)
+	start(t, st, sink, forward.Policy{}, nil)
+	waitFor(t, "the cursor", func() bool {
+		ss, _ := st.ForwardStates(context.Background())
+		return len(ss) == 1
+	})
+	var want []string
+	for blk := range 10 {
+		var msgs []*trackplan.Message
+		for i := range 20 {
+			m := msg("web", fmt.Sprintf("t%02d-%02d", blk, i), "E", nil)
+			msgs = append(msgs, m)
+			want = append(want, m.MessageID)
+		}
+		appendMsgs(t, st, msgs...)
+	}
+	waitFor(t, "200 messages", func() bool { return len(sink.Received()) == 200 })
+	waitFor(t, "the cursor at the head", func() bool { return state(t, st, "web").Cursor == 200 })
+	var first []string
+	seen := map[string]bool{}
+	for _, id := range sink.Order() {
+		if !seen[id] {
+			seen[id] = true
+			first = append(first, id)
+		}
+	}
+	if diff := cmp.Diff(want, first); diff != "" {
+		t.Errorf("first arrivals (-want +got):\n%s", diff)
+	}
+	if s := state(t, st, "web"); s.Forwarded < 200 {
+		t.Errorf("forwarded count %d; want at least 200", s.Forwarded)
 	}
 }
