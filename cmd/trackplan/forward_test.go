@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/trackplan/trackplan/forward"
 	"github.com/trackplan/trackplan/forward/forwardtest"
+	"github.com/trackplan/trackplan/simulate"
 	"github.com/trackplan/trackplan/store"
 	"github.com/trackplan/trackplan/store/sqlite"
+	"github.com/trackplan/trackplan/templates"
 )
 
 // forwardConfig writes a config whose source web forwards to endpoint.
@@ -77,8 +80,40 @@ func TestForwardTwoHops(t *testing.T) {
 		}
 	}
 
-	// Up, then down across a kill: the log keeps what the sink missed.
+	// First a real SDK: analytics-go through trackplan to the sink, each
+	// message once, with the messageId the SDK gave it.
 	p := serve()
+	plan, err := templates.Plan(defaultTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk, err := runSimulation(t.Context(), simulation{Plan: plan, Endpoint: "http://" + p.addr, WriteKey: testKey,
+		Options: simulate.Options{Accounts: 3, UsersPerAccount: 2, Days: 2, Seed: 4, Now: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+		Client:  clientLog{logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sdk.Stats.Failed != 0 || sdk.Summary.Messages == 0 {
+		t.Fatalf("analytics-go: %+v", sdk.Stats)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(sink.Received()) < sdk.Summary.Messages {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink got %d of the SDK's %d messages", len(sink.Received()), sdk.Summary.Messages)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// analytics-go sets no context.ip nor userAgent: they come from its
+	// request.
+	for id, m := range sink.Received() {
+		ctx, _ := m["context"].(map[string]any)
+		if ua, _ := ctx["userAgent"].(string); !strings.HasPrefix(ua, "analytics-go") || ctx["ip"] != "127.0.0.1" || m["messageId"] != id {
+			t.Fatalf("an SDK message arrived as %v", m)
+		}
+		sent[id] = true
+	}
+
+	// Up, then down across a kill: the log keeps what the sink missed.
 	load(p, "up", 300*time.Millisecond, false)
 	sink.SetDown(true)
 	load(p, "down", 500*time.Millisecond, true)
@@ -94,7 +129,7 @@ func TestForwardTwoHops(t *testing.T) {
 	if len(acked) == 0 {
 		t.Fatal("nothing was acknowledged")
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		got := sink.Received()
 		missing := 0
