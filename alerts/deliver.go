@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trackplan/trackplan/internal/retryafter"
 )
 
 // Channel names.
@@ -150,7 +152,7 @@ func (n *Notifier) postOnce(ctx context.Context, target string, body []byte, hea
 		return nil
 	}
 	return &httpError{status: resp.StatusCode, body: scrub(strings.TrimSpace(string(snippet)), target),
-		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), n.now())}
+		retryAfter: retryafter.Parse(resp.Header.Get("Retry-After"), n.now())}
 }
 
 // scrub removes a secret URL, and its path, from a message.
@@ -163,19 +165,4 @@ func scrub(msg, target string) string {
 		msg = strings.ReplaceAll(msg, u.Path, "(path)")
 	}
 	return msg
-}
-
-// parseRetryAfter reads Retry-After: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -10,10 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/trackplan/trackplan/internal/retryafter"
 )
 
 // DefaultEndpoint is Segment's HTTP tracking API.
@@ -99,7 +100,7 @@ func (s *sink) send(ctx context.Context, msgs []json.RawMessage) error {
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge:
 		return &refusedError{status: resp.StatusCode, body: text}
 	default:
-		return &retryError{status: resp.StatusCode, body: text, after: retryAfter(resp.Header.Get("Retry-After"), s.now())}
+		return &retryError{status: resp.StatusCode, body: text, after: retryafter.Parse(resp.Header.Get("Retry-After"), s.now())}
 	}
 }
 
@@ -113,21 +114,6 @@ func answer(r io.Reader) string {
 		s = string([]rune(s)[:200]) + "…"
 	}
 	return s
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date; 0 when
-// absent or unreadable.
-func retryAfter(h string, now time.Time) time.Duration {
-	if h == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(h); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // redactURL keeps a transport error's cause and the destination's host,

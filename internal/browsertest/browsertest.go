@@ -49,16 +49,7 @@ func Run(t testing.TB, bin string, args ...string) (stdout []byte, log string) {
 	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	// Chromium starts helper processes: run it in its own process group
-	// and end the whole group, on timeout and after it exits.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	if err != nil {
+	if err := runGroup(cmd); err != nil {
 		t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
 	return out.Bytes(), errOut.String()
@@ -97,4 +88,18 @@ func Require(t testing.TB) string {
 		t.Skip("browser tests are slow; skipped with -short")
 	}
 	return bin
+}
+
+// runGroup runs cmd (made with exec.CommandContext) in a process group of
+// its own and ends the whole group, on the context's end and after it
+// exits: Chromium starts helper processes.
+func runGroup(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	return err
 }
