@@ -43,6 +43,7 @@ var codes = []struct {
 	{trackplan.TypeInconsistent, "A property arrived with more than one type."},
 	{trackplan.Naming, "An event or property name breaks the naming rules or collides with another name."},
 	{trackplan.BestPractice, "A plan or identity best practice is not followed (documentation, scored events, consistent types, user and account traits)."},
+	{trackplan.ForwardHeld, "Messages of a forwarding source are held back from Segment: blocked by its enforcement policy, or refused by the destination."},
 }
 
 // Codes returns every finding code, in a stable order.

@@ -28,6 +28,9 @@ type Report struct {
 	To       time.Time           `json:"to,omitzero"`
 	Summary  Summary             `json:"summary"`
 	Findings []trackplan.Finding `json:"findings"`
+	// Timeline, when set, counts the findings over the window's hours
+	// and days (drift's JSON form).
+	Timeline *Timeline `json:"timeline,omitempty"`
 }
 
 // Summary counts a report's findings and events.

@@ -85,6 +85,8 @@ type Store interface {
 
 	DriftSource
 	DashboardSource
+	// Searcher finds accounts and users for the dashboard (search.go).
+	Searcher
 
 	// Ledger is the push ledger (ledger.go).
 	Ledger

@@ -428,7 +428,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) error {
 		{Label: "Total score", Value: formatInt(a.TotalScore)},
 		{Label: "Active users", Value: fmt.Sprintf("%d of %d", a.ActiveUsers, a.TotalUsers)},
 		{Label: "Active share", Value: formatPct(a.ActivePct)},
-		{Label: "Frequency", Value: fmt.Sprintf("%d of %d days", a.Frequency, run.WindowDays)},
+		{Label: "Frequency", Value: fmt.Sprintf("%d of %s", a.Frequency, plural(run.WindowDays, "day"))},
 		{Label: "Last active", Value: lastActive},
 		{Label: "Activation", Value: activation},
 	}

@@ -134,3 +134,28 @@ func TestRequireAuthRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireAuthThrottled: scripts guessing the token of /metrics are
+// limited as failed sign-ins are.
+func TestRequireAuthThrottled(t *testing.T) {
+	mw, err := RequireAuth(":8088", "s3cret-token", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(okHandler())
+	status := func(authorization string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Authorization", authorization)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Header().Get("Retry-After")
+	}
+	for i := range DefaultFailuresPerIP {
+		if code, _ := status("Bearer guess"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: status %d, want 401", i+1, code)
+		}
+	}
+	if code, retry := status("Bearer s3cret-token"); code != http.StatusTooManyRequests || retry == "" {
+		t.Errorf("after %d guesses: status %d, Retry-After %q; want 429 with Retry-After", DefaultFailuresPerIP, code, retry)
+	}
+}

@@ -3,7 +3,6 @@
 package web
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -70,30 +69,7 @@ func TestBrowser(t *testing.T) {
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
-			url := p.base + p.path
-			dom, log := browsertest.Run(t, bin, "--dump-dom", url)
-			for _, want := range p.want {
-				if !bytes.Contains(dom, []byte(want)) {
-					t.Errorf("%s: %q missing from the DOM", p.path, want)
-				}
-			}
-			for _, line := range browsertest.ConsoleErrors(log) {
-				t.Errorf("%s: console: %s", p.path, line)
-			}
-
-			shot := filepath.Join(artifacts, p.name+".png")
-			_, log = browsertest.Run(t, bin, "--screenshot="+shot, "--window-size=1280,1600", url)
-			for _, line := range browsertest.ConsoleErrors(log) {
-				t.Errorf("%s: console: %s", p.path, line)
-			}
-			png, err := os.ReadFile(shot)
-			if err != nil {
-				t.Fatalf("screenshot: %v", err)
-			}
-			if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10_000 {
-				t.Errorf("screenshot %s: not a plausible PNG (%d bytes)", shot, len(png))
-			}
-			t.Logf("screenshot: %s", shot)
+			browsertest.CheckPage(t, bin, p.base+p.path, p.want, filepath.Join(artifacts, p.name+".png"))
 		})
 	}
 }

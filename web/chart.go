@@ -213,7 +213,7 @@ func newHistoryChart(points []store.ScorePoint, name string) lineChart {
 		c.Zones = append(c.Zones, zone{X: c.Left, W: c.Right - c.Left, Y: coord(yOf(z.hi)), H: coord(yOf(z.lo) - yOf(z.hi)), Key: bandKey(z.band)})
 	}
 	for _, v := range []float64{0, 25, 50, 75, 100} {
-		c.Grid = append(c.Grid, tick{X: c.Left - 6, Y: coord(yOf(v)), Label: formatScore(v), Anchor: "end"})
+		c.Grid = append(c.Grid, tick{X: c.Left - 6, Y: coord(yOf(v)), Label: formatTick(v), Anchor: "end"})
 	}
 	if len(points) == 0 {
 		c.Empty = true
@@ -255,8 +255,8 @@ func newHistoryChart(points []store.ScorePoint, name string) lineChart {
 	for _, p := range points {
 		lo, hi = min(lo, p.Score), max(hi, p.Score)
 	}
-	c.Label = fmt.Sprintf("Score history of %s: %d runs from %s to %s, between %s and %s, latest %s",
-		name, len(points), first.UTC().Format(time.DateOnly), last.UTC().Format(time.DateOnly),
+	c.Label = fmt.Sprintf("Score history of %s: %s from %s to %s, between %s and %s, latest %s",
+		name, plural(len(points), "run"), first.UTC().Format(time.DateOnly), last.UTC().Format(time.DateOnly),
 		formatScore(lo), formatScore(hi), formatScore(points[len(points)-1].Score))
 	return c
 }
@@ -362,7 +362,7 @@ func scoreSparkline(points []store.ScorePoint) *sparkline {
 	for i, p := range points {
 		values[i] = p.Score
 	}
-	label := fmt.Sprintf("Score over the last %d runs, from %s to %s", len(points),
+	label := fmt.Sprintf("Score over the last %s, from %s to %s", plural(len(points), "run"),
 		formatScore(values[0]), formatScore(values[len(values)-1]))
 	if len(points) == 1 {
 		label = "One scoring run: " + formatScore(values[0])

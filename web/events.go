@@ -249,24 +249,6 @@ func anchorOf(t trackplan.CallType, name string) string {
 	return "ev-" + hex.EncodeToString(sum[:5])
 }
 
-// loadHealth reads the plan, the observations and the findings and
-// classifies every event.
-func (h *Handler) loadHealth(ctx context.Context, withProps bool) (*health, error) {
-	obs, err := h.data.Observed(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load observed events: %w", err)
-	}
-	findings, err := h.data.Findings(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load findings: %w", err)
-	}
-	if obs == nil {
-		obs = &store.Observed{}
-	}
-	now := h.now()
-	return classify(h.data.Plan(), obs, findings, now, now.AddDate(0, 0, -h.window), withProps), nil
-}
-
 // classify builds the event rows: a planned event is live when seen since
 // seenSince, with violations when seen and it has an error or warning
 // finding of a violation code, deprecated but seen when deprecated and
@@ -731,8 +713,8 @@ func (h *Handler) addVolumes(ctx context.Context, rows []*eventRow) ([]planEdit,
 			peak = max(peak, v)
 		}
 		r.VolumeText = formatInt(int64(sum))
-		r.Volume = newSparkline(s[:], 0, 0, fmt.Sprintf("Daily volume over the last %d days: %s messages, at most %s a day",
-			volumeDays, formatInt(int64(sum)), formatInt(int64(peak)))).withMarks(volumeDays, marks)
+		r.Volume = newSparkline(s[:], 0, 0, fmt.Sprintf("Daily volume over the last %s: %s, at most %s a day",
+			plural(volumeDays, "day"), countOf(int(sum), "message"), formatInt(int64(peak)))).withMarks(volumeDays, marks)
 	}
 	return edits, nil
 }
@@ -765,6 +747,15 @@ type eventsPage struct {
 	// PlanEdits are the plan versions first seen in the volume charts'
 	// span, oldest first.
 	PlanEdits []planEdit
+	// Filters is the source and window form; Window names the window;
+	// Charts, when there is a drift source, draw each row's errors and
+	// warnings over time, by row anchor.
+	Filters *filterForm
+	Window  string
+	Charts  map[string]*timelineChart
+	// Source is the source shown, "" for all; the volume charts count
+	// every source.
+	Source string
 }
 
 // statusChip is one status filter link with its count.
@@ -792,14 +783,20 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 			return badRequestf("page %q is not a page number", v)
 		}
 	}
-	hl, err := h.loadHealth(r.Context(), true)
+	v, err := h.loadView(r.Context(), r, true)
 	if err != nil {
 		return err
 	}
-	page := eventsPage{Filter: filter, VolumeDays: volumeDays, WindowDays: h.window}
-	page.Statuses = append(page.Statuses, statusChip{Key: "all", Label: "All", Href: sel.link("/events"), N: len(hl.rows), Current: filter == ""})
+	hl, vf := v.health, v.filter
+	var keep []hidden
+	if filter != "" {
+		keep = append(keep, hidden{Name: "status", Value: filter})
+	}
+	page := eventsPage{Filter: filter, VolumeDays: volumeDays, WindowDays: h.window,
+		Filters: vf.form(sel, "/events", keep...), Window: vf.windowText(), Source: vf.Source}
+	page.Statuses = append(page.Statuses, statusChip{Key: "all", Label: "All", Href: vf.link(sel, "/events"), N: len(hl.rows), Current: filter == ""})
 	for s := range numStatuses {
-		page.Statuses = append(page.Statuses, statusChip{Key: s.Key(), Label: s.Label(), Href: sel.link("/events", "status", s.Key()),
+		page.Statuses = append(page.Statuses, statusChip{Key: s.Key(), Label: s.Label(), Href: vf.link(sel, "/events", "status", s.Key()),
 			N: hl.byStatus[s], Current: filter == s.Key()})
 	}
 	var rows []*eventRow
@@ -829,7 +826,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		if n > 1 {
 			p = strconv.Itoa(n)
 		}
-		return sel.link("/events", "status", filter, "page", p)
+		return vf.link(sel, "/events", "status", filter, "page", p)
 	}
 	if pageNo > 1 {
 		page.Prev = pageHref(pageNo - 1)
@@ -849,7 +846,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		}
 		page.HasVolume = true
 	}
+	if page.Charts, err = h.eventCharts(r.Context(), v, page.Rows); err != nil {
+		return err
+	}
 	l := sel.layoutFor("Events", "events", "")
+	l.Nav.Overview, l.Nav.Events = vf.link(sel, "/"), vf.link(sel, "/events")
 	l.Content = page
 	return h.render(w, http.StatusOK, "events", l)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"html/template"
 	"math"
 	"strconv"
 	"strings"
@@ -30,15 +31,24 @@ func formatInt(n int64) string {
 	return b.String()
 }
 
-// formatScore writes a score with one decimal, dropping ".0": 72.5, 40.
+// Numbers in a column share one precision, so they line up and read
+// alike: scores, percentages and score changes always have one decimal
+// ("40.0" beside "72.5", never "40"); counts have none.
+
+// formatScore writes a score with one decimal: 72.5, 40.0.
 func formatScore(v float64) string {
-	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+	r := math.Round(v*10) / 10
+	if r == 0 {
+		r = 0 // no "-0.0"
+	}
+	return strconv.FormatFloat(r, 'f', 1, 64)
 }
 
-// formatPct writes a percentage with at most one decimal: "45.2%".
+// formatPct writes a percentage with one decimal: "45.2%", "40.0%".
 func formatPct(v float64) string { return formatScore(v) + "%" }
 
-// formatChange writes a score change with its sign: "+12", "−3.5", "0".
+// formatChange writes a score change with its sign and one decimal:
+// "+12.0", "−3.5", "0.0".
 func formatChange(v float64) string {
 	v = math.Round(v*10) / 10
 	switch {
@@ -47,8 +57,15 @@ func formatChange(v float64) string {
 	case v < 0:
 		return "−" + formatScore(-v)
 	}
-	return "0"
+	return "0.0"
 }
+
+// spoken writes a number for a label read aloud, not a column: no
+// trailing ".0" ("up 12 points").
+func spoken(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
+
+// formatTick writes a chart axis label: the axes' ticks are whole numbers.
+func formatTick(v float64) string { return strconv.Itoa(int(math.Round(v))) }
 
 // timeView is a point in time as pages show it: a <time> element with the
 // exact time in its datetime and title, and a relative text.
@@ -109,6 +126,52 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
+// countText is the number a template counts with: an integer (written
+// with thousands separators) or a number already written ("1,200").
+func countText(n any) (string, error) {
+	switch v := n.(type) {
+	case int:
+		return formatInt(int64(v)), nil
+	case int64:
+		return formatInt(v), nil
+	case string:
+		return v, nil
+	}
+	return "", fmt.Errorf("count: %T is not a number", n)
+}
+
+// pluralOf is the template function plural: n and the singular or the
+// plural noun, {{plural .N "event" "events"}} → "1 event", "1,200 events".
+func pluralOf(n any, one, many string) (string, error) {
+	s, err := countText(n)
+	if err != nil {
+		return "", err
+	}
+	if s == "1" {
+		return "1 " + one, nil
+	}
+	return s + " " + many, nil
+}
+
+// breakable is the template function wbr: an identifier (an event or
+// property name, a finding code) HTML-escaped with a <wbr> after each dot
+// and underscore, so a long name wraps at its separators and nowhere else
+// (the stylesheet keeps words whole). Use it in text, never in an
+// attribute.
+func breakable(s string) template.HTML {
+	var b strings.Builder
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if (s[i] == '.' || s[i] == '_') && i+1 < len(s) {
+			b.WriteString(template.HTMLEscapeString(s[start : i+1]))
+			b.WriteString("<wbr>")
+			start = i + 1
+		}
+	}
+	b.WriteString(template.HTMLEscapeString(s[start:]))
+	return template.HTML(b.String()) // every piece of s is escaped above
+}
+
 // bandView is a band as a badge.
 type bandView struct {
 	Key   string // CSS modifier: most, engaged, passive, least, inactive
@@ -141,28 +204,30 @@ func bands() []trackplan.Band {
 
 // trendView is a trend as pages show it.
 type trendView struct {
-	Text  string // "+12", "−3.5", "0"
-	Value string // the change for sorting: "12", "-3.5"
+	Text  string // "+12.0", "−3.5", "0.0"
+	Value string // the change for sorting: "12.0", "-3.5"
 	Dir   string // CSS modifier: up, down or flat
-	Flag  string // 🔥 or ❄️ for a change of 10 points or more
+	Flag  string // hot or cold for a change of 10 points or more: the mark's CSS modifier
 	Label string // spoken form: "up 12 points, rising fast"
 }
 
 func trendOf(t trackplan.Trend) trendView {
 	change := math.Round(t.Change*10) / 10
-	v := trendView{Text: formatChange(t.Change), Value: formatScore(change), Flag: string(t.Flag)}
+	v := trendView{Text: formatChange(t.Change), Value: formatScore(change)}
 	switch {
 	case change > 0:
-		v.Dir, v.Label = "up", "up "+formatScore(change)+" points"
+		v.Dir, v.Label = "up", "up "+spoken(change)+" points"
 	case change < 0:
-		v.Dir, v.Label = "down", "down "+formatScore(-change)+" points"
+		v.Dir, v.Label = "down", "down "+spoken(-change)+" points"
 	default:
 		v.Dir, v.Label = "flat", "unchanged"
 	}
 	switch t.Flag {
 	case trackplan.TrendHot:
+		v.Flag = "hot"
 		v.Label += ", rising fast"
 	case trackplan.TrendCold:
+		v.Flag = "cold"
 		v.Label += ", falling fast"
 	}
 	return v

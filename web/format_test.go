@@ -1,6 +1,8 @@
 package web
 
 import (
+	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 
 	"github.com/trackplan/trackplan"
 	"github.com/trackplan/trackplan/store"
+	"github.com/trackplan/trackplan/templates"
 )
 
 func TestFormat(t *testing.T) {
@@ -18,11 +21,15 @@ func TestFormat(t *testing.T) {
 		{formatInt(1234567), "1,234,567"},
 		{formatInt(-12345), "-12,345"},
 		{formatScore(72.46), "72.5"},
-		{formatScore(40), "40"},
+		{formatScore(40), "40.0"},
+		{formatScore(-0.04), "0.0"},
 		{formatPct(33.333), "33.3%"},
-		{formatChange(12), "+12"},
+		{formatPct(100), "100.0%"},
+		{formatChange(12), "+12.0"},
+		{formatChange(3.1), "+3.1"},
 		{formatChange(-3.54), "−3.5"},
-		{formatChange(0.04), "0"},
+		{formatChange(0.04), "0.0"},
+		{formatTick(25), "25"},
 		{truncate("short", 10), "short"},
 		{truncate("ééééééé", 4), "ééé…"},
 		{countOf(1, "user"), "1 user"},
@@ -34,6 +41,111 @@ func TestFormat(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("case %d: got %q, want %q", i, tt.got, tt.want)
 		}
+	}
+}
+
+// TestColumnPrecision: the numbers of one column share one precision,
+// whatever their values.
+func TestColumnPrecision(t *testing.T) {
+	decimals := func(s string) int {
+		s = strings.TrimSuffix(s, "%")
+		if _, frac, ok := strings.Cut(s, "."); ok {
+			return len(frac)
+		}
+		return 0
+	}
+	values := []float64{0, 1, 3.1, -2, 40, 72.46, 99.95, -0.04, 100, 12.5}
+	for name, format := range map[string]func(float64) string{
+		"score": formatScore, "percentage": formatPct, "change": formatChange,
+		"trend": func(v float64) string { return trendOf(trackplan.TrendOf(v)).Text },
+	} {
+		for _, v := range values {
+			if got := format(v); decimals(got) != 1 {
+				t.Errorf("%s of %v = %q: want one decimal, as every other row of the column", name, v, got)
+			}
+		}
+	}
+}
+
+func TestPluralTemplateFuncs(t *testing.T) {
+	tests := []struct {
+		n         any
+		want      string
+		wantError bool
+	}{
+		{n: 1, want: "1 warning"},
+		{n: 0, want: "0 warnings"},
+		{n: 2, want: "2 warnings"},
+		{n: int64(1), want: "1 warning"},
+		{n: 1200, want: "1,200 warnings"},
+		{n: "1", want: "1 warning"},
+		{n: "1,001", want: "1,001 warnings"},
+		{n: 1.0, wantError: true},
+		{n: nil, wantError: true},
+	}
+	for _, tt := range tests {
+		got, err := pluralOf(tt.n, "warning", "warnings")
+		if (err != nil) != tt.wantError || got != tt.want {
+			t.Errorf("plural %#v = %q, %v; want %q, error %v", tt.n, got, err, tt.want, tt.wantError)
+		}
+	}
+	// Irregular plurals and phrases come whole from the template.
+	if got, _ := pluralOf(1, "event arrived", "events arrived"); got != "1 event arrived" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestBreakable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"context.page.url", "context.<wbr>page.<wbr>url"},
+		{"UNPLANNED_PROPERTY", "UNPLANNED_<wbr>PROPERTY"},
+		{"trailing.", "trailing."},
+		{"_lead", "_<wbr>lead"},
+		{"a..b", "a.<wbr>.<wbr>b"},
+		{"<script>.x&y", "&lt;script&gt;.<wbr>x&amp;y"},
+		{`"quoted".'too'`, "&#34;quoted&#34;.<wbr>&#39;too&#39;"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := string(breakable(tt.in)); got != tt.want {
+			t.Errorf("breakable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestNoEmoji: the pages, the stylesheet and the script use no emoji (a
+// machine without an emoji font shows boxes), and the identifiers' CSS
+// does not break words anywhere.
+func TestNoEmoji(t *testing.T) {
+	files := templates.Dashboard()
+	err := fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(files, path)
+		if err != nil {
+			return err
+		}
+		for i, r := range string(b) {
+			// Pictographs, dingbats and symbols that render as emoji, and
+			// the emoji variation selector.
+			if (r >= 0x1F000 && r <= 0x1FAFF) || (r >= 0x2600 && r <= 0x26FF) || r == 0xFE0F || r == 0x2744 || r == 0x2728 {
+				t.Errorf("%s: emoji %U at byte %d", path, r, i)
+			}
+		}
+		if strings.HasSuffix(path, ".css") {
+			for line := range strings.Lines(string(b)) {
+				ident := strings.HasPrefix(line, "code") || strings.Contains(line, ".event-head") || strings.Contains(line, ".ident")
+				if ident && strings.Contains(line, "anywhere") {
+					t.Errorf("%s: identifiers must not break anywhere: %s", path, strings.TrimSpace(line))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -67,10 +179,11 @@ func TestTrendOf(t *testing.T) {
 		change float64
 		want   trendView
 	}{
-		{12, trendView{Text: "+12", Value: "12", Dir: "up", Flag: "🔥", Label: "up 12 points, rising fast"}},
-		{9.96, trendView{Text: "+10", Value: "10", Dir: "up", Label: "up 10 points"}},
-		{-10, trendView{Text: "−10", Value: "-10", Dir: "down", Flag: "❄️", Label: "down 10 points, falling fast"}},
-		{0, trendView{Text: "0", Value: "0", Dir: "flat", Label: "unchanged"}},
+		{12, trendView{Text: "+12.0", Value: "12.0", Dir: "up", Flag: "hot", Label: "up 12 points, rising fast"}},
+		{9.96, trendView{Text: "+10.0", Value: "10.0", Dir: "up", Label: "up 10 points"}},
+		{3.14, trendView{Text: "+3.1", Value: "3.1", Dir: "up", Label: "up 3.1 points"}},
+		{-10, trendView{Text: "−10.0", Value: "-10.0", Dir: "down", Flag: "cold", Label: "down 10 points, falling fast"}},
+		{0, trendView{Text: "0.0", Value: "0.0", Dir: "flat", Label: "unchanged"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, trendOf(trackplan.TrendOf(tt.change))); diff != "" {

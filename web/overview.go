@@ -60,6 +60,15 @@ type overviewPage struct {
 	// Alerts are the latest alerts, none when there is no alert source
 	// or no alert.
 	Alerts []alertRow
+	// Forwarding shows the sources that forward to Segment, nil when
+	// none does.
+	Forwarding *forwarding
+	// Filters is the source and window form; Window names the window
+	// ("the last 7 days"); Chart, when there is a drift source, draws the
+	// window's errors and warnings over time.
+	Filters *filterForm
+	Window  string
+	Chart   *timelineChart
 }
 
 // stat is a labelled figure.
@@ -115,16 +124,21 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hl, err := h.loadHealth(r.Context(), false)
+	v, err := h.loadView(r.Context(), r, false)
 	if err != nil {
 		return err
 	}
+	hl, vf := v.health, v.filter
 	run, err := h.latestRun(r.Context(), sel)
 	if err != nil {
 		return err
 	}
-	page := overviewPage{Profile: sel.name(), WindowDays: h.window, EventsHref: sel.link("/events"),
-		UnplannedHref: sel.link("/events", "status", statusUnplanned.Key())}
+	page := overviewPage{Profile: sel.name(), WindowDays: h.window, EventsHref: vf.link(sel, "/events"),
+		UnplannedHref: vf.link(sel, "/events", "status", statusUnplanned.Key())}
+	page.Filters, page.Window = vf.form(sel, "/"), vf.windowText()
+	if page.Chart, err = h.overallChart(r.Context(), v); err != nil {
+		return err
+	}
 
 	page.Stats = []stat{
 		{Label: "Messages", Value: formatInt(hl.totals.Messages)},
@@ -147,11 +161,11 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 		}
 		parts = append(parts, part{Key: s.Key(), Label: s.Label(), N: n})
 		page.Legend = append(page.Legend, statusChip{Key: s.Key(), Label: s.Label(), N: n,
-			Href: sel.link("/events", "status", s.Key())})
+			Href: vf.link(sel, "/events", "status", s.Key())})
 	}
-	page.HealthBar = newStackedBar(fmt.Sprintf("%d planned events: %d live, %d with violations, %d deprecated but seen, %d not seen; and %d unplanned events",
-		page.Planned, hl.byStatus[statusLive], hl.byStatus[statusViolations], hl.byStatus[statusDeprecatedSeen],
-		hl.byStatus[statusNotSeen], hl.byStatus[statusUnplanned]), parts)
+	page.HealthBar = newStackedBar(fmt.Sprintf("%s: %d live, %d with violations, %d deprecated but seen, %d not seen; and %s",
+		countOf(page.Planned, "planned event"), hl.byStatus[statusLive], hl.byStatus[statusViolations], hl.byStatus[statusDeprecatedSeen],
+		hl.byStatus[statusNotSeen], countOf(hl.byStatus[statusUnplanned], "unplanned event")), parts)
 
 	page.FindingsTotal = len(hl.findings)
 	var sev [3]int
@@ -199,7 +213,11 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 				Title: a.Title, Href: a.Link, Status: a.Status})
 		}
 	}
-	l := sel.layoutFor("Overview", "overview", "/")
+	if page.Forwarding, err = h.forwardRows(r.Context()); err != nil {
+		return fmt.Errorf("load forwarding: %w", err)
+	}
+	l := sel.layoutFor("Overview", "overview", "/", vf.hidden()...)
+	l.Nav.Overview, l.Nav.Events = vf.link(sel, "/"), vf.link(sel, "/events")
 	l.Content = page
 	return h.render(w, http.StatusOK, "overview", l)
 }

@@ -127,7 +127,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) error {
 		scores[p.Name] = &userScore{
 			Profile: p.Name, Href: userHref(psel, id), At: timeOf(run.At, now),
 			Score: u.Score, Band: bandOf(u.Band), Trend: trendOf(u.Trend),
-			Frequency:  fmt.Sprintf("%d of %d days", u.Frequency, run.WindowDays),
+			Frequency:  fmt.Sprintf("%d of %s", u.Frequency, plural(run.WindowDays, "day")),
 			LastActive: timeOfPtr(u.LastActive, now), Adoption: formatPct(u.Adoption.Window),
 			AdoptSort: formatScore(u.Adoption.Window), Flags: strings.Join(u.Flags.Names(), ", "),
 		}

@@ -135,6 +135,10 @@ type Options struct {
 	// each is Data if Data implements it.
 	Identity   IdentitySource
 	UserTraits UserTraitSource
+	// Search and Drift are optional; see their types. When nil, each is
+	// Data if Data implements it.
+	Search SearchSource
+	Drift  DriftSource
 	// Rechecking, optional, returns the re-check under way, or nil; while
 	// one runs every page shows a banner with its progress. It is called
 	// once per page served, concurrently.
@@ -152,6 +156,11 @@ type Options struct {
 	// loading one is not cheap), and the identity graph before the links
 	// are read again; 0 means one minute, negative disables the caches.
 	ScoreCacheTTL time.Duration
+	// Auth, optional, is the guard the handler is served behind (see
+	// NewAuth): with credentials, the handler serves the login page at
+	// /login and signing out at /logout. Without it, or without
+	// credentials, /login redirects to the dashboard.
+	Auth *Auth
 }
 
 // Defaults of Options.
@@ -160,9 +169,11 @@ const (
 	DefaultScoreCacheTTL   = time.Minute
 )
 
-// Handler serves the dashboard. Mount it at the root of a server (for
-// example mux.Handle("GET /", auth(h))); it routes GET and HEAD requests for
-// /, /accounts, /accounts/{id}, /users/{id}, /events and /static/.
+// Handler serves the dashboard. Mount it at the root of a server behind
+// its Auth (for example mux.Handle("GET /", auth.Require(h)), and the same
+// for POST /login and POST /logout); it routes GET and HEAD requests for
+// /, /accounts, /accounts/{id}, /users/{id}, /events, /search and /static/, and GET
+// and POST /login and /logout.
 type Handler struct {
 	data       Data
 	volumes    VolumeSource
@@ -171,10 +182,13 @@ type Handler struct {
 	plans      PlanSource
 	identity   IdentitySource
 	userTraits UserTraitSource
+	search     SearchSource
+	drift      DriftSource
 	recheck    func() *Recheck
 	log        *slog.Logger
 	now        func() time.Time
 	window     int
+	auth       *Auth
 
 	pages  map[string]*template.Template
 	assets map[string]string // static file name → versioned URL
@@ -200,6 +214,9 @@ func New(opts Options) (*Handler, error) {
 		window:     opts.DriftWindowDays,
 		identity:   opts.Identity,
 		userTraits: opts.UserTraits,
+		search:     opts.Search,
+		drift:      opts.Drift,
+		auth:       opts.Auth,
 		runs:       runCache{ttl: opts.ScoreCacheTTL, entries: map[string]*runEntry{}},
 	}
 	if h.identity == nil {
@@ -207,6 +224,12 @@ func New(opts Options) (*Handler, error) {
 	}
 	if h.userTraits == nil {
 		h.userTraits, _ = opts.Data.(UserTraitSource)
+	}
+	if h.search == nil {
+		h.search, _ = opts.Data.(SearchSource)
+	}
+	if h.drift == nil {
+		h.drift, _ = opts.Data.(DriftSource)
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -235,6 +258,11 @@ func New(opts Options) (*Handler, error) {
 	h.mux.Handle("GET /accounts/{id}", h.handle(h.account))
 	h.mux.Handle("GET /users/{id}", h.handle(h.user))
 	h.mux.Handle("GET /events", h.handle(h.events))
+	h.mux.Handle("GET /search", h.handle(h.serveSearch))
+	h.mux.Handle("GET /login", h.handle(h.loginForm))
+	h.mux.Handle("POST /login", h.handle(h.login))
+	h.mux.Handle("GET /logout", h.handle(h.logoutForm))
+	h.mux.Handle("POST /logout", h.handle(h.logout))
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
 	h.mux.Handle("GET /", h.handle(func(_ http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("no page at %s: %w", r.URL.Path, trackplan.ErrNotFound)
@@ -245,6 +273,10 @@ func New(opts Options) (*Handler, error) {
 func (h *Handler) parse(files fs.FS) error {
 	funcs := template.FuncMap{
 		"asset": func(name string) string { return h.assets[name] },
+		// Counted nouns, and identifiers that wrap at their separators
+		// only (format.go).
+		"plural": pluralOf,
+		"wbr":    breakable,
 	}
 	h.assets = map[string]string{}
 	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
@@ -255,14 +287,14 @@ func (h *Handler) parse(files fs.FS) error {
 		sum := sha256.Sum256(b)
 		h.assets[name] = "/static/" + name + "?v=" + hex.EncodeToString(sum[:4])
 	}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "layout.html")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "layout.html", "parts.html")
 	if err != nil {
 		return fmt.Errorf("web: parse layout: %w", err)
 	}
 	// Each page is parsed into its own copy of the layout, as each defines
 	// the same blocks.
 	h.pages = map[string]*template.Template{}
-	for _, name := range []string{"overview", "accounts", "account", "user", "events", "error"} {
+	for _, name := range []string{"overview", "accounts", "account", "user", "events", "error", "login", "search"} {
 		t, err := base.Clone()
 		if err == nil {
 			t, err = t.ParseFS(files, name+".html")
@@ -368,6 +400,10 @@ type layout struct {
 	Switcher *switcher
 	// Recheck, when set, is the banner of a re-check under way.
 	Recheck *recheckBanner
+	// SignOut, when set, links to the sign-out page.
+	SignOut string
+	// Query is the text in the search box.
+	Query   string
 	Content any
 }
 
@@ -440,6 +476,9 @@ func (h *Handler) render(w http.ResponseWriter, status int, page string, data *l
 		return fmt.Errorf("render: no page %q", page)
 	}
 	data.Recheck = h.recheckBanner()
+	if h.auth.SignIn() && data.Nav.Overview != "" {
+		data.SignOut = "/logout"
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)

@@ -90,7 +90,7 @@ var (
 		m := map[string]bool{}
 		for _, t := range strings.Fields(`html head meta title link script body a header div img nav ul li form input label
 			select option button main footer h1 h2 h3 p dl dt dd section svg rect line text polyline polygon circle
-			table caption thead tbody tr th td span strong code time figure figcaption details summary pre`) {
+			table caption thead tbody tr th td span strong code time figure figcaption details summary pre wbr path`) {
 			m[t] = true
 		}
 		return m

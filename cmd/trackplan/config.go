@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strings"
@@ -26,6 +27,7 @@ import (
 // order.
 type Config struct {
 	Listen    string          `yaml:"listen"`
+	TLS       TLSConfig       `yaml:"tls"`
 	DB        string          `yaml:"db"`
 	Plan      string          `yaml:"plan"`
 	Sources   []Source        `yaml:"sources"`
@@ -40,6 +42,13 @@ type Config struct {
 	Collector CollectorConfig `yaml:"collector"`
 	CORS      CORSConfig      `yaml:"cors"`
 	Alerts    AlertsConfig    `yaml:"alerts"`
+	// TrustedProxies are the load balancers and reverse proxies in front
+	// of the listener (CIDRs, e.g. 10.0.0.0/8, or addresses) whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed: the collector
+	// takes the client's address from them (rate limits, and the ip a
+	// forwarded message carries), and a sign-in through one that says
+	// https gets a Secure cookie. None by default.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // CollectorConfig bounds the collector's request rates; 0 turns a limit
@@ -154,6 +163,13 @@ type DashboardConfig struct {
 	Password Secret `yaml:"password"`
 	// BaseURL is the dashboard's public address, for the links in alerts.
 	BaseURL string `yaml:"base_url"`
+}
+
+// TLSConfig serves HTTPS directly: the collector and the dashboard share
+// the listener, so both get it. Both files or neither.
+type TLSConfig struct {
+	Cert string `yaml:"cert"` // PEM certificate chain file
+	Key  string `yaml:"key"`  // PEM private key file
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -278,10 +294,61 @@ func (c *Config) Validate() error {
 	if (c.Dashboard.User == "") != (c.Dashboard.Password == "") {
 		v.Add("dashboard", "user and password go together")
 	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			v.Add(fmt.Sprintf("trusted_proxies[%d]", i), err.Error())
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		v.Add("tls", "cert and key go together")
+	}
 	c.validateAlerts(&v)
 	c.validateForward(&v)
 	sortProblems(v.Problems)
 	return v.Err()
+}
+
+// trustedProxies returns the validated trusted_proxies as prefixes.
+func trustedProxies(cfg Config) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range cfg.TrustedProxies {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return nil, usage("trusted_proxies: %v", err)
+		}
+		out = append(out, prefix)
+	}
+	return out, nil
+}
+
+// parsePrefix reads a trusted proxy: a CIDR (10.0.0.0/8) or one address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR (10.0.0.0/8) or an IP address", s)
+	}
+	return netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()), nil
+}
+
+// applyTLSFlags sets tls.cert and tls.key from serve's --tls-cert and
+// --tls-key (which read no variable of their own: TRACKPLAN_TLS_CERT sets
+// the key as any config variable does, and the flag overrides it).
+func applyTLSFlags(c *cli.Context, cfg *Config, from map[string]string) {
+	if c.Command == nil || c.Command.Name != "serve" {
+		return
+	}
+	for _, f := range []struct {
+		flag, key string
+		dst       *string
+	}{{"tls-cert", "tls.cert", &cfg.TLS.Cert}, {"tls-key", "tls.key", &cfg.TLS.Key}} {
+		if c.IsSet(f.flag) {
+			*f.dst = c.String(f.flag)
+			from[f.key] = "--" + f.flag
+		}
+	}
 }
 
 func sortProblems(p []trackplan.FieldError) {
@@ -416,6 +483,7 @@ func loadConfig(c *cli.Context) (Config, error) {
 	if err := applyFlags(c, &cfg, false, from); err != nil {
 		return cfg, err
 	}
+	applyTLSFlags(c, &cfg, from)
 	if c.IsSet("write-key") {
 		sources, err := parseWriteKeys(c.StringSlice("write-key"))
 		if err != nil {

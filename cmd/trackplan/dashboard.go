@@ -28,7 +28,8 @@ type dashboardData struct {
 	mu       sync.Mutex
 	cached   []trackplan.Finding
 	cacheAt  time.Time
-	cacheKey string // the two plans the cached findings were judged with
+	cacheKey string    // the two plans the cached findings were judged with
+	views    viewCache // DriftOver's reports (dashview.go)
 }
 
 const findingsTTL = 30 * time.Second
@@ -150,11 +151,16 @@ func newDashboardData(cfg Config, st store.Store, plan func() *trackplan.Plan) *
 
 // newDashboardOn serves the dashboard over data.
 func newDashboardOn(listen string, cfg Config, data *dashboardData, log *slog.Logger, opts ...dashboardOption) (http.Handler, error) {
-	auth, err := web.RequireAuth(listen, string(cfg.Dashboard.Token), cfg.Dashboard.User, string(cfg.Dashboard.Password))
+	proxies, err := trustedProxies(cfg)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := web.NewAuth(web.AuthOptions{Listen: listen, Token: string(cfg.Dashboard.Token), User: cfg.Dashboard.User,
+		Password: string(cfg.Dashboard.Password), TrustedProxies: proxies, Logger: log})
 	if err != nil {
 		return nil, usage("dashboard: %v (set dashboard.token, or dashboard.user and dashboard.password)", err)
 	}
-	o := web.Options{Data: data, Volumes: data, Traits: data, Activity: data, Plans: data, Logger: log,
+	o := web.Options{Data: data, Volumes: data, Traits: data, Activity: data, Plans: data, Logger: log, Auth: auth,
 		DriftWindowDays: int(time.Duration(cfg.Drift.Window) / (24 * time.Hour))}
 	// The user page resolves ids with the store's identity links and
 	// reads traits straight from the store.
@@ -169,5 +175,5 @@ func newDashboardOn(listen string, cfg Config, data *dashboardData, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return auth(h), nil
+	return auth.Require(h), nil
 }

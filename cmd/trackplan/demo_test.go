@@ -114,21 +114,7 @@ func TestDemoInBrowser(t *testing.T) {
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
-			dom, log := browsertest.Run(t, bin, "--dump-dom", base+p.path)
-			for _, want := range p.want {
-				if !bytes.Contains(dom, []byte(want)) {
-					t.Errorf("%s: %q missing from the DOM", p.path, want)
-				}
-			}
-			for _, line := range browsertest.ConsoleErrors(log) {
-				t.Errorf("%s: console: %s", p.path, line)
-			}
-			shot := filepath.Join(artifacts, p.name+".png")
-			browsertest.Run(t, bin, "--screenshot="+shot, "--window-size=1280,1600", base+p.path)
-			if fi, err := os.Stat(shot); err != nil || fi.Size() < 10_000 {
-				t.Errorf("screenshot %s missing or empty: %v", shot, err)
-			}
-			t.Logf("screenshot: %s", shot)
+			browsertest.CheckPage(t, bin, base+p.path, p.want, filepath.Join(artifacts, p.name+".png"))
 		})
 	}
 }

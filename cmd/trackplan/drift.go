@@ -78,6 +78,8 @@ func runDrift(c *cli.Context) error {
 	var (
 		at  time.Time
 		src tpsync.DriftReader
+		// versions lists the plan versions of the store; nil for a file.
+		versions func(ctx context.Context, limit int) ([]store.PlanVersion, error)
 		// held are the messages held back from forwarding, by source and
 		// reason.
 		held []trackplan.Finding
@@ -112,11 +114,13 @@ func runDrift(c *cli.Context) error {
 		if src, err = judgeStore(c, cfg, st, plan); err != nil {
 			return err
 		}
+		versions = st.PlanVersions
 		if held, err = heldFindings(c.Context, st); err != nil {
 			return upstream(err)
 		}
 	}
-	rep, err := tpsync.Drift(c.Context, src, plan, at, opts)
+	kept := &keptVerdicts{DriftReader: src}
+	rep, err := tpsync.Drift(c.Context, kept, plan, at, opts)
 	if err != nil {
 		return upstream(err)
 	}
@@ -127,6 +131,7 @@ func runDrift(c *cli.Context) error {
 	// written to a baseline, nor counted in the exit code.
 	filter.Apply(rep)
 
+	var base *report.Baseline
 	if path := c.String("baseline"); path != "" {
 		if c.Bool("write-baseline") {
 			b := report.NewBaseline(rep, "accepted when the baseline was written", at.AddDate(0, 0, 90))
@@ -140,6 +145,28 @@ func runDrift(c *cli.Context) error {
 			return usage("%v", err)
 		}
 		b.Apply(rep, at)
+		base = b
+	}
+	if format == "json" {
+		// The timeline's buckets are filtered and baselined as the
+		// report is, so their counts add up to its.
+		tl, _, err := driftTimeline(c.Context, kept.tally, plan, opts.WindowStart(at), at, opts, func(r *report.Report) {
+			filter.Apply(r)
+			if base != nil {
+				base.Apply(r, at)
+			}
+		})
+		if err != nil {
+			return upstream(err)
+		}
+		if versions != nil {
+			vs, err := versions(c.Context, planEditLimit)
+			if err != nil {
+				return upstream(fmt.Errorf("timeline: %w", err))
+			}
+			tl.PlanEdits = planEditsIn(vs, opts.WindowStart(at).Truncate(time.Hour), at)
+		}
+		rep.Timeline = tl
 	}
 
 	return writeFindings(c, cfg, plan, rep, findingsOutput{kind: "drift", format: format, failOn: failOn, groupBy: groupBy})

@@ -70,7 +70,7 @@ func TestEnvKeysFollowTheConfigStruct(t *testing.T) {
 	for _, s := range skipped {
 		noVar = append(noVar, s.Key)
 	}
-	if want := []string{"sources", "notion.event_columns", "notion.property_columns", "scoring.profiles", "cors.allowed_origins"}; !slices.Equal(noVar, want) {
+	if want := []string{"sources", "notion.event_columns", "notion.property_columns", "scoring.profiles", "cors.allowed_origins", "trusted_proxies"}; !slices.Equal(noVar, want) {
 		t.Errorf("keys without a variable: %v, want %v", noVar, want)
 	}
 

@@ -348,3 +348,12 @@ func addFindings(rep *report.Report, fs []trackplan.Finding) {
 	})
 	rep.Recount()
 }
+
+// ForwardStates and LogHead give the dashboard the forwarding card
+// (web.ForwardingSource).
+func (d *dashboardData) ForwardStates(ctx context.Context) ([]store.ForwardState, error) {
+	return d.st.ForwardStates(ctx)
+}
+
+// LogHead is the log's last sequence number.
+func (d *dashboardData) LogHead(ctx context.Context) (int64, error) { return d.st.LogHead(ctx) }

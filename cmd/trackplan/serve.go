@@ -3,11 +3,14 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -37,6 +40,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "webhook-source", Value: "webhook", Usage: "source name of webhook messages", EnvVars: []string{"TRACKPLAN_WEBHOOK_SOURCE"}},
 			&cli.BoolFlag{Name: "check", Value: true, Usage: "check every logged message against the plan (--check=false to only collect)", EnvVars: []string{"TRACKPLAN_CHECK"}},
 			&cli.StringFlag{Name: "once", Usage: "run one job (plan-refresh, notion-sync, score, push, prune) and exit"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this PEM certificate (chain) file; with --tls-key (config tls.cert)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the PEM private key of --tls-cert (config tls.key)"},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 30 * time.Second, Usage: "how long shutdown waits for in-flight requests", EnvVars: []string{"TRACKPLAN_SHUTDOWN_GRACE"}},
 		},
 		Action: runServe,
@@ -47,6 +52,9 @@ func runServe(c *cli.Context) error {
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
+	}
+	if _, err := serverTLS(cfg.TLS); err != nil {
+		return err // before opening anything: the files are read again when listening
 	}
 	log := logger(c)
 	open := func(ctx context.Context) (store.Store, error) { return openStore(ctx, cfg.DB, storeLimits(cfg)) }
@@ -161,6 +169,10 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	proxies, err := trustedProxies(cfg)
+	if err != nil {
+		return err
+	}
 	var leader func() bool
 	pg, onPostgres := st.(*postgres.DB)
 	if onPostgres {
@@ -200,12 +212,14 @@ func runServe(c *cli.Context) error {
 	}
 	srv, err := startServer(serverConfig{
 		Listen:          cfg.Listen,
+		TLS:             cfg.TLS,
 		Sources:         sources,
 		WebhookSecret:   string(cfg.Webhook.Secret),
 		WebhookSource:   cfg.Webhook.Source,
 		RateLimits:      rateLimits(cfg.Collector),
 		LogQuota:        cfg.Retention.LogQuotaMB << 20,
 		AllowedOrigins:  cfg.CORS.AllowedOrigins,
+		TrustedProxies:  proxies,
 		Store:           st,
 		Deriver:         d.deriver,
 		DeriveElsewhere: onPostgres,
@@ -254,6 +268,28 @@ func privateEndpoints(cfg Config) func(http.Handler) http.Handler {
 	return auth
 }
 
+// serverTLS loads the certificate and key of tls.cert and tls.key; nil
+// when neither is set. The errors name the keys and the files, never the
+// files' contents.
+func serverTLS(c TLSConfig) (*tls.Config, error) {
+	if c.Cert == "" && c.Key == "" {
+		return nil, nil
+	}
+	if c.Cert == "" || c.Key == "" {
+		return nil, usage("tls: --tls-cert and --tls-key (tls.cert and tls.key) go together")
+	}
+	for _, f := range []struct{ key, path string }{{"tls.cert", c.Cert}, {"tls.key", c.Key}} {
+		if _, err := os.ReadFile(f.path); err != nil {
+			return nil, usage("%s: %v", f.key, err)
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, usage("tls.cert and tls.key (%s, %s): %v", c.Cert, c.Key, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}, nil
+}
+
 // rateLimits turns the configured rates into the collector's, where 0 in
 // the config turns a limit off.
 func rateLimits(c CollectorConfig) segment.RateLimits {
@@ -300,7 +336,9 @@ func parseWriteKeys(values []string) ([]Source, error) {
 }
 
 type serverConfig struct {
-	Listen        string
+	Listen string
+	// TLS, when set, serves HTTPS (TLS 1.2 or later) with its files.
+	TLS           TLSConfig
 	Sources       []segment.Source
 	WebhookSecret string
 	WebhookSource string
@@ -315,6 +353,9 @@ type serverConfig struct {
 	// AllowedOrigins limit the browser origins of the tracking API (see
 	// segment.Collector.AllowedOrigins).
 	AllowedOrigins []string
+	// TrustedProxies name the client in X-Forwarded-For (see
+	// segment.Collector.TrustedProxies).
+	TrustedProxies []netip.Prefix
 	Store          store.Store
 	// Deriver applies the log to the derived state; nil means one over
 	// Store checking against Plan (nil: unchecked).
@@ -359,6 +400,10 @@ type server struct {
 func startServer(cfg serverConfig) (*server, error) {
 	if len(cfg.Sources) == 0 {
 		return nil, usage("serve needs at least one --write-key (KEY or NAME=KEY)")
+	}
+	tlsConf, err := serverTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -417,6 +462,7 @@ func startServer(cfg serverConfig) (*server, error) {
 		Logger:         cfg.Logger,
 		RateLimits:     cfg.RateLimits,
 		AllowedOrigins: cfg.AllowedOrigins,
+		TrustedProxies: cfg.TrustedProxies,
 		Observe: func(o segment.Outcome) {
 			s.latency.observe(o.Took)
 			if cfg.Metrics != nil {
@@ -462,6 +508,9 @@ func startServer(cfg serverConfig) (*server, error) {
 	}
 	if cfg.Dashboard != nil {
 		mux.Handle("GET /", cfg.Dashboard)
+		// The dashboard's forms: signing in and out.
+		mux.Handle("POST /login", cfg.Dashboard)
+		mux.Handle("POST /logout", cfg.Dashboard)
 	}
 	s.http = &http.Server{
 		Handler:           mux,
@@ -470,15 +519,21 @@ func startServer(cfg serverConfig) (*server, error) {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConf,
 	}
 	go func() {
-		err := s.http.Serve(ln)
+		var err error
+		if tlsConf != nil {
+			err = s.http.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+		} else {
+			err = s.http.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
 		s.done <- err
 	}()
-	cfg.Logger.Info("collector listening", "addr", s.Addr, "sources", len(cfg.Sources))
+	cfg.Logger.Info("collector listening", "addr", s.Addr, "sources", len(cfg.Sources), "tls", tlsConf != nil)
 	return s, nil
 }
 

@@ -103,3 +103,32 @@ func runGroup(cmd *exec.Cmd) error {
 	}
 	return err
 }
+
+// CheckPage loads url in Chromium and checks what a visitor would get:
+// every want string in the DOM after the page's scripts ran, and no console
+// error; then it saves a 1280×1600 screenshot to shot and checks that it is
+// a plausible PNG.
+func CheckPage(t testing.TB, bin, url string, want []string, shot string) {
+	t.Helper()
+	dom, log := Run(t, bin, "--dump-dom", url)
+	for _, w := range want {
+		if !bytes.Contains(dom, []byte(w)) {
+			t.Errorf("%s: %q missing from the DOM", url, w)
+		}
+	}
+	for _, line := range ConsoleErrors(log) {
+		t.Errorf("%s: console: %s", url, line)
+	}
+	_, log = Run(t, bin, "--screenshot="+shot, "--window-size=1280,1600", url)
+	for _, line := range ConsoleErrors(log) {
+		t.Errorf("%s: console: %s", url, line)
+	}
+	png, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10_000 {
+		t.Errorf("screenshot %s: not a plausible PNG (%d bytes)", shot, len(png))
+	}
+	t.Logf("screenshot: %s", shot)
+}

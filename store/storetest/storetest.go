@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Snapshots", testSnapshots},
 		{"DriftSource", testDriftSource},
 		{"DashboardSource", testDashboardSource},
+		{"Search", testSearch},
 		{"EnumValuesBounded", testEnumValues},
 		{"Ledger", testLedger},
 		{"LedgerRetire", testLedgerRetire},

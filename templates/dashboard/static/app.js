@@ -70,3 +70,24 @@
 
   document.querySelectorAll("table[data-sortable]").forEach(enhance);
 })();
+
+// "/" focuses the search box, unless typing in a field already.
+(function () {
+  "use strict";
+  var box = document.getElementById("search-input");
+  if (!box) {
+    return;
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) {
+      return;
+    }
+    var t = e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) {
+      return;
+    }
+    e.preventDefault();
+    box.focus();
+    box.select();
+  });
+})();
