@@ -39,7 +39,7 @@ test-long:
 # Benchmarks: figures are reported in the README with these commands. Small
 # ones run as long as Go decides; the large ones (a whole simulated month,
 # a million users) once each.
-BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Append|Derive|Page$$|Generate500|ContainsFold
+BENCH_SMALL = Check|NewChecker|DecodeBatch|Ingest$$|IngestConcurrent|Append|Derive|Page$$|Generate500|ContainsFold|Forward$$
 BENCH_LARGE = IngestEndToEnd|IngestForwarding|Rebuild1M|DriftEvents1M|Score1M|Resolve1M|Snapshot1M|Push$$
 
 bench:
