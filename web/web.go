@@ -450,7 +450,12 @@ func (h *Handler) recheckBanner() *recheckBanner {
 }
 
 // nav holds the header's links, which keep the selected profile.
-type nav struct{ Overview, Accounts, Events string }
+type nav struct {
+	Overview, Accounts, Events string
+	// Profile is the selected scoring profile when it is not the
+	// default: the header's search carries it along.
+	Profile string
+}
 
 // switcher is the profile switcher form.
 type switcher struct {
@@ -550,6 +555,9 @@ func (s selection) layoutFor(title, section, action string, keep ...hidden) *lay
 		Title:   title,
 		Section: section,
 		Nav:     nav{Overview: s.link("/"), Accounts: s.link("/accounts"), Events: s.link("/events")},
+	}
+	if s.profile != nil && len(s.profiles) > 0 && s.profiles[0] != s.profile {
+		l.Nav.Profile = s.profile.Name
 	}
 	if len(s.profiles) > 1 && action != "" {
 		sw := &switcher{Action: action, Keep: keep}
