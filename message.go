@@ -64,6 +64,11 @@ type Message struct {
 	// Raw is the message's JSON as received, for samples and the reservoir.
 	Raw []byte
 
+	// BatchDefaults are the context and integrations of the batch that
+	// carried the message, as {"context":…,"integrations":…}: they apply
+	// to it where it does not set them (nil when there were none).
+	BatchDefaults []byte
+
 	// ClientIP and UserAgent describe the request that carried the
 	// message (its sender's address and User-Agent header), so a
 	// forwarded copy can carry them as Segment would have seen them.

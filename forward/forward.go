@@ -79,6 +79,10 @@ func New(st Store, opts Options) (*Forwarder, error) {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	// Redirects are not followed: see sink.send.
+	client := *opts.Client
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	opts.Client = &client
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -125,13 +129,26 @@ func (f *Forwarder) Sources() []string {
 	return names
 }
 
-// Run forwards until ctx ends. It first drops the state of sources that no
-// longer forward (so they hold retention back no more), then runs one loop
-// a source.
-func (f *Forwarder) Run(ctx context.Context) {
-	if err := f.st.ForwardRetire(ctx, f.Sources()); err != nil && ctx.Err() == nil {
-		f.opts.Logger.Warn("could not drop the state of sources that no longer forward", "err", err)
+// Start gives every source that has none a cursor at the log's head: what
+// arrives from then on is forwarded. Every process that accepts messages
+// calls it before it listens, so that no message it accepts falls before a
+// cursor created later (by another process, or when this one starts
+// forwarding). Sources that had a cursor keep it.
+func (f *Forwarder) Start(ctx context.Context) error {
+	head, err := f.st.LogHead(ctx)
+	if err != nil {
+		return fmt.Errorf("read the log head: %w", err)
 	}
+	for _, l := range f.loops {
+		if _, err := f.st.ForwardStart(ctx, l.src.Name, head); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run forwards until ctx ends, one loop a source.
+func (f *Forwarder) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, l := range f.loops {
 		wg.Go(func() { l.run(ctx) })
@@ -191,8 +208,8 @@ func (l *loop) run(ctx context.Context) {
 		head, err := l.f.st.LogHead(ctx)
 		if err == nil {
 			var st store.ForwardState
-			// A new source starts at the log's head: what arrived before
-			// forwarding was turned on is replayed only when asked.
+			// Start made the cursor; without it, a new source starts at the
+			// log's head.
 			st, err = l.f.st.ForwardStart(ctx, l.src.Name, head)
 			cursor = st.Cursor
 		}
@@ -301,9 +318,10 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 	// is a write transaction, and the ingest path shares the store), and
 	// at the end of the step: a crash sends at most that much again.
 	var (
-		sent    int
-		pending []store.HeldMessage
-		moved   = time.Now()
+		sent      int
+		pending   []store.HeldMessage
+		moved     = time.Now()
+		delivered = *cursor // the last record of the last acknowledged batch
 	)
 	for len(items) > 0 {
 		n, size := 0, 0
@@ -315,9 +333,17 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 		items = items[n:]
 		n, refused, err := l.deliver(ctx, batch)
 		if err != nil {
+			// Stopping: what the destination took is recorded, so that
+			// it is not sent again.
+			if delivered > *cursor {
+				if aerr := l.advance(ctx, cursor, delivered, sent, pending); aerr != nil {
+					return false, errors.Join(err, aerr)
+				}
+			}
 			return false, err
 		}
 		last := batch[len(batch)-1].seq
+		delivered = last
 		for len(held) > 0 && held[0].Seq < last {
 			pending, held = append(pending, held[0]), held[1:]
 		}
@@ -345,7 +371,8 @@ func (l *loop) advance(ctx context.Context, cursor *int64, to int64, sent int, h
 	if to == *cursor && sent == 0 && len(held) == 0 {
 		return nil
 	}
-	if err := l.f.st.ForwardAdvance(ctx, l.src.Name, *cursor, to, int64(sent), held); err != nil {
+	// What the destination acknowledged is recorded even while stopping.
+	if err := l.f.st.ForwardAdvance(context.WithoutCancel(ctx), l.src.Name, *cursor, to, int64(sent), held); err != nil {
 		return err
 	}
 	*cursor = to

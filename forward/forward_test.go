@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,6 +180,8 @@ func testForwardsAsSent(t *testing.T, st store.Store) {
 	if sink.Duplicates() != 0 {
 		t.Errorf("%d duplicates without a crash", sink.Duplicates())
 	}
+	// The cursor moves once the destination acknowledged.
+	waitFor(t, "the cursor at the head", func() bool { return state(t, st, "web").Cursor == 21 })
 	if s := state(t, st, "web"); s.Forwarded != 11 || s.LastError != "" {
 		t.Errorf("state = %+v; want 11 forwarded", s)
 	}
@@ -227,6 +232,7 @@ func testOutageAndRecovery(t *testing.T, st store.Store) {
 	}
 	sink.SetDown(false)
 	waitFor(t, "9 messages", func() bool { return len(sink.Received()) == 9 })
+	waitFor(t, "the cursor at the head", func() bool { return state(t, st, "web").Cursor == 9 })
 	waitFor(t, "the error cleared", func() bool { return state(t, st, "web").LastError == "" })
 	if sink.Duplicates() != 0 {
 		t.Errorf("%d duplicates: a refused batch is not taken", sink.Duplicates())
@@ -322,8 +328,8 @@ func TestPolicies(t *testing.T) {
 			held: map[string]int64{store.HeldUnplanned: 1}},
 		{rules: []string{"block_unplanned"}, statuses: []string{"deprecated"}, forwarded: []string{"ok", "invalid"},
 			held: map[string]int64{store.HeldUnplanned: 2}},
-		{rules: []string{"block_invalid"}, forwarded: []string{"ok", "deprecated"},
-			held: map[string]int64{store.HeldInvalid: 2}}, // an unplanned event is an error too
+		{rules: []string{"block_invalid"}, forwarded: []string{"ok", "unplanned", "deprecated"},
+			held: map[string]int64{store.HeldInvalid: 1}}, // unplanned events are block_unplanned's
 		{rules: []string{"strip_unplanned_properties"}, forwarded: []string{"ok", "invalid", "unplanned", "deprecated"}, held: map[string]int64{},
 			okProps: map[string]any{"total": 5.0, "items": []any{map[string]any{"sku": "a"}}}},
 		{rules: []string{"block_unplanned", "block_invalid", "strip_unplanned_properties"}, forwarded: []string{"ok", "deprecated"},
@@ -488,5 +494,36 @@ func testTwoForwarders(t *testing.T, st store.Store) {
 	}
 	if s := state(t, st, "web"); s.Forwarded < 200 {
 		t.Errorf("forwarded count %d; want at least 200", s.Forwarded)
+	}
+}
+
+// TestRedirectNotFollowed: an endpoint that redirects is an error to fix,
+// never an acknowledgement (a POST redirected becomes a GET without the
+// batch).
+func TestRedirectNotFollowed(t *testing.T) {
+	st := openStore(t)
+	sink := forwardtest.NewSink("k")
+	defer sink.Close()
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, sink.URL+"/v1/batch?token=secret", http.StatusMovedPermanently)
+	}))
+	defer moved.Close()
+	f, err := forward.New(st, forward.Options{Sources: []forward.Source{{Name: "web", Endpoint: moved.URL, WriteKey: "k"}},
+		Interval: 10 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	appendMsgs(t, st, msg("web", "r1", "E", nil))
+	waitFor(t, "an error", func() bool { return state(t, st, "web").LastError != "" })
+	s := state(t, st, "web")
+	if s.Cursor != 0 || sink.Requests() != 0 || !strings.Contains(s.LastError, "redirected") || strings.Contains(s.LastError, "secret") {
+		t.Errorf("after a redirect: %+v, %d sink requests; want the cursor kept, nothing sent, the location without its query", s, sink.Requests())
 	}
 }

@@ -24,8 +24,9 @@ type Policy struct {
 	// BlockUnplanned holds messages of events the plan does not name, and
 	// of events whose plan status is in BlockStatuses.
 	BlockUnplanned bool
-	// BlockInvalid holds messages with error-level violations (see
-	// trackplan.Code.MessageSeverity).
+	// BlockInvalid holds messages of planned events with error-level
+	// violations (see trackplan.Code.MessageSeverity); whether unplanned
+	// events pass is BlockUnplanned's to say, as in Segment Protocols.
 	BlockInvalid bool
 	// StripUnplanned removes the properties (traits, for identify and
 	// group calls) the plan does not name before forwarding.
@@ -110,7 +111,7 @@ func (p Policy) judge(m *trackplan.Message, plan *checkedPlan) verdict {
 		switch {
 		case x.Code == trackplan.UnplannedEvent && p.BlockUnplanned:
 			return verdict{held: store.HeldUnplanned}
-		case x.Code.MessageSeverity() == trackplan.SeverityError && p.BlockInvalid:
+		case x.Code != trackplan.UnplannedEvent && x.Code.MessageSeverity() == trackplan.SeverityError && p.BlockInvalid:
 			v.held = store.HeldInvalid
 		case x.Code == trackplan.UnplannedProperty && p.StripUnplanned && x.Path != "":
 			v.strip = append(v.strip, x.Path)

@@ -52,13 +52,34 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 	if len(held) == 0 {
 		return res, nil
 	}
+	// In windows of held messages: each window's stretch of the log is
+	// read, then sent, so a long replay makes progress as it goes.
+	for len(held) > 0 {
+		n := min(len(held), heldPerWindow)
+		if err := f.replayWindow(ctx, l, plan, held[:n], &res); err != nil {
+			return res, err
+		}
+		held = held[n:]
+	}
+	return res, nil
+}
+
+// heldPerWindow is how many held messages a replay reads and sends at a
+// time.
+const heldPerWindow = 1000
+
+// replayWindow reads the log records of held (in log order) and sends those
+// the policy now lets through, releasing them once the destination took
+// them.
+func (f *Forwarder) replayWindow(ctx context.Context, l *loop, plan *checkedPlan, held []store.HeldMessage, res *ReplayResult) error {
+	source := l.src.Name
 	want := make(map[int64]store.HeldMessage, len(held))
 	for _, h := range held {
 		want[h.Seq] = h
 	}
 	last := held[len(held)-1].Seq
 	var items []item
-	found := map[int64]bool{}
+	found := 0
 	err := f.st.ReadLog(ctx, held[0].Seq-1, 1<<30, func(b store.LogBlock) error {
 		if b.First > last {
 			return errStop
@@ -69,10 +90,10 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 		}
 		for _, r := range recs {
 			h, ok := want[r.Seq]
-			if !ok || r.Message == nil || r.Message.Source != source {
+			if !ok {
 				continue
 			}
-			found[r.Seq] = true
+			found++
 			v := l.src.Policy.judge(r.Message, plan)
 			if v.held != "" {
 				res.StillHeld[v.held]++
@@ -88,9 +109,9 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
-		return res, fmt.Errorf("read the held messages of %s: %w", source, err)
+		return fmt.Errorf("read the held messages of %s from the log: %w", source, err)
 	}
-	res.Gone = len(held) - len(found)
+	res.Gone += len(held) - found
 	for len(items) > 0 {
 		n, size := 0, 0
 		for n < len(items) && n < f.opts.BatchRecords && (n == 0 || size+items[n].size+1 <= maxBatchBytes) {
@@ -101,7 +122,7 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 		items = items[n:]
 		_, refused, err := l.deliver(ctx, batch)
 		if err != nil {
-			return res, err
+			return fmt.Errorf("send the held messages of %s: %w", source, err)
 		}
 		again := map[int64]bool{}
 		for _, h := range refused {
@@ -115,12 +136,12 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 			}
 		}
 		if err := f.st.ForwardRelease(ctx, source, sent); err != nil {
-			return res, err
+			return err
 		}
 		res.Sent += len(sent)
 		if obs := f.opts.Observe; obs != nil && len(sent) > 0 {
 			obs(source, OutcomeForwarded, len(sent))
 		}
 	}
-	return res, nil
+	return nil
 }

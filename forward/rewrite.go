@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,42 +35,131 @@ func outgoing(m *trackplan.Message, strip []string) (json.RawMessage, error) {
 			return nil, err
 		}
 	}
-	ms, end, err := members(raw)
+	ms, _, err := members(raw)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: its logged JSON: %w", m.MessageID, err)
 	}
-	out := make([]byte, 0, len(raw)+160)
-	ctx, hasCtx := find(ms, "context")
-	if hasCtx && (m.ClientIP != "" || m.UserAgent != "") && raw[ctx.start] == '{' {
-		// The client's context, with what it lacks of the request's.
-		out = append(out, raw[:ctx.start]...)
-		out = withClient(out, raw[ctx.start:ctx.end], m.ClientIP, m.UserAgent)
-		out = append(out, raw[ctx.end:end]...)
-	} else {
-		out = append(out, raw[:end]...)
+	fields := []field{{key: "type", value: jsonString(string(m.Type))}, {key: "messageId", value: jsonString(m.MessageID)}}
+	if !m.Timestamp.IsZero() {
+		fields = append(fields, field{key: "timestamp", value: jsonString(m.Timestamp.UTC().Format(time.RFC3339Nano))})
 	}
+	var defaults []member
+	if len(m.BatchDefaults) > 0 {
+		defaults, _, _ = members(m.BatchDefaults) // kept only when an object
+	}
+	batch := func(key string) []byte {
+		if d, ok := find(defaults, key); ok && m.BatchDefaults[d.start] == '{' {
+			return m.BatchDefaults[d.start:d.end]
+		}
+		return nil
+	}
+	// context: the message's, with what the batch's adds, and the
+	// request's ip and user agent where neither set them.
+	var client []field
+	if m.ClientIP != "" {
+		client = append(client, field{key: "ip", value: jsonString(m.ClientIP)})
+	}
+	if m.UserAgent != "" {
+		client = append(client, field{key: "userAgent", value: jsonString(m.UserAgent)})
+	}
+	if f, ok := merged(raw, ms, "context", batch("context"), client); ok {
+		fields = append(fields, f)
+	}
+	if f, ok := merged(raw, ms, "integrations", batch("integrations"), nil); ok {
+		fields = append(fields, f)
+	}
+	out, err := splice(raw, fields)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: its logged JSON: %w", m.MessageID, err)
+	}
+	return out, nil
+}
+
+// merged is the message's object member key with the members of the
+// batch's object (defaults) and then of extra that it lacks, and whether
+// there is anything to set. A member that is neither an object nor empty is
+// left as the client sent it.
+func merged(raw []byte, ms []member, key string, defaults []byte, extra []field) (field, bool) {
+	if defaults == nil && len(extra) == 0 {
+		return field{}, false
+	}
+	obj := []byte("{}")
+	if v, ok := find(ms, key); ok && present(raw[v.start:v.end]) {
+		if raw[v.start] != '{' {
+			return field{}, false
+		}
+		obj = raw[v.start:v.end]
+	}
+	if defaults != nil {
+		dms, _, err := members(defaults)
+		if err != nil {
+			return field{}, false
+		}
+		var fs []field
+		for _, d := range dms {
+			fs = append(fs, field{key: d.key, value: defaults[d.start:d.end]})
+		}
+		if obj, err = splice(obj, fs); err != nil {
+			return field{}, false
+		}
+	}
+	obj, err := splice(obj, extra)
+	if err != nil {
+		return field{}, false
+	}
+	return field{key: key, value: obj, force: true}, true
+}
+
+// field is a member splice sets: its value replaces the member's when the
+// member is absent, null or "", or always when force is set.
+type field struct {
+	key   string
+	value []byte
+	force bool
+}
+
+// splice returns the JSON object obj with fields set: a member's value is
+// replaced where it stands (never a second member of the same name, which
+// a decoder that keeps the first would read), and missing members are
+// appended. The rest of the object is kept byte for byte.
+func splice(obj []byte, fields []field) ([]byte, error) {
+	ms, end, err := members(obj)
+	if err != nil {
+		return nil, err
+	}
+	type edit struct {
+		start, end int
+		value      []byte
+	}
+	var edits []edit
+	var adds []field
+	for _, f := range fields {
+		v, ok := find(ms, f.key)
+		switch {
+		case !ok:
+			adds = append(adds, f)
+		case f.force || !present(obj[v.start:v.end]):
+			edits = append(edits, edit{v.start, v.end, f.value})
+		}
+	}
+	slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
+	out := make([]byte, 0, len(obj)+160)
+	at := 0
+	for _, e := range edits {
+		out = append(out, obj[at:e.start]...)
+		out = append(out, e.value...)
+		at = e.end
+	}
+	out = append(out, obj[at:end]...)
 	n := len(ms)
-	add := func(key string, value []byte) {
+	for _, f := range adds {
 		if n > 0 {
 			out = append(out, ',')
 		}
 		n++
-		out = append(out, '"')
-		out = append(out, key...)
-		out = append(out, '"', ':')
-		out = append(out, value...)
-	}
-	if _, ok := find(ms, "type"); !ok {
-		add("type", jsonString(string(m.Type)))
-	}
-	if v, ok := find(ms, "messageId"); !ok || !present(raw[v.start:v.end]) {
-		add("messageId", jsonString(m.MessageID))
-	}
-	if v, ok := find(ms, "timestamp"); (!ok || !present(raw[v.start:v.end])) && !m.Timestamp.IsZero() {
-		add("timestamp", jsonString(m.Timestamp.UTC().Format(time.RFC3339Nano)))
-	}
-	if !hasCtx && (m.ClientIP != "" || m.UserAgent != "") {
-		add("context", withClient(nil, []byte("{}"), m.ClientIP, m.UserAgent))
+		out = append(out, jsonString(f.key)...)
+		out = append(out, ':')
+		out = append(out, f.value...)
 	}
 	return append(out, '}'), nil
 }
@@ -121,36 +211,8 @@ func jsonString(s string) json.RawMessage {
 	return append(b, '"')
 }
 
-// withClient appends the context object ctx to out, with ip and userAgent
-// added where it has none.
-func withClient(out, ctx []byte, ip, ua string) []byte {
-	ms, end, err := members(ctx)
-	if err != nil {
-		return append(out, ctx...) // not an object: left as the client sent it
-	}
-	out = append(out, ctx[:end]...)
-	n := len(ms)
-	for _, f := range []struct{ key, value string }{{"ip", ip}, {"userAgent", ua}} {
-		if f.value == "" {
-			continue
-		}
-		if v, ok := find(ms, f.key); ok && present(ctx[v.start:v.end]) {
-			continue
-		}
-		if n > 0 {
-			out = append(out, ',')
-		}
-		n++
-		out = append(out, '"')
-		out = append(out, f.key...)
-		out = append(out, '"', ':')
-		out = append(out, jsonString(f.value)...)
-	}
-	return append(out, '}')
-}
-
-// without removes dot paths (array elements as "[]", as the checker names
-// them: items[].sku) from a JSON object, keeping every number as written.
+// without removes paths, as the checker names them, from a JSON object,
+// keeping every number as written.
 func without(raw json.RawMessage, paths []string) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -163,40 +225,77 @@ func without(raw json.RawMessage, paths []string) (json.RawMessage, error) {
 		return raw, nil
 	}
 	for _, p := range paths {
-		remove(obj, strings.Split(p, "."))
+		remove(obj, splitPath(p))
 	}
 	return json.Marshal(obj)
 }
 
-// remove deletes the path's last key under v, following arrays where a
-// step ends in "[]".
-func remove(v any, steps []string) {
+// step is one key of a path and how many array levels follow it
+// ("items[]" is items, 1; "m[][]" is m, 2).
+type step struct {
+	key    string
+	arrays int
+}
+
+// splitPath reads a path the way trackplan.Flatten writes it: keys joined
+// by dots, "[]" for array elements, and `\` escaping a dot, a bracket or a
+// backslash inside a key (trackplan.EscapeKey).
+func splitPath(p string) []step {
+	var steps []step
+	var key strings.Builder
+	arrays := 0
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p):
+			i++
+			key.WriteByte(p[i])
+		case c == '[' && i+1 < len(p) && p[i+1] == ']':
+			i++
+			arrays++
+		case c == '.':
+			steps = append(steps, step{key.String(), arrays})
+			key.Reset()
+			arrays = 0
+		default:
+			key.WriteByte(c)
+		}
+	}
+	return append(steps, step{key.String(), arrays})
+}
+
+// remove deletes the path's last key under v, following arrays.
+func remove(v any, steps []step) {
 	obj, ok := v.(map[string]any)
 	if !ok || len(steps) == 0 {
 		return
 	}
-	key, each := strings.CutSuffix(steps[0], "[]")
-	if len(steps) == 1 && !each {
-		delete(obj, key)
-		return
-	}
-	next, ok := obj[key]
-	if !ok {
-		return
-	}
-	if !each {
-		remove(next, steps[1:])
-		return
-	}
-	arr, ok := next.([]any)
-	if !ok {
-		return
-	}
+	st := steps[0]
 	if len(steps) == 1 {
-		delete(obj, key) // "tags[]": the array itself is unplanned
+		delete(obj, st.key) // "tags[]": the array itself goes
 		return
 	}
-	for _, el := range arr {
+	next, ok := obj[st.key]
+	if !ok {
+		return
+	}
+	for _, el := range elements(next, st.arrays) {
 		remove(el, steps[1:])
 	}
+}
+
+// elements returns the values depth array levels down in v (v itself at
+// depth 0).
+func elements(v any, depth int) []any {
+	if depth == 0 {
+		return []any{v}
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	var out []any
+	for _, el := range arr {
+		out = append(out, elements(el, depth-1)...)
+	}
+	return out
 }

@@ -99,6 +99,11 @@ func (s *sink) send(ctx context.Context, msgs []json.RawMessage) error {
 		return nil
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge:
 		return &refusedError{status: resp.StatusCode, body: text}
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		// Not followed (a POST redirected becomes a GET without the
+		// batch, whose 200 would acknowledge nothing): the endpoint is to
+		// be fixed.
+		return &retryError{status: resp.StatusCode, body: "redirected to " + redactLocation(resp.Header.Get("Location")) + ": set forward.endpoint to where it leads"}
 	default:
 		return &retryError{status: resp.StatusCode, body: text, after: retryafter.Parse(resp.Header.Get("Retry-After"), s.now())}
 	}
@@ -128,4 +133,13 @@ func redactURL(err error) error {
 		return fmt.Errorf("%s: %w", host, ue.Err)
 	}
 	return err
+}
+
+// redactLocation keeps a redirect's scheme, host and path.
+func redactLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "an unreadable location"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

@@ -89,6 +89,11 @@ type Request struct {
 	SentAt   string
 	GroupID  string // batch-level context.groupId, applied to items without one
 	Items    []json.RawMessage
+	// Defaults are the batch envelope's context and integrations, which
+	// apply to each item that does not set them, as a JSON object
+	// {"context":…,"integrations":…}; nil when the envelope has neither
+	// (or they are too large to repeat with every message).
+	Defaults []byte
 	// Type is the call type implied by the endpoint (/v1/track → track), or
 	// empty for /v1/batch and webhooks, where each item names its own.
 	Type trackplan.CallType
@@ -107,15 +112,22 @@ type Request struct {
 // ParseBatch decodes a /v1/batch body: {"batch":[…],"sentAt":…,"writeKey":…}.
 func ParseBatch(body []byte, l Limits) (*Request, error) {
 	var env struct {
-		Batch    []json.RawMessage `json:"batch"`
-		WriteKey string            `json:"writeKey"`
-		SentAt   wireTime          `json:"sentAt"`
-		Context  struct {
-			GroupID flexString `json:"groupId"`
-		} `json:"context"`
+		Batch        []json.RawMessage `json:"batch"`
+		WriteKey     string            `json:"writeKey"`
+		SentAt       wireTime          `json:"sentAt"`
+		Context      json.RawMessage   `json:"context"`
+		Integrations json.RawMessage   `json:"integrations"`
 	}
 	if err := gojson.Unmarshal(body, &env); err != nil {
 		return nil, &RequestError{Msg: "body is not a JSON batch: " + jsonProblem(err)}
+	}
+	var ctx struct {
+		GroupID flexString `json:"groupId"`
+	}
+	if len(env.Context) > 0 {
+		if err := gojson.Unmarshal(env.Context, &ctx); err != nil {
+			ctx.GroupID = "" // a context that is not an object has no groupId
+		}
 	}
 	if env.Batch == nil {
 		return nil, &RequestError{Msg: `body has no "batch" array`}
@@ -124,7 +136,39 @@ func ParseBatch(body []byte, l Limits) (*Request, error) {
 		return nil, &RequestError{Msg: fmt.Sprintf("batch has %d messages; the limit is %d", len(env.Batch), l.MaxBatchMessages)}
 	}
 	return &Request{WriteKey: env.WriteKey, SentAt: env.SentAt.s, badSentAt: env.SentAt.bad,
-		GroupID: string(env.Context.GroupID), Items: env.Batch}, nil
+		GroupID: string(ctx.GroupID), Items: env.Batch, Defaults: batchDefaults(env.Context, env.Integrations, l)}, nil
+}
+
+// batchDefaults keeps a batch envelope's context and integrations objects
+// (analytics-go sends its library in the batch's context), without write
+// keys, when they fit in a message.
+func batchDefaults(ctx, integrations json.RawMessage, l Limits) []byte {
+	isObject := func(v json.RawMessage) bool { v = bytes.TrimSpace(v); return len(v) > 0 && v[0] == '{' }
+	if !isObject(ctx) && !isObject(integrations) {
+		return nil
+	}
+	if isObject(ctx) && mayHoldWriteKey(ctx) {
+		ctx = withoutWriteKey(ctx)
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if isObject(ctx) {
+		b.WriteString(`"context":`)
+		b.Write(ctx)
+	}
+	if isObject(integrations) {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"integrations":`)
+		b.Write(integrations)
+	}
+	b.WriteByte('}')
+	out := b.Bytes()
+	if len(out) > l.MaxMessageBytes || !utf8.Valid(out) || !json.Valid(out) {
+		return nil
+	}
+	return out
 }
 
 // ParseSingle decodes the body of a single-call endpoint (/v1/track, …) or a
@@ -250,6 +294,7 @@ func (r *Request) Messages(source string, receivedAt time.Time, l Limits) ([]*tr
 			continue
 		}
 		m.Source, m.ReceivedAt = source, receivedAt
+		m.BatchDefaults = r.Defaults
 		if !m.ownReceivedAt.IsZero() {
 			m.ReceivedAt = m.ownReceivedAt
 		}

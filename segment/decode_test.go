@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -309,4 +310,48 @@ func BenchmarkContainsFold(b *testing.B) {
 			containsFold(msg, "writekey")
 		}
 	})
+}
+
+// TestBatchDefaults: a batch envelope's context and integrations objects
+// go with each of its messages (for forwarding), without write keys; other
+// shapes are not kept.
+func TestBatchDefaults(t *testing.T) {
+	item := `{"type":"track","userId":"u","event":"E"}`
+	tests := []struct {
+		name, envelope, want string
+	}{
+		{"none", ``, ``},
+		{"context", `,"context":{"library":{"name":"analytics-go"},"groupId":"g1"}`, `{"context":{"library":{"name":"analytics-go"},"groupId":"g1"}}`},
+		{"both", `,"context":{"a":1},"integrations":{"All":false}`, `{"context":{"a":1},"integrations":{"All":false}}`},
+		{"not objects", `,"context":"x","integrations":[1]`, ``},
+		{"write key inside", `,"context":{"writeKey":"secret-key","a":1}`, `{"context":{"a":1}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := ParseBatch([]byte(`{"batch":[`+item+`]`+tt.envelope+`}`), DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, _ := req.Messages("web", time.Now(), DefaultLimits())
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages", len(msgs))
+			}
+			got := string(msgs[0].BatchDefaults)
+			if tt.want == "" && got != "" || tt.want != "" && !jsonEqual(t, got, tt.want) {
+				t.Errorf("BatchDefaults = %s; want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func jsonEqual(t *testing.T, a, b string) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		return false
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -48,6 +48,7 @@ type wireRecord struct {
 	Sample      []byte          `json:"smp,omitempty"` // a rejection's sample: any bytes
 	ClientIP    string          `json:"ip,omitempty"`
 	UserAgent   string          `json:"ua,omitempty"`
+	Defaults    json.RawMessage `json:"bd,omitempty"` // the batch's context and integrations
 }
 
 var tombstone = []byte("{\"x\":true}\n")
@@ -79,7 +80,7 @@ func EncodeMessage(m *trackplan.Message) ([]byte, error) {
 		AnonymousID: m.AnonymousID, GroupID: m.GroupID, Event: m.Event, Name: m.Name, PreviousID: m.PreviousID,
 		Timestamp: m.Timestamp.UnixMicro(), ReceivedAt: m.ReceivedAt.UnixMicro(),
 		Properties: m.Properties, Traits: m.Traits, Raw: validRaw(m.Raw), Clamped: m.TimestampClamped,
-		ClientIP: m.ClientIP, UserAgent: m.UserAgent,
+		ClientIP: m.ClientIP, UserAgent: m.UserAgent, Defaults: validRaw(m.BatchDefaults),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode log record of message %q: %w", m.MessageID, err)
@@ -157,6 +158,7 @@ type wireHeader struct {
 	Clamped     bool            `json:"cl,omitempty"`
 	ClientIP    string          `json:"ip,omitempty"`
 	UserAgent   string          `json:"ua,omitempty"`
+	Defaults    json.RawMessage `json:"bd,omitempty"`
 }
 
 // DecodeMessages decodes the messages of one source in a block, in order,
@@ -188,6 +190,7 @@ func DecodeMessages(b LogBlock, source string, payload bool) ([]Record, error) {
 			AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
 			Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
 			Raw: []byte(w.Raw), TimestampClamped: w.Clamped, ClientIP: w.ClientIP, UserAgent: w.UserAgent,
+			BatchDefaults: []byte(w.Defaults),
 		}})
 		return nil
 	})
@@ -261,7 +264,7 @@ func fromWire(seq int64, w *wireRecord) Record {
 		AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
 		Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
 		Properties: w.Properties, Traits: w.Traits, Raw: []byte(w.Raw), TimestampClamped: w.Clamped,
-		ClientIP: w.ClientIP, UserAgent: w.UserAgent,
+		ClientIP: w.ClientIP, UserAgent: w.UserAgent, BatchDefaults: []byte(w.Defaults),
 	}}
 }
 

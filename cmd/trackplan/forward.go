@@ -104,6 +104,11 @@ func forwardCommand() *cli.Command {
 		},
 		Action: forwardReplay,
 		Subcommands: []*cli.Command{{
+			Name:      "retire",
+			Usage:     "drop the forwarding state of sources that no longer forward (their cursors hold retention back)",
+			ArgsUsage: "SOURCE…",
+			Action:    forwardRetire,
+		}, {
 			Name:  "status",
 			Usage: "each forwarding source's cursor, lag, held messages and last error",
 			Flags: []cli.Flag{formatFlag("text", "json")},
@@ -210,7 +215,7 @@ func forwardReplay(c *cli.Context) error {
 		r, err := f.Replay(ctx, name, since)
 		if err != nil {
 			if ctx.Err() != nil {
-				return upstream(fmt.Errorf("replay of %s: the destination did not take the messages within --timeout: %w", name, err))
+				return upstream(fmt.Errorf("replay of %s: not done within --timeout (what was sent is released; run it again to go on): %w", name, err))
 			}
 			return usage("replay of %s: %v", name, err)
 		}
@@ -246,10 +251,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 // forwarder builds serve's forwarder (nil when no source forwards), with
-// its metrics. A source whose policy judges messages needs the plan, so
-// serve must check messages.
+// its metrics, and gives new forwarding sources their cursors before the
+// collector listens. A source whose policy judges messages needs the plan,
+// so serve must check messages. It warns about sources that have a cursor
+// and no longer forward: their cursors hold retention back until
+// `forward retire` drops them.
 func (d *daemon) forwarder(c *cli.Context) (*forward.Forwarder, error) {
 	sources := forwardSources(d.cfg)
+	d.warnStaleCursors(c.Context, sources)
 	if len(sources) == 0 {
 		return nil, nil
 	}
@@ -275,6 +284,9 @@ func (d *daemon) forwarder(c *cli.Context) (*forward.Forwarder, error) {
 	fwd, err := newForwarder(d.cfg, d.st, d.plan.Load, d.log, count)
 	if err != nil {
 		return nil, usage("%v", err)
+	}
+	if err := fwd.Start(c.Context); err != nil {
+		return nil, upstream(fmt.Errorf("start forwarding: %w", err))
 	}
 	for _, s := range sources {
 		d.log.Info("forwarding", "source", s.Name, "policy", s.Policy.String())
@@ -357,3 +369,63 @@ func (d *dashboardData) ForwardStates(ctx context.Context) ([]store.ForwardState
 
 // LogHead is the log's last sequence number.
 func (d *dashboardData) LogHead(ctx context.Context) (int64, error) { return d.st.LogHead(ctx) }
+
+// warnStaleCursors logs the sources that have a forwarding cursor but do
+// not forward in this configuration. Their cursors are kept (a replica of
+// an older configuration must not drop a newer one's), so they hold
+// retention back until an operator retires them.
+func (d *daemon) warnStaleCursors(ctx context.Context, sources []forward.Source) {
+	states, err := d.st.ForwardStates(ctx)
+	if err != nil {
+		d.log.Warn("could not read the forwarding state", "err", err)
+		return
+	}
+	for _, s := range states {
+		if !slices.ContainsFunc(sources, func(f forward.Source) bool { return f.Name == s.Source }) {
+			d.log.Warn("a source that no longer forwards keeps its forwarding cursor, which holds the event log past retention: run `trackplan forward retire` for it",
+				"source", s.Source, "cursor", s.Cursor)
+		}
+	}
+}
+
+// forwardRetire drops the forwarding state of sources that no longer
+// forward.
+func forwardRetire(c *cli.Context) error {
+	names := c.Args().Slice()
+	if len(names) == 0 {
+		return usage("forward retire: name the sources whose forwarding state to drop")
+	}
+	cfg, st, err := configuredStore(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, s := range forwardSources(cfg) {
+		if slices.Contains(names, s.Name) {
+			return usage("forward retire: source %s forwards in this configuration: remove its forward section first", s.Name)
+		}
+	}
+	states, err := st.ForwardStates(c.Context)
+	if err != nil {
+		return upstream(err)
+	}
+	var keep []string
+	found := map[string]bool{}
+	for _, s := range states {
+		if slices.Contains(names, s.Source) {
+			found[s.Source] = true
+		} else {
+			keep = append(keep, s.Source)
+		}
+	}
+	for _, n := range names {
+		if !found[n] {
+			return usage("forward retire: source %s has no forwarding state", n)
+		}
+	}
+	if err := st.ForwardRetire(c.Context, keep); err != nil {
+		return upstream(err)
+	}
+	fmt.Fprintf(c.App.Writer, "dropped the forwarding state of %s\n", strings.Join(names, ", "))
+	return nil
+}

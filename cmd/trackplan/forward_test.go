@@ -104,10 +104,12 @@ func TestForwardTwoHops(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// analytics-go sets no context.ip nor userAgent: they come from its
-	// request.
+	// request; its library is in its batches' context.
 	for id, m := range sink.Received() {
 		ctx, _ := m["context"].(map[string]any)
-		if ua, _ := ctx["userAgent"].(string); !strings.HasPrefix(ua, "analytics-go") || ctx["ip"] != "127.0.0.1" || m["messageId"] != id {
+		lib, _ := ctx["library"].(map[string]any)
+		if ua, _ := ctx["userAgent"].(string); !strings.HasPrefix(ua, "analytics-go") || ctx["ip"] != "127.0.0.1" ||
+			lib["name"] != "analytics-go" || m["messageId"] != id {
 			t.Fatalf("an SDK message arrived as %v", m)
 		}
 		sent[id] = true
@@ -333,5 +335,41 @@ func TestForgetDropsUnforwarded(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if got := sink.Order(); !slices.Equal(got, []string{"keep1", "keep2"}) {
 		t.Errorf("forwarded %v after forget; want keep1 and keep2 only", got)
+	}
+}
+
+// TestForwardRetire: only an operator drops the cursor of a source that no
+// longer forwards, and never that of a source that does.
+func TestForwardRetire(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "retire.db")
+	cfg := forwardConfig(t, dir, "https://api.segment.io", "")
+	st, err := sqlite.Open(context.Background(), db, store.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"web", "old"} {
+		if _, err := st.ForwardStart(context.Background(), s, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	cli := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"trackplan", "--db", db, "--config", cfg}, args...), nil, &stdout, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	for _, bad := range [][]string{{"forward", "retire"}, {"forward", "retire", "web"}, {"forward", "retire", "nope"}} {
+		if code, out := cli(bad...); code != 2 {
+			t.Errorf("%v: exit %d (%s); want 2", bad, code, out)
+		}
+	}
+	if code, out := cli("forward", "retire", "old"); code != 0 || !strings.Contains(out, "dropped the forwarding state of old") {
+		t.Fatalf("forward retire old: exit %d: %s", code, out)
+	}
+	_, out := cli("forward", "status", "--format", "json")
+	var ss []forward.Status
+	if err := json.Unmarshal([]byte(out), &ss); err != nil || len(ss) != 1 || ss[0].Source != "web" {
+		t.Errorf("after retiring old: %s", out)
 	}
 }
