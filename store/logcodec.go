@@ -28,6 +28,15 @@ type Record struct {
 // the log readable with standard tools and decodes fast; compressing a whole
 // block lets zstd share the field names, ids and values messages repeat.
 type wireRecord struct {
+	wireHeader
+	Properties map[string]any `json:"pr,omitempty"`
+	Traits     map[string]any `json:"tr,omitempty"`
+	Sample     []byte         `json:"smp,omitempty"` // a rejection's sample: any bytes
+}
+
+// wireHeader is a record without its properties, traits and sample: what
+// DecodeMessages decodes, skipping the rest instead of building it.
+type wireHeader struct {
 	Erased      bool            `json:"x,omitempty"`
 	Rejected    string          `json:"rej,omitempty"` // the rejection reason
 	Source      string          `json:"s,omitempty"`
@@ -41,14 +50,22 @@ type wireRecord struct {
 	PreviousID  string          `json:"p,omitempty"`
 	Timestamp   int64           `json:"ts,omitempty"` // µs since the epoch, UTC
 	ReceivedAt  int64           `json:"rt,omitempty"`
-	Properties  map[string]any  `json:"pr,omitempty"`
-	Traits      map[string]any  `json:"tr,omitempty"`
 	Raw         json.RawMessage `json:"raw,omitempty"`
-	Clamped     bool            `json:"cl,omitempty"`  // the client's timestamp was replaced
-	Sample      []byte          `json:"smp,omitempty"` // a rejection's sample: any bytes
+	Clamped     bool            `json:"cl,omitempty"` // the client's timestamp was replaced
 	ClientIP    string          `json:"ip,omitempty"`
 	UserAgent   string          `json:"ua,omitempty"`
 	Defaults    json.RawMessage `json:"bd,omitempty"` // the batch's context and integrations
+}
+
+// message is the header's message, without properties and traits.
+func (w *wireHeader) message() *trackplan.Message {
+	return &trackplan.Message{
+		Source: w.Source, Type: trackplan.CallType(w.Type), MessageID: w.MessageID, UserID: w.UserID,
+		AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
+		Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
+		Raw: []byte(w.Raw), TimestampClamped: w.Clamped, ClientIP: w.ClientIP, UserAgent: w.UserAgent,
+		BatchDefaults: []byte(w.Defaults),
+	}
 }
 
 var tombstone = []byte("{\"x\":true}\n")
@@ -75,13 +92,13 @@ var theCodec = sync.OnceValue(func() *codec {
 
 // EncodeMessage encodes a message as one record line of a block.
 func EncodeMessage(m *trackplan.Message) ([]byte, error) {
-	line, err := gojson.MarshalNoEscape(&wireRecord{
+	line, err := gojson.MarshalNoEscape(&wireRecord{wireHeader: wireHeader{
 		Source: m.Source, Type: string(m.Type), MessageID: m.MessageID, UserID: m.UserID,
 		AnonymousID: m.AnonymousID, GroupID: m.GroupID, Event: m.Event, Name: m.Name, PreviousID: m.PreviousID,
 		Timestamp: m.Timestamp.UnixMicro(), ReceivedAt: m.ReceivedAt.UnixMicro(),
-		Properties: m.Properties, Traits: m.Traits, Raw: validRaw(m.Raw), Clamped: m.TimestampClamped,
+		Raw: validRaw(m.Raw), Clamped: m.TimestampClamped,
 		ClientIP: m.ClientIP, UserAgent: m.UserAgent, Defaults: validRaw(m.BatchDefaults),
-	})
+	}, Properties: m.Properties, Traits: m.Traits})
 	if err != nil {
 		return nil, fmt.Errorf("encode log record of message %q: %w", m.MessageID, err)
 	}
@@ -90,8 +107,8 @@ func EncodeMessage(m *trackplan.Message) ([]byte, error) {
 
 // EncodeRejection encodes a rejection as one record line of a block.
 func EncodeRejection(r *trackplan.Rejection) ([]byte, error) {
-	line, err := gojson.MarshalNoEscape(&wireRecord{Rejected: r.Reason, Source: r.Source,
-		ReceivedAt: r.ReceivedAt.UnixMicro(), Sample: r.Sample})
+	line, err := gojson.MarshalNoEscape(&wireRecord{wireHeader: wireHeader{Rejected: r.Reason, Source: r.Source,
+		ReceivedAt: r.ReceivedAt.UnixMicro()}, Sample: r.Sample})
 	if err != nil {
 		return nil, fmt.Errorf("encode log record of a rejection: %w", err)
 	}
@@ -138,29 +155,6 @@ func DecodeBlock(b LogBlock) ([]Record, error) {
 	return recs, err
 }
 
-// wireHeader is a record without its properties and traits, which the
-// decoder then skips instead of building.
-type wireHeader struct {
-	Erased      bool            `json:"x,omitempty"`
-	Rejected    string          `json:"rej,omitempty"`
-	Source      string          `json:"s,omitempty"`
-	Type        string          `json:"t,omitempty"`
-	MessageID   string          `json:"id,omitempty"`
-	UserID      string          `json:"u,omitempty"`
-	AnonymousID string          `json:"a,omitempty"`
-	GroupID     string          `json:"g,omitempty"`
-	Event       string          `json:"e,omitempty"`
-	Name        string          `json:"n,omitempty"`
-	PreviousID  string          `json:"p,omitempty"`
-	Timestamp   int64           `json:"ts,omitempty"`
-	ReceivedAt  int64           `json:"rt,omitempty"`
-	Raw         json.RawMessage `json:"raw,omitempty"`
-	Clamped     bool            `json:"cl,omitempty"`
-	ClientIP    string          `json:"ip,omitempty"`
-	UserAgent   string          `json:"ua,omitempty"`
-	Defaults    json.RawMessage `json:"bd,omitempty"`
-}
-
 // DecodeMessages decodes the messages of one source in a block, in order,
 // skipping rejections, erased records and other sources' messages. Without
 // payload, their Properties and Traits are left nil (Raw holds them): a
@@ -185,13 +179,7 @@ func DecodeMessages(b LogBlock, source string, payload bool) ([]Record, error) {
 		if w.Erased || w.Rejected != "" || w.Source != source {
 			return nil
 		}
-		recs = append(recs, Record{Seq: seq, Message: &trackplan.Message{
-			Source: w.Source, Type: trackplan.CallType(w.Type), MessageID: w.MessageID, UserID: w.UserID,
-			AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
-			Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
-			Raw: []byte(w.Raw), TimestampClamped: w.Clamped, ClientIP: w.ClientIP, UserAgent: w.UserAgent,
-			BatchDefaults: []byte(w.Defaults),
-		}})
+		recs = append(recs, Record{Seq: seq, Message: w.message()})
 		return nil
 	})
 	return recs, err
@@ -259,13 +247,9 @@ func fromWire(seq int64, w *wireRecord) Record {
 		return Record{Seq: seq, Rejection: &trackplan.Rejection{Source: w.Source, Reason: w.Rejected,
 			Sample: w.Sample, ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC()}}
 	}
-	return Record{Seq: seq, Message: &trackplan.Message{
-		Source: w.Source, Type: trackplan.CallType(w.Type), MessageID: w.MessageID, UserID: w.UserID,
-		AnonymousID: w.AnonymousID, GroupID: w.GroupID, Event: w.Event, Name: w.Name, PreviousID: w.PreviousID,
-		Timestamp: time.UnixMicro(w.Timestamp).UTC(), ReceivedAt: time.UnixMicro(w.ReceivedAt).UTC(),
-		Properties: w.Properties, Traits: w.Traits, Raw: []byte(w.Raw), TimestampClamped: w.Clamped,
-		ClientIP: w.ClientIP, UserAgent: w.UserAgent, BatchDefaults: []byte(w.Defaults),
-	}}
+	m := w.message()
+	m.Properties, m.Traits = w.Properties, w.Traits
+	return Record{Seq: seq, Message: m}
 }
 
 // Mentions reports whether a record concerns one of the given users or
