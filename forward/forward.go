@@ -324,13 +324,8 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 		delivered = *cursor // the last record of the last acknowledged batch
 	)
 	for len(items) > 0 {
-		n, size := 0, 0
-		for n < len(items) && n < l.f.opts.BatchRecords && (n == 0 || size+items[n].size+1 <= maxBatchBytes) {
-			size += items[n].size + 1
-			n++
-		}
-		batch := items[:n]
-		items = items[n:]
+		var batch []item
+		batch, items = l.f.nextBatch(items)
 		n, refused, err := l.deliver(ctx, batch)
 		if err != nil {
 			// Stopping: what the destination took is recorded, so that
@@ -361,6 +356,17 @@ func (l *loop) step(ctx context.Context, cursor *int64, plan *checkedPlan) (bool
 		return false, err
 	}
 	return true, nil
+}
+
+// nextBatch splits off the first batch of items: as many as Segment's
+// limits and BatchRecords allow, at least one.
+func (f *Forwarder) nextBatch(items []item) (batch, rest []item) {
+	n, size := 0, 0
+	for n < len(items) && n < f.opts.BatchRecords && (n == 0 || size+items[n].size+1 <= maxBatchBytes) {
+		size += items[n].size + 1
+		n++
+	}
+	return items[:n], items[n:]
 }
 
 // advanceEvery is how often a step moves the cursor while it sends.

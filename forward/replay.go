@@ -49,9 +49,6 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 	}); err != nil {
 		return res, err
 	}
-	if len(held) == 0 {
-		return res, nil
-	}
 	// In windows of held messages: each window's stretch of the log is
 	// read, then sent, so a long replay makes progress as it goes.
 	for len(held) > 0 {
@@ -113,13 +110,8 @@ func (f *Forwarder) replayWindow(ctx context.Context, l *loop, plan *checkedPlan
 	}
 	res.Gone += len(held) - found
 	for len(items) > 0 {
-		n, size := 0, 0
-		for n < len(items) && n < f.opts.BatchRecords && (n == 0 || size+items[n].size+1 <= maxBatchBytes) {
-			size += items[n].size + 1
-			n++
-		}
-		batch := items[:n]
-		items = items[n:]
+		var batch []item
+		batch, items = f.nextBatch(items)
 		_, refused, err := l.deliver(ctx, batch)
 		if err != nil {
 			return fmt.Errorf("send the held messages of %s: %w", source, err)

@@ -41,7 +41,7 @@ func Statuses(ctx context.Context, st Store, now time.Time) ([]Status, error) {
 	return out, nil
 }
 
-// errStop ends a log read after its first block.
+// errStop ends a log read early.
 var errStop = errors.New("stop")
 
 // lagAfter is the age of the first log block past cursor: how long its
