@@ -25,11 +25,8 @@ type dashboardData struct {
 	cfg      Config
 	plan     func() *trackplan.Plan
 	now      func() time.Time
-	mu       sync.Mutex
-	cached   []trackplan.Finding
-	cacheAt  time.Time
-	cacheKey string    // the two plans the cached findings were judged with
-	views    viewCache // DriftOver's reports (dashview.go)
+	findings judgedCache[struct{}, []trackplan.Finding] // the drift window's
+	views    judgedCache[time.Duration, *web.Drift]     // DriftOver's, by span (dashview.go)
 }
 
 const findingsTTL = 30 * time.Second
@@ -49,24 +46,54 @@ func (d *dashboardData) Observed(ctx context.Context) (*store.Observed, error) {
 }
 
 func (d *dashboardData) Findings(ctx context.Context) ([]trackplan.Finding, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := d.now()
-	plan := d.plan()
+	return judged(ctx, d, &d.findings, struct{}{}, func(plan *trackplan.Plan, now time.Time) ([]trackplan.Finding, error) {
+		rep, err := tpsync.Drift(ctx, d.st, plan, now.UTC(), driftOptions(d.cfg, time.Duration(d.cfg.Drift.Window)))
+		if err != nil {
+			return nil, err
+		}
+		return rep.Findings, nil
+	})
+}
+
+// judgedCache keeps what was judged by the plan in force, by key, for
+// findingsTTL and as long as neither the plan nor the plan the store's
+// verdicts follow changed. Its lock is held while computing, so
+// concurrent requests compute once.
+type judgedCache[K comparable, V any] struct {
+	mu      sync.Mutex
+	entries map[K]judgedEntry[V]
+}
+
+type judgedEntry[V any] struct {
+	value V
+	at    time.Time
+	plans string // the two plans it was judged with
+}
+
+// judged returns c's entry for k, or computes it with the plan in force.
+func judged[K comparable, V any](ctx context.Context, d *dashboardData, c *judgedCache[K, V], k K,
+	compute func(plan *trackplan.Plan, now time.Time) (V, error)) (V, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var zero V
+	now, plan := d.now(), d.plan()
 	follows, err := d.st.VerdictPlan(ctx)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	key := store.PlanID(plan) + "/" + follows.ID
-	if d.cached != nil && now.Sub(d.cacheAt) < findingsTTL && key == d.cacheKey {
-		return d.cached, nil
+	plans := store.PlanID(plan) + "/" + follows.ID
+	if e, ok := c.entries[k]; ok && e.plans == plans && now.Sub(e.at) < findingsTTL && now.Sub(e.at) >= 0 {
+		return e.value, nil
 	}
-	rep, err := tpsync.Drift(ctx, d.st, plan, now.UTC(), driftOptions(d.cfg, time.Duration(d.cfg.Drift.Window)))
+	v, err := compute(plan, now)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	d.cached, d.cacheAt, d.cacheKey = rep.Findings, now, key
-	return rep.Findings, nil
+	if c.entries == nil {
+		c.entries = map[K]judgedEntry[V]{}
+	}
+	c.entries[k] = judgedEntry[V]{value: v, at: now, plans: plans}
+	return v, nil
 }
 
 // DriftCounts summarises the findings for the /metrics drift gauges.

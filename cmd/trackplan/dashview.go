@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/trackplan/trackplan"
@@ -27,57 +26,29 @@ func (d *dashboardData) SearchUsers(ctx context.Context, text string, limit int)
 	return d.st.SearchUsers(ctx, text, limit)
 }
 
-// viewCache keeps the drift of each window the dashboard was asked for,
-// for findingsTTL, as dashboardData keeps the drift window's findings.
-type viewCache struct {
-	mu      sync.Mutex // held while computing, so concurrent requests compute once
-	entries map[time.Duration]*viewEntry
-}
-
-type viewEntry struct {
-	drift *web.Drift
-	at    time.Time
-	key   string // the two plans it was judged with
-}
-
 // DriftOver judges the traffic of the window by the plan in force and
 // counts its findings by bucket of event time, reusing a report of the
 // same span for findingsTTL.
 func (d *dashboardData) DriftOver(ctx context.Context, from, to time.Time) (*web.Drift, error) {
-	d.views.mu.Lock()
-	defer d.views.mu.Unlock()
-	now := d.now()
-	plan := d.plan()
-	follows, err := d.st.VerdictPlan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	key := store.PlanID(plan) + "/" + follows.ID
 	span := to.Sub(from)
-	if e := d.views.entries[span]; e != nil && e.key == key && now.Sub(e.at) < findingsTTL && now.Sub(e.at) >= 0 {
-		return e.drift, nil
-	}
-	opts := driftOptions(d.cfg, span)
-	// The chart counts the verdicts the findings were made from.
-	kept := &keptVerdicts{DriftReader: d.st}
-	rep, err := tpsync.Drift(ctx, kept, plan, to.UTC(), opts)
-	if err != nil {
-		return nil, err
-	}
-	tl, per, err := driftTimeline(ctx, kept.tally, plan, from.UTC(), to.UTC(), opts, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := &web.Drift{Findings: rep.Findings, Buckets: make([]web.DriftBucket, len(tl.Buckets))}
-	for i, b := range tl.Buckets {
-		out.Buckets[i] = web.DriftBucket{From: b.From, To: b.To}
-		out.Buckets[i].Counts = bucketCounts(per[i])
-	}
-	if d.views.entries == nil {
-		d.views.entries = map[time.Duration]*viewEntry{}
-	}
-	d.views.entries[span] = &viewEntry{drift: out, at: now, key: key}
-	return out, nil
+	return judged(ctx, d, &d.views, span, func(plan *trackplan.Plan, _ time.Time) (*web.Drift, error) {
+		opts := driftOptions(d.cfg, span)
+		// The chart counts the verdicts the findings were made from.
+		kept := &keptVerdicts{DriftReader: d.st}
+		rep, err := tpsync.Drift(ctx, kept, plan, to.UTC(), opts)
+		if err != nil {
+			return nil, err
+		}
+		tl, per, err := driftTimeline(ctx, kept.tally, plan, from.UTC(), to.UTC(), opts, nil)
+		if err != nil {
+			return nil, err
+		}
+		out := &web.Drift{Findings: rep.Findings, Buckets: make([]web.DriftBucket, len(tl.Buckets))}
+		for i, b := range tl.Buckets {
+			out.Buckets[i] = web.DriftBucket{From: b.From, To: b.To, Counts: bucketCounts(per[i])}
+		}
+		return out, nil
+	})
 }
 
 // bucketCounts sums a bucket's timed error and warning findings by source
