@@ -205,20 +205,23 @@ func jsonProblem(err error) string {
 
 // wire is a message as clients send it: only the fields trackplan uses.
 type wire struct {
-	Type              string         `json:"type"`
-	MessageID         flexString     `json:"messageId"`
-	UserID            flexString     `json:"userId"`
-	AnonymousID       flexString     `json:"anonymousId"`
-	GroupID           flexString     `json:"groupId"`
-	PreviousID        flexString     `json:"previousId"`
-	Event             string         `json:"event"`
-	Name              string         `json:"name"`
-	Timestamp         wireTime       `json:"timestamp"`
-	OriginalTimestamp wireTime       `json:"originalTimestamp"`
-	SentAt            wireTime       `json:"sentAt"`
-	ReceivedAt        wireTime       `json:"receivedAt"`
-	Properties        map[string]any `json:"properties"`
-	Traits            map[string]any `json:"traits"`
+	Type string `json:"type"`
+	// WriteKey is only looked at: the decoder's own key matching says
+	// whether the message holds a write key to strip.
+	WriteKey          json.RawMessage `json:"writeKey"`
+	MessageID         flexString      `json:"messageId"`
+	UserID            flexString      `json:"userId"`
+	AnonymousID       flexString      `json:"anonymousId"`
+	GroupID           flexString      `json:"groupId"`
+	PreviousID        flexString      `json:"previousId"`
+	Event             string          `json:"event"`
+	Name              string          `json:"name"`
+	Timestamp         wireTime        `json:"timestamp"`
+	OriginalTimestamp wireTime        `json:"originalTimestamp"`
+	SentAt            wireTime        `json:"sentAt"`
+	ReceivedAt        wireTime        `json:"receivedAt"`
+	Properties        map[string]any  `json:"properties"`
+	Traits            map[string]any  `json:"traits"`
 	Context           struct {
 		GroupID flexString `json:"groupId"`
 	} `json:"context"`
@@ -352,7 +355,7 @@ func (r *Request) decodeItem(raw json.RawMessage, l Limits) (*decoded, string) {
 	if !typ.Valid() {
 		return nil, ReasonUnknownType
 	}
-	if mayHoldWriteKey(raw) {
+	if len(w.WriteKey) > 0 || mayHoldWriteKey(raw) {
 		raw = withoutWriteKey(raw)
 	}
 	if tooLong(&w, l) {
@@ -504,9 +507,10 @@ func depth(b []byte) int {
 
 // mayHoldWriteKey reports whether a message's JSON may have a write key
 // field: "writeKey" in any case (the decoders match keys case-insensitively,
-// as encoding/json does), or any \u escape, which can spell it.
+// as encoding/json does), any \u escape, which can spell it, or the Kelvin
+// sign, which Unicode case folding matches with k.
 func mayHoldWriteKey(raw []byte) bool {
-	return containsFold(raw, "writekey") || bytes.Contains(raw, []byte(`\u`))
+	return containsFold(raw, "writekey") || bytes.Contains(raw, []byte(`\u`)) || bytes.Contains(raw, []byte("\u212a"))
 }
 
 // containsFold reports whether b contains the ASCII lower-case word w in
