@@ -33,8 +33,8 @@ func TestDependencyDirection(t *testing.T) {
 	}
 	allowed := map[string][]string{
 		"":                     {},
-		"/segment":             {""},
-		"/notion":              {""},
+		"/segment":             {"", "/internal/retryafter"},
+		"/notion":              {"", "/internal/retryafter"},
 		"/scoring":             {"", "/identity"},
 		"/identity":            {},
 		"/templates":           {"", "/planfile"},
@@ -54,7 +54,7 @@ func TestDependencyDirection(t *testing.T) {
 		"/derive":              {"", "/store"},
 		"/forward":             {"", "/store", "/internal/retryafter"},
 		"/sync":                {"", "/store", "/segment", "/notion", "/report", "/scoring", "/identity"},
-		"/web":                 {"", "/store", "/templates", "/identity"},
+		"/web":                 {"", "/store", "/templates", "/identity", "/internal/retryafter"},
 		"/alerts":              {"", "/store", "/sync", "/internal/retryafter"},
 		"/internal/retryafter": {},
 	}

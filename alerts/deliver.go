@@ -152,7 +152,7 @@ func (n *Notifier) postOnce(ctx context.Context, target string, body []byte, hea
 		return nil
 	}
 	return &httpError{status: resp.StatusCode, body: scrub(strings.TrimSpace(string(snippet)), target),
-		retryAfter: retryafter.Parse(resp.Header.Get("Retry-After"), n.now())}
+		retryAfter: retryAfter(resp.Header.Get("Retry-After"), n.now())}
 }
 
 // scrub removes a secret URL, and its path, from a message.
@@ -165,4 +165,10 @@ func scrub(msg, target string) string {
 		msg = strings.ReplaceAll(msg, u.Path, "(path)")
 	}
 	return msg
+}
+
+// retryAfter is the wait a Retry-After header asks for, 0 without one.
+func retryAfter(v string, now time.Time) time.Duration {
+	d, _ := retryafter.Parse(v, now)
+	return d
 }

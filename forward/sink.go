@@ -105,7 +105,7 @@ func (s *sink) send(ctx context.Context, msgs []json.RawMessage) error {
 		// be fixed.
 		return &retryError{status: resp.StatusCode, body: "redirected to " + redactLocation(resp.Header.Get("Location")) + ": set forward.endpoint to where it leads"}
 	default:
-		return &retryError{status: resp.StatusCode, body: text, after: retryafter.Parse(resp.Header.Get("Retry-After"), s.now())}
+		return &retryError{status: resp.StatusCode, body: text, after: retryAfter(resp.Header.Get("Retry-After"), s.now())}
 	}
 }
 
@@ -142,4 +142,10 @@ func redactLocation(loc string) string {
 		return "an unreadable location"
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// retryAfter is the wait a Retry-After header asks for, 0 without one.
+func retryAfter(v string, now time.Time) time.Duration {
+	d, _ := retryafter.Parse(v, now)
+	return d
 }

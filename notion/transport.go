@@ -12,10 +12,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trackplan/trackplan/internal/retryafter"
 )
 
 // maxResponseBytes bounds a response body read into memory.
@@ -305,7 +306,7 @@ func (t *Transport) retry(req *http.Request, resp *http.Response, err error, att
 	default:
 		return 0, false
 	}
-	if d, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+	if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), t.now()); ok {
 		return d, true
 	}
 	return t.backoff(attempt), true
@@ -330,25 +331,6 @@ func (t *Transport) backoff(attempt int) time.Duration {
 		d = float64(t.maxBackoff)
 	}
 	return time.Duration(d/2 + t.jitter()*d/2)
-}
-
-// retryAfter parses a Retry-After header: delay seconds (Notion sends an
-// integer), or an HTTP date.
-func retryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(h); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if f, err := strconv.ParseFloat(h, 64); err == nil && f >= 0 && f < 1e6 {
-		return time.Duration(f * float64(time.Second)), true
-	}
-	if at, err := http.ParseTime(h); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // throttle waits for a token of the bucket and past any pause.

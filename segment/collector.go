@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/trackplan/trackplan"
+	"github.com/trackplan/trackplan/internal/retryafter"
 )
 
 // Ingester durably stores what the collector accepted. Submit returns nil
@@ -340,7 +341,7 @@ func (c *Collector) respond(w http.ResponseWriter, r *http.Request, err error) i
 		status, msg = http.StatusBadRequest, re.Msg
 	case errors.As(err, &rl):
 		status, msg = http.StatusTooManyRequests, "too many requests from this "+rl.Limit+"; retry later"
-		w.Header().Set("Retry-After", retryAfter(rl.Retry))
+		w.Header().Set("Retry-After", retryafter.Seconds(rl.Retry))
 	case errors.Is(err, trackplan.ErrUnauthorized):
 		status, msg = http.StatusUnauthorized, "unknown write key or bad signature"
 	case errors.Is(err, trackplan.ErrOverloaded):

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"math"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -106,8 +105,3 @@ type RateLimitedError struct {
 }
 
 func (e *RateLimitedError) Error() string { return "rate limited per " + e.Limit }
-
-// retryAfter is the Retry-After value of a wait: whole seconds, at least 1.
-func retryAfter(d time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
-}

@@ -11,9 +11,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trackplan/trackplan/internal/retryafter"
 )
 
 // Cookie names of the sign-in.
@@ -341,13 +342,9 @@ func forbidden(w http.ResponseWriter, why string) {
 
 // tooMany answers 429 with Retry-After.
 func tooMany(w http.ResponseWriter, retry time.Duration) {
-	w.Header().Set("Retry-After", retryAfterSeconds(retry))
+	w.Header().Set("Retry-After", retryafter.Seconds(retry))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, "429 too many failed sign-ins: try again later", http.StatusTooManyRequests)
-}
-
-func retryAfterSeconds(d time.Duration) string {
-	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 // LoopbackHosts answers 421 to a request whose Host header is not a

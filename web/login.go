@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trackplan/trackplan/internal/retryafter"
 )
 
 // loginPage is the content of the login page, which also asks to confirm
@@ -75,7 +77,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	ip := a.clientIP(r)
 	p := loginPage{Next: next}
 	if retry := a.limiter.retryAfter(ip); retry > 0 {
-		w.Header().Set("Retry-After", retryAfterSeconds(retry))
+		w.Header().Set("Retry-After", retryafter.Seconds(retry))
 		p.Error = "Too many failed sign-ins. Try again in " + plural(int((retry+time.Second-1)/time.Second), "second") + "."
 		return h.renderLogin(w, r, http.StatusTooManyRequests, p)
 	}
