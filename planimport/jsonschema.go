@@ -1,6 +1,7 @@
 package planimport
 
 import (
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -124,13 +125,7 @@ func (r *schemaReader) object(s *node, prefix string, out *[]*trackplan.Property
 			delete(required, key)
 		}
 	}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range required {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(required)) {
 		r.lose(s.get("required"), "%q is required but not among the properties; the plan cannot require an undeclared property", name)
 	}
 }

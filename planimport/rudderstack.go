@@ -2,6 +2,7 @@ package planimport
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -187,17 +188,10 @@ func (pr *rudderProject) event(def rudderDef) *trackplan.Event {
 	e.Description, _ = n.get("description").str()
 	if c := n.get("category"); c != nil {
 		if id, ok := pr.ref(def.file, c, "category"); ok {
-			e.Tags = append(e.Tags, cmpOr(pr.categories[id], id))
+			e.Tags = append(e.Tags, cmp.Or(pr.categories[id], id))
 		}
 	}
 	return e
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // plan reads the rules of one tracking plan.
@@ -254,7 +248,7 @@ func (pr *rudderProject) plan(tp rudderDef) {
 				if s := rule.get("identity_section"); s != nil {
 					at = s
 				}
-				im.lose(tp.file, at.line, at.path, "identity_section %s: trackplan plans the %s traits; the rule's properties are imported as traits", cmpOr(section, "properties (the default)"), e.Type)
+				im.lose(tp.file, at.line, at.path, "identity_section %s: trackplan plans the %s traits; the rule's properties are imported as traits", cmp.Or(section, "properties (the default)"), e.Type)
 			}
 		}
 		for _, k := range []string{"variants", "includes"} {

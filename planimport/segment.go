@@ -154,9 +154,7 @@ func (r *schemaReader) segmentRules(list []segmentRule) {
 			e.Description, _ = rule.n.get("description").str()
 		}
 		if d, ok := rule.n.get("deprecatedAt").str(); ok && d != "" && !strings.HasPrefix(d, "0001-01-01") {
-			if r.im.defaulted[e] {
-				delete(r.im.defaulted, e)
-			}
+			delete(r.im.defaulted, e)
 			e.Status = trackplan.StatusDeprecated
 		}
 		for _, labels := range []*node{rule.n.get("labels"), rule.schema.get("labels")} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Quarantiner is the part of the derived state that keeps the log records
@@ -36,13 +35,5 @@ const maxQuarantineReason = 1000
 // QuarantineReason is reason as a store keeps it: valid UTF-8 without NUL,
 // at most maxQuarantineReason bytes.
 func QuarantineReason(reason string) string {
-	reason = strings.ToValidUTF8(strings.ReplaceAll(reason, "\x00", "\uFFFD"), "\uFFFD")
-	if len(reason) > maxQuarantineReason {
-		cut := maxQuarantineReason
-		for cut > 0 && !utf8.RuneStart(reason[cut]) {
-			cut--
-		}
-		reason = reason[:cut] + "…"
-	}
-	return reason
+	return truncate(strings.ToValidUTF8(strings.ReplaceAll(reason, "\x00", "\uFFFD"), "\uFFFD"), maxQuarantineReason)
 }
