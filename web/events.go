@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -422,7 +421,7 @@ func fillDetails(row *eventRow, anchors map[string]string, now time.Time) {
 	row.Findings = firstFindingRows(fs, anchors, now, maxCardSampleBytes, maxCardFindings)
 	row.MoreFindings = len(fs) - len(row.Findings)
 	for i := range row.Findings {
-		row.Findings[i].Path = cutText(row.Findings[i].Path, maxPathText)
+		row.Findings[i].Path = truncate(row.Findings[i].Path, maxPathText)
 	}
 	byPath := map[string][]string{}
 	for _, f := range fs {
@@ -485,27 +484,8 @@ func fillDetails(row *eventRow, anchors map[string]string, now time.Time) {
 		}
 	}
 	for i := range row.Properties {
-		row.Properties[i].Name = cutText(row.Properties[i].Name, maxPathText)
+		row.Properties[i].Name = truncate(row.Properties[i].Name, maxPathText)
 	}
-}
-
-// cutText is truncate without converting all of a long s: s when it has at
-// most n characters, else its first n-1 and "…".
-func cutText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	count, cut := 0, 0
-	for i := range s {
-		if count == n {
-			return s[:cut] + "…"
-		}
-		if count == n-1 {
-			cut = i
-		}
-		count++
-	}
-	return s
 }
 
 func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
@@ -538,13 +518,8 @@ func fillProp(pr *propRow, pa *propAgg, total int64, now time.Time) {
 
 // findingRows orders findings by count (then severity, code, event, path).
 // anchors links events to their rows; nil leaves the links to the caller.
-// samples adds the example messages.
-func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time, samples bool) []findingRow {
-	budget := 0
-	if samples {
-		budget = math.MaxInt
-	}
-	return firstFindingRows(fs, anchors, now, budget, len(fs))
+func findingRows(fs []trackplan.Finding, anchors map[string]string, now time.Time) []findingRow {
+	return firstFindingRows(fs, anchors, now, 0, len(fs))
 }
 
 // firstFindingRows is findingRows cut to the first limit rows, with the

@@ -202,13 +202,3 @@ func TestEventCardBounded(t *testing.T) {
 		t.Error(p)
 	}
 }
-
-func TestCutText(t *testing.T) {
-	for _, s := range []string{"", "abc", "abcd", "abcde", "ééé", "éééé", "ééééé", "a€b€c€"} {
-		for n := 1; n <= 6; n++ {
-			if got, want := cutText(s, n), truncate(s, n); got != want {
-				t.Errorf("cutText(%q, %d) = %q, want %q", s, n, got, want)
-			}
-		}
-	}
-}

@@ -73,7 +73,7 @@ func parseFilter(q url.Values, days int, other bool) (viewFilter, error) {
 		}
 		i := slices.IndexFunc(choices, func(c windowChoice) bool { return c.Key == vs[0] })
 		if i < 0 {
-			return f, badRequestf("unknown window %q (want %s)", cutText(vs[0], 40), keysOf(choices))
+			return f, badRequestf("unknown window %q (want %s)", truncate(vs[0], 40), keysOf(choices))
 		}
 		f.Window = choices[i]
 	}
@@ -112,7 +112,7 @@ func (f *viewFilter) checkSource(obs *store.Observed) error {
 	}
 	slices.Sort(f.sources)
 	if f.Source != "" && !seen[f.Source] {
-		return badRequestf("unknown source %q: no message of it was observed", cutText(f.Source, 80))
+		return badRequestf("unknown source %q: no message of it was observed", truncate(f.Source, 80))
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ type filterForm struct {
 // form builds the filter form of a page at action.
 func (f viewFilter) form(sel selection, action string, keep ...hidden) *filterForm {
 	ff := &filterForm{Action: action}
-	if p := sel.name(); p != "" && len(sel.profiles) > 0 && sel.profiles[0] != sel.profile {
+	if p := sel.chosen(); p != "" {
 		ff.Keep = append(ff.Keep, hidden{Name: "profile", Value: p})
 	}
 	ff.Keep = append(ff.Keep, keep...)

@@ -249,9 +249,17 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	// Without converting all of a long s: cut after its n-1th character
+	// once an nth one follows.
+	count, cut := 0, 0
+	for i := range s {
+		if count == n {
+			return s[:cut] + "…"
+		}
+		if count == n-1 {
+			cut = i
+		}
+		count++
 	}
-	return string(r[:n-1]) + "…"
+	return s
 }

@@ -186,7 +186,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 			counted = append(counted, f)
 		}
 	}
-	page.Findings = findingRows(counted, hl.anchors, h.now(), false)
+	page.Findings = findingRows(counted, hl.anchors, h.now())
 	if len(page.Findings) > topFindings {
 		page.Findings = page.Findings[:topFindings]
 	}

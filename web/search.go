@@ -93,7 +93,7 @@ func (h *Handler) serveSearch(w http.ResponseWriter, r *http.Request) error {
 	}
 	title := "Search"
 	if text != "" {
-		title = "Search: " + cutText(text, 60)
+		title = "Search: " + truncate(text, 60)
 	}
 	l := sel.layoutFor(title, "search", "/search", hidden{Name: "q", Value: text})
 	l.Query = text
@@ -240,7 +240,7 @@ func findEvents(plan *trackplan.Plan, obs *store.Observed, text string) (events,
 	})
 	props = searchKind{ID: "properties", Heading: "Property paths", More: len(keys) > SearchLimit}
 	for _, k := range keys[:min(len(keys), SearchLimit)] {
-		props.Results = append(props.Results, searchResult{Text: cutText(k.path, maxPathText), Href: eventHref(k.typ, k.name),
+		props.Results = append(props.Results, searchResult{Text: truncate(k.path, maxPathText), Href: eventHref(k.typ, k.name),
 			Detail: "of " + k.name})
 	}
 	return events, props

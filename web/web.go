@@ -510,6 +510,15 @@ func (s selection) name() string {
 	return s.profile.Name
 }
 
+// chosen is the selected profile's name when it is not the default (the
+// first), which links and forms then carry; "" otherwise.
+func (s selection) chosen() string {
+	if s.profile != nil && len(s.profiles) > 0 && s.profiles[0] != s.profile {
+		return s.profile.Name
+	}
+	return ""
+}
+
 // selectProfile reads ?profile=; empty selects the first (default) one.
 func (h *Handler) selectProfile(r *http.Request) (selection, error) {
 	s := selection{profiles: h.data.Profiles()}
@@ -534,8 +543,8 @@ func (h *Handler) selectProfile(r *http.Request) (selection, error) {
 // values are left out).
 func (s selection) link(p string, kv ...string) string {
 	q := url.Values{}
-	if s.profile != nil && len(s.profiles) > 0 && s.profiles[0] != s.profile {
-		q.Set("profile", s.profile.Name)
+	if p := s.chosen(); p != "" {
+		q.Set("profile", p)
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] != "" {
@@ -554,10 +563,8 @@ func (s selection) layoutFor(title, section, action string, keep ...hidden) *lay
 	l := &layout{
 		Title:   title,
 		Section: section,
-		Nav:     nav{Overview: s.link("/"), Accounts: s.link("/accounts"), Events: s.link("/events")},
-	}
-	if s.profile != nil && len(s.profiles) > 0 && s.profiles[0] != s.profile {
-		l.Nav.Profile = s.profile.Name
+		Nav: nav{Overview: s.link("/"), Accounts: s.link("/accounts"), Events: s.link("/events"),
+			Profile: s.chosen()},
 	}
 	if len(s.profiles) > 1 && action != "" {
 		sw := &switcher{Action: action, Keep: keep}
