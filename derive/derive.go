@@ -32,9 +32,10 @@ type Target interface {
 	Epoch(ctx context.Context) (int64, error)
 	Cursor(ctx context.Context) (int64, error)
 	Apply(ctx context.Context, from, to int64, b *store.Batch) error
-	// Quarantine moves the cursor past a record Apply cannot take
-	// (store.ErrUnstorable), recording it (see store.Quarantiner).
-	Quarantine(ctx context.Context, from, to, epoch, seq int64, reason string) error
+	// Quarantiner moves the cursor past a record Apply cannot take
+	// (store.ErrUnstorable), recording it, and lists those records, which
+	// a re-check leaves out too.
+	store.Quarantiner
 	// VerdictPlan is the plan the verdicts follow: once the target has
 	// one, every run is checked against it.
 	VerdictPlan(ctx context.Context) (store.PlanVersion, error)

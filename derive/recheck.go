@@ -404,14 +404,8 @@ func (r *Reader) within(recs []store.Record, vs [][]trackplan.Violation, after, 
 
 // quarantined is the set of records the target quarantined, nil when it
 // keeps none.
-func quarantined(ctx context.Context, into any) (map[int64]bool, error) {
-	q, ok := into.(interface {
-		Quarantined(ctx context.Context) ([]store.QuarantineEntry, error)
-	})
-	if !ok {
-		return nil, nil
-	}
-	es, err := q.Quarantined(ctx)
+func quarantined(ctx context.Context, into Target) (map[int64]bool, error) {
+	es, err := into.Quarantined(ctx)
 	if err != nil || len(es) == 0 {
 		return nil, err
 	}
