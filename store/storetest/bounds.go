@@ -18,6 +18,15 @@ func testClampedTimestamps(t *testing.T, open Opener) {
 	if got := observed(t, s).Totals.ClampedTimestamps; got != 1 {
 		t.Errorf("clamped timestamps = %d, want 1", got)
 	}
+	if err := s.ResetDerived(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := Derive(t.Context(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := observed(t, s).Totals.ClampedTimestamps; got != 1 {
+		t.Errorf("clamped timestamps after a rebuild = %d, want 1", got)
+	}
 }
 
 // testLogDiskBytes: the log's size on disk is measured without reading it,
