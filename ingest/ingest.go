@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,13 +207,18 @@ func (p *Pipeline) isolate(ctx context.Context, group []*submission, at time.Tim
 		}
 		s.done <- err
 	}
+	p.record(total, time.Since(start), firstErr)
+}
+
+// record reports a commit to OnCommit and counts what it stored.
+func (p *Pipeline) record(r store.IngestResult, took time.Duration, err error) {
 	if p.opts.OnCommit != nil {
-		p.opts.OnCommit(total, time.Since(start), firstErr)
+		p.opts.OnCommit(r, took, err)
 	}
 	p.totals.Lock()
-	p.totals.Stored += total.Stored
-	p.totals.Duplicates += total.Duplicates
-	p.totals.Rejected += total.Rejected
+	p.totals.Stored += r.Stored
+	p.totals.Duplicates += r.Duplicates
+	p.totals.Rejected += r.Rejected
 	p.totals.Unlock()
 }
 
@@ -229,7 +235,7 @@ func (p *Pipeline) appendIsolated(ctx context.Context, b *store.LogBatch) (store
 		m := b.Messages[0]
 		p.opts.Logger.Warn("a message the store cannot take was rejected", "source", m.Source, "err", err)
 		rej := trackplan.Rejection{Source: m.Source, Reason: ReasonStoreRejected, Sample: trackplan.RejectionSample(m.Raw), ReceivedAt: m.ReceivedAt}
-		return p.st.Append(ctx, &store.LogBatch{Rejections: append(b.Rejections, rej), At: b.At})
+		return p.st.Append(ctx, &store.LogBatch{Rejections: slices.Concat(b.Rejections, []trackplan.Rejection{rej}), At: b.At})
 	}
 	half := len(b.Messages) / 2
 	var out store.IngestResult
@@ -313,19 +319,10 @@ func (p *Pipeline) commit(ctx context.Context, group []*submission) {
 		p.isolate(ctx, group, b.At, start)
 		return
 	}
-	took := time.Since(start)
-	if p.opts.OnCommit != nil {
-		p.opts.OnCommit(r, took, err)
-	}
+	p.record(r, time.Since(start), err)
 	if err != nil {
 		p.opts.Logger.Error("commit failed", "messages", len(b.Messages), "err", err)
 		err = fmt.Errorf("store batch: %w", err)
-	} else {
-		p.totals.Lock()
-		p.totals.Stored += r.Stored
-		p.totals.Duplicates += r.Duplicates
-		p.totals.Rejected += r.Rejected
-		p.totals.Unlock()
 	}
 	for _, s := range group {
 		s.done <- err
