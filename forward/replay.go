@@ -42,23 +42,20 @@ func (f *Forwarder) Replay(ctx context.Context, source string, since time.Time) 
 			return res, errors.New("no plan is loaded: the source's policy judges messages against it")
 		}
 	}
-	var held []store.HeldMessage
-	if err := f.st.ForwardHeld(ctx, source, since, func(h store.HeldMessage) error {
-		held = append(held, h)
-		return nil
-	}); err != nil {
-		return res, err
-	}
-	// In windows of held messages: each window's stretch of the log is
-	// read, then sent, so a long replay makes progress as it goes.
-	for len(held) > 0 {
-		n := min(len(held), heldPerWindow)
-		if err := f.replayWindow(ctx, l, plan, held[:n], &res); err != nil {
+	// In pages of held messages: each page's stretch of the log is read,
+	// then sent, so a long replay makes progress as it goes, in bounded
+	// memory.
+	var after int64
+	for {
+		held, err := f.st.ForwardHeld(ctx, source, since, after, heldPerWindow)
+		if err != nil || len(held) == 0 {
 			return res, err
 		}
-		held = held[n:]
+		if err := f.replayWindow(ctx, l, plan, held, &res); err != nil {
+			return res, err
+		}
+		after = held[len(held)-1].Seq
 	}
-	return res, nil
 }
 
 // heldPerWindow is how many held messages a replay reads and sends at a

@@ -32,9 +32,10 @@ type Forwarding interface {
 	// ForwardStates returns every source's forwarding state, by name.
 	ForwardStates(ctx context.Context) ([]ForwardState, error)
 
-	// ForwardHeld calls fn with a source's held messages that arrived at
-	// or after since, in log order.
-	ForwardHeld(ctx context.Context, source string, since time.Time, fn func(HeldMessage) error) error
+	// ForwardHeld returns up to limit of a source's held messages that
+	// arrived at or after since, with a sequence number after after, in
+	// log order: a page, the next one after the last seq of this one.
+	ForwardHeld(ctx context.Context, source string, since time.Time, after int64, limit int) ([]HeldMessage, error)
 
 	// ForwardRelease removes held messages of a source (a replay forwarded
 	// them) and adds how many to its count of forwarded messages.

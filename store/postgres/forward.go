@@ -130,12 +130,12 @@ func (db *DB) forwardStates(ctx context.Context, only string) ([]store.ForwardSt
 	return out, nil
 }
 
-// ForwardHeld streams a source's held messages since a time.
-func (db *DB) ForwardHeld(ctx context.Context, source string, since time.Time, fn func(store.HeldMessage) error) error {
+// ForwardHeld returns a page of a source's held messages since a time.
+func (db *DB) ForwardHeld(ctx context.Context, source string, since time.Time, after int64, limit int) ([]store.HeldMessage, error) {
 	rows, err := db.pool.Query(ctx, `SELECT seq, reason, message_id, arrived, detail FROM forward_held
-		WHERE source = $1 AND arrived >= $2 ORDER BY seq`, text(source), since)
+		WHERE source = $1 AND arrived >= $2 AND seq > $3 ORDER BY seq LIMIT $4`, text(source), since, after, limit)
 	if err != nil {
-		return fmt.Errorf("read held messages of %s: %w", source, err)
+		return nil, fmt.Errorf("read held messages of %s: %w", source, err)
 	}
 	held, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.HeldMessage, error) {
 		var h store.HeldMessage
@@ -144,14 +144,9 @@ func (db *DB) ForwardHeld(ctx context.Context, source string, since time.Time, f
 		return h, err
 	})
 	if err != nil {
-		return fmt.Errorf("read held messages of %s: %w", source, err)
+		return nil, fmt.Errorf("read held messages of %s: %w", source, err)
 	}
-	for _, h := range held {
-		if err := fn(h); err != nil {
-			return err
-		}
-	}
-	return nil
+	return held, nil
 }
 
 // ForwardRelease removes held messages and counts them as forwarded.

@@ -144,37 +144,27 @@ func (db *DB) forwardStates(ctx context.Context, only string) ([]store.ForwardSt
 	return out, nil
 }
 
-// ForwardHeld streams a source's held messages since a time.
-func (db *DB) ForwardHeld(ctx context.Context, source string, since time.Time, fn func(store.HeldMessage) error) error {
-	rows, err := db.write.QueryContext(ctx, `SELECT seq, reason, message_id, arrived, detail FROM forward_held
-		WHERE source = ? AND arrived >= ? ORDER BY seq`, source, micro(since))
-	if err != nil {
-		return fmt.Errorf("read held messages of %s: %w", source, err)
-	}
+// ForwardHeld returns a page of a source's held messages since a time.
+func (db *DB) ForwardHeld(ctx context.Context, source string, since time.Time, after int64, limit int) ([]store.HeldMessage, error) {
 	var held []store.HeldMessage
-	for rows.Next() {
-		var (
-			h  store.HeldMessage
-			at int64
-		)
-		if err := rows.Scan(&h.Seq, &h.Reason, &h.MessageID, &at, &h.Detail); err != nil {
-			rows.Close()
-			return fmt.Errorf("read held messages of %s: %w", source, err)
-		}
-		h.Arrived = fromMicro(at)
-		held = append(held, h)
+	err := db.each(ctx, `SELECT seq, reason, message_id, arrived, detail FROM forward_held
+		WHERE source = ? AND arrived >= ? AND seq > ? ORDER BY seq LIMIT ?`, []any{source, micro(since), after, limit},
+		func(rows *sql.Rows) error {
+			var (
+				h  store.HeldMessage
+				at int64
+			)
+			if err := rows.Scan(&h.Seq, &h.Reason, &h.MessageID, &at, &h.Detail); err != nil {
+				return err
+			}
+			h.Arrived = fromMicro(at)
+			held = append(held, h)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read held messages of %s: %w", source, err)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read held messages of %s: %w", source, err)
-	}
-	// fn may write (a replay releases what it sent): the rows are closed.
-	for _, h := range held {
-		if err := fn(h); err != nil {
-			return err
-		}
-	}
-	return nil
+	return held, nil
 }
 
 // ForwardRelease removes held messages and counts them as forwarded.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -83,11 +84,8 @@ func testForwarding(t *testing.T, open Opener) {
 	if p.Blocks != 2 || p.Through != 2 {
 		t.Errorf("pruned %+v; want the two blocks web forwarded or held", p)
 	}
-	var got []store.HeldMessage
-	if err := s.ForwardHeld(ctx, "web", t0, func(h store.HeldMessage) error {
-		got = append(got, h)
-		return nil
-	}); err != nil {
+	got, err := s.ForwardHeld(ctx, "web", t0, 0, 100)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 0 {
@@ -99,15 +97,23 @@ func testForwarding(t *testing.T, open Opener) {
 	if err := s.ForwardAdvance(ctx, "web", 2, 3, 0, held); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ForwardHeld(ctx, "web", t0.AddDate(0, 0, 2), func(h store.HeldMessage) error {
-		got = append(got, h)
-		return nil
-	}); err != nil {
+	if got, err = s.ForwardHeld(ctx, "web", t0.AddDate(0, 0, 2), 0, 100); err != nil {
 		t.Fatal(err)
 	}
 	want := []store.HeldMessage{{Seq: 3, Reason: store.HeldInvalid, MessageID: "f2", Arrived: t0.AddDate(0, 0, 2)}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ForwardHeld (-want +got):\n%s", diff)
+	}
+	// Pages: after the last seq of one, the next; since a later time, none.
+	for _, q := range []struct {
+		since time.Time
+		after int64
+		limit int
+		n     int
+	}{{t0, 0, 1, 1}, {t0, 3, 100, 0}, {t0.AddDate(0, 0, 3), 0, 100, 0}} {
+		if page, err := s.ForwardHeld(ctx, "web", q.since, q.after, q.limit); err != nil || len(page) != q.n {
+			t.Errorf("ForwardHeld(since %s, after %d, limit %d) = %d held, %v; want %d", q.since, q.after, q.limit, len(page), err, q.n)
+		}
 	}
 	if err := s.ForwardRelease(ctx, "web", []int64{3, 99}); err != nil {
 		t.Fatal(err)
