@@ -177,7 +177,9 @@ type PathStep struct {
 
 // ParsePath splits a property path into its steps: "products[].sku" is the
 // key products, its array elements, then the key sku. Keys are separated by
-// dots; each key may be followed by one or more "[]".
+// dots; each key may be followed by one or more "[]". A key holds no
+// backslash, the escape of observed paths (EscapeKey): a planned key is
+// then spelled the same in the plan and in what is observed.
 func ParsePath(path string) ([]PathStep, error) {
 	if path == "" {
 		return nil, errors.New("empty path")
@@ -197,6 +199,8 @@ func ParsePath(path string) ([]PathStep, error) {
 			return nil, fmt.Errorf("%q has [] without a key", path)
 		case strings.ContainsAny(key, "[]"):
 			return nil, fmt.Errorf("%q: only a trailing [] may follow a key", path)
+		case strings.Contains(key, `\`):
+			return nil, fmt.Errorf("%q: a key cannot hold a backslash", path)
 		}
 		steps = append(steps, PathStep{Key: key})
 		for range elems {

@@ -196,6 +196,8 @@ func TestParsePath(t *testing.T) {
 		{"[]", nil, true},
 		{"a[1]", nil, true},
 		{"a[]b", nil, true},
+		{`a\b`, nil, true},
+		{`a\.b`, nil, true},
 	}
 	for _, tt := range tests {
 		got, err := trackplan.ParsePath(tt.path)
